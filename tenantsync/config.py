@@ -1,0 +1,250 @@
+"""The sync configuration file (DESIGN.md contract), validated before anything is read or written."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError, ExpressionError
+from .graph.connection import GraphConnection
+from .yamlfile import Loc, dotted, expand_env, line_of, load_yaml
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_MAPPINGS_FILE = DATA_DIR / "default_mappings.yaml"
+
+# Entra's scoping-filter operators, written as the portal writes them (reference §1.3).
+OPERATORS = ("&", "!&", "ENDS_WITH", "EQUALS", "Greater_Than", "Greater_Than_OR_EQUALS", "Includes",
+             "IS FALSE", "IS NOT NULL", "IS NULL", "IS TRUE", "NOT EQUALS", "NOT REGEX MATCH",
+             "REGEX MATCH")
+UNARY_OPERATORS = ("IS FALSE", "IS NOT NULL", "IS NULL", "IS TRUE")
+MATCHING_TARGET = "alternativeSecurityIds"
+MATCHING_EXPRESSION = "AltSecIdFromNetId([netId])"
+
+Operator = Literal["&", "!&", "ENDS_WITH", "EQUALS", "Greater_Than", "Greater_Than_OR_EQUALS",
+                   "Includes", "IS FALSE", "IS NOT NULL", "IS NULL", "IS TRUE", "NOT EQUALS",
+                   "NOT REGEX MATCH", "REGEX MATCH"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FilterClause(_Strict):
+    attribute: str
+    operator: Operator
+    value: str | int | None = None
+
+    @model_validator(mode="after")
+    def _value_matches_arity(self) -> "FilterClause":
+        if self.operator in UNARY_OPERATORS:
+            if self.value is not None:
+                raise ValueError(f"operator {self.operator} takes no value")
+        elif self.value is None:
+            raise ValueError(f"operator {self.operator} needs a value")
+        if self.operator in ("Greater_Than", "Greater_Than_OR_EQUALS"):
+            try:
+                int(str(self.value))
+            except ValueError:
+                raise ValueError(f"operator {self.operator} compares integers; "
+                                 f"{self.value!r} is not an integer") from None
+        if self.operator in ("REGEX MATCH", "NOT REGEX MATCH"):
+            try:
+                re.compile(str(self.value))
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {self.value!r}: {exc}") from None
+        return self
+
+
+class Assignments(_Strict):
+    users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+
+
+class Scope(_Strict):
+    mode: Literal["assigned", "all"] = "assigned"
+    assignments: Assignments = Field(default_factory=Assignments)
+    filters: list[list[FilterClause]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _assigned_needs_assignment(self) -> "Scope":
+        if self.mode == "assigned" and not (self.assignments.users or self.assignments.groups):
+            raise ValueError("scope mode 'assigned' needs at least one assigned user or group")
+        return self
+
+
+class Mapping(_Strict):
+    target: str
+    type: Literal["direct", "constant", "expression", "none"]
+    source: str | None = None
+    value: str | None = None
+    expression: str | None = None
+    apply: Literal["always", "on_create"] = "always"
+    default: str | None = None
+    matching: bool = False
+    precedence: int | None = None
+    note: str | None = None          # free text kept from data/default_mappings.yaml
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> "Mapping":
+        need = {"direct": "source", "constant": "value", "expression": "expression"}.get(self.type)
+        if need and getattr(self, need) is None:
+            raise ValueError(f"a {self.type} mapping needs '{need}'")
+        return self
+
+
+class Source(_Strict):
+    connection: str
+
+
+class Target(_Strict):
+    connection: str | None = None
+    directory: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Target":
+        if (self.connection is None) == (self.directory is None):
+            raise ValueError("target needs exactly one of 'connection' or 'directory'")
+        return self
+
+
+class Settings(_Strict):
+    interval_minutes: int = Field(40, ge=1, le=1440)
+    deletion_threshold: int = Field(500, ge=0)
+    notification_email: str | None = None
+    on_leave_scope: Literal["delete", "disable"] = "delete"
+    # The durable anchor left on each target user: a directory extension holding
+    # "<source tenant id>/<source object id>", so a lost state store never causes a duplicate.
+    anchor_attribute: str = "extension_tenantsync_sourceAnchor"
+    batch_size: int = Field(200, ge=1, le=5000)
+
+    @field_validator("anchor_attribute")
+    @classmethod
+    def _extension_name(cls, v: str) -> str:
+        if not re.fullmatch(r"extension_[A-Za-z0-9]+_[A-Za-z0-9]+", v):
+            raise ValueError("must be a directory extension name like extension_<appId>_<name>")
+        return v
+
+
+class SyncConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    source: Source
+    target: Target
+    scope: Scope = Field(default_factory=Scope)
+    mappings: list[Mapping] = Field(default_factory=list)
+    default_mappings: bool = True
+    state: str | None = None
+    settings: Settings = Field(default_factory=Settings)
+    connections: dict[str, GraphConnection] = Field(default_factory=dict)
+
+    @property
+    def state_url(self) -> str:
+        return self.state or f"sqlite:///data/state/{self.name}.db"
+
+    @cached_property
+    def effective_mappings(self) -> tuple[Mapping, ...]:
+        """The configured mappings laid over the documented defaults, one target attribute at a time."""
+        base = load_default_mappings() if self.default_mappings else []
+        own = {m.target: m for m in self.mappings}
+        merged = [own.pop(m.target, m) for m in base]
+        return tuple(merged + list(own.values()))
+
+    def connection(self, name: str) -> GraphConnection:
+        try:
+            return self.connections[name]
+        except KeyError:
+            raise ConfigError(f"connection {name!r} is not defined in 'connections' "
+                              f"(nor given as a Prefect block)", key="connections") from None
+
+
+def load_default_mappings() -> list[Mapping]:
+    data, lines = load_yaml(DEFAULT_MAPPINGS_FILE)
+    items = data.get("mappings", data) if isinstance(data, dict) else data
+    return [_validate(Mapping, item, str(DEFAULT_MAPPINGS_FILE), lines, ("mappings", i))
+            for i, item in enumerate(items)]
+
+
+def load_config(path: str | Path, *, connections: dict[str, GraphConnection] | None = None) -> SyncConfig:
+    """Load and validate a configuration file; every problem is a ConfigError naming file and line."""
+    file = str(path)
+    data, lines = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("the file must be a YAML mapping with keys name, source, target, ...", file=file)
+    data = _expand(data, file, lines)
+    cfg = _validate(SyncConfig, data, file, lines, ())
+    if connections:
+        cfg = cfg.model_copy(update={"connections": {**cfg.connections, **connections}})
+    check_mappings(cfg, file, lines)
+    return cfg
+
+
+def _expand(data: dict[str, Any], file: str, lines: dict[Loc, int]) -> dict[str, Any]:
+    """Expand ${VAR:-default} in the URL-like values only (never in secrets: those are env names)."""
+
+    def exp(value: Any, loc: Loc) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return expand_env(value)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, file=file, line=line_of(lines, loc), key=dotted(loc)) from None
+
+    if isinstance(data.get("state"), str):
+        data["state"] = exp(data["state"], ("state",))
+    if isinstance(data.get("target"), dict) and "directory" in data["target"]:
+        data["target"]["directory"] = exp(data["target"]["directory"], ("target", "directory"))
+    for name, conn in (data.get("connections") or {}).items():
+        if isinstance(conn, dict) and "graph_url" in conn:
+            conn["graph_url"] = exp(conn["graph_url"], ("connections", name, "graph_url"))
+    return data
+
+
+def _validate(model: type[BaseModel], data: Any, file: str, lines: dict[Loc, int], base: Loc) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, file, lines, base, data) from None
+
+
+def _config_error(exc: ValidationError, file: str, lines: dict[Loc, int], base: Loc, data: Any) -> ConfigError:
+    err = exc.errors()[0]
+    loc = base + tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    value = err.get("input")
+    msg = err["msg"].removeprefix("Value error, ")
+    allowed = None
+    if err["type"] == "literal_error":
+        allowed = err.get("ctx", {}).get("expected", "").replace("'", "")
+        msg = f"{value!r} is not allowed"
+    elif err["type"] == "extra_forbidden":
+        msg = f"unknown key {loc[-1]!r}"
+    elif err["type"] == "missing":
+        msg = f"required key {loc[-1]!r} is missing"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(msg, file=file, line=line_of(lines, loc), key=dotted(loc), value=value, allowed=allowed)
+
+
+def check_mappings(cfg: SyncConfig, file: str = "", lines: dict[Loc, int] | None = None) -> None:
+    """Refuse a changed matching rule (Entra answers schemaInvalid) and compile every expression."""
+    from .expressions import compile_expression
+
+    lines = lines or {}
+    for i, m in enumerate(cfg.mappings):
+        loc: Loc = ("mappings", i)
+        if m.matching or m.target == MATCHING_TARGET:
+            raise ConfigError(
+                "schemaInvalid: the matching attribute of cross-tenant synchronization is fixed "
+                f"({MATCHING_EXPRESSION} -> {MATCHING_TARGET}, precedence 1); it cannot be changed "
+                "and no other matching attribute can be added",
+                file=file, line=line_of(lines, loc), key=dotted(loc), value=m.target)
+        if m.type == "expression":
+            try:
+                compile_expression(m.expression or "")
+            except ExpressionError as exc:
+                raise ConfigError(f"invalid expression {m.expression!r}: {exc}", file=file,
+                                  line=line_of(lines, loc + ("expression",)),
+                                  key=dotted(loc + ("expression",)), value=m.expression) from None

@@ -1,0 +1,1 @@
+"""The pure stages of a cycle, in pipeline order: scope -> mapping -> matching -> plan -> guard."""

@@ -1,0 +1,83 @@
+"""Matching (reference §2.3): one source user <-> one B2B user of the target, never an internal user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+MatchedBy = Literal["link", "anchor", "mail", "deleted", "none"]
+
+
+def is_b2b(user: Mapping[str, Any]) -> bool:
+    """External (B2B) users carry #EXT# in their UPN or an externalUserState; internal users neither."""
+    return "#EXT#" in (user.get("userPrincipalName") or "") or bool(user.get("externalUserState"))
+
+
+def anchor_value(source_tenant_id: str, source_id: str) -> str:
+    return f"{source_tenant_id}/{source_id}"
+
+
+@dataclass(slots=True)
+class Match:
+    target: dict[str, Any] | None
+    by: MatchedBy
+    description: str = ""
+
+
+@dataclass(slots=True)
+class TargetIndex:
+    """The target users this configuration may touch, indexed the ways matching needs."""
+
+    anchor_attribute: str
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_anchor: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_mail: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    deleted: dict[str, dict[str, Any]] = field(default_factory=dict)   # target deleted items
+
+    @classmethod
+    def build(cls, users: Iterable[Mapping[str, Any]], anchor_attribute: str,
+              deleted: Iterable[Mapping[str, Any]] = ()) -> "TargetIndex":
+        index = cls(anchor_attribute)
+        for u in users:
+            index.add(dict(u))
+        for u in deleted:
+            index.deleted[u["id"]] = dict(u)
+        return index
+
+    def add(self, user: dict[str, Any]) -> None:
+        if not is_b2b(user):
+            return                       # internal users of the target are never matched
+        self.by_id[user["id"]] = user
+        anchor = user.get(self.anchor_attribute)
+        if anchor:
+            self.by_anchor[anchor] = user
+        for mail in _mails(user):
+            self.by_mail.setdefault(mail, []).append(user)
+
+
+def _mails(user: Mapping[str, Any]) -> set[str]:
+    mails = {m.lower() for m in (user.get("otherMails") or []) if m}
+    if user.get("mail"):
+        mails.add(user["mail"].lower())
+    return mails
+
+
+def match_user(source: Mapping[str, Any], *, link_target_id: str | None, anchor: str,
+               index: TargetIndex) -> Match:
+    """Link first, then the durable anchor, then (for hand-invited B2B users) the mail address."""
+    if link_target_id:
+        if link_target_id in index.by_id:
+            return Match(index.by_id[link_target_id], "link", "Target user found by the stored link.")
+        if link_target_id in index.deleted:
+            return Match(index.deleted[link_target_id], "deleted",
+                         "The linked target user is in the target's deleted items.")
+    if anchor in index.by_anchor:
+        return Match(index.by_anchor[anchor], "anchor",
+                     f"Target user found by {index.anchor_attribute} = '{anchor}'.")
+    mail = (source.get("mail") or "").lower()
+    for candidate in index.by_mail.get(mail, []) if mail else []:
+        if not candidate.get(index.anchor_attribute):
+            return Match(candidate, "mail",
+                         f"B2B user invited earlier found by mail '{source.get('mail')}'.")
+    return Match(None, "none", "No B2B user in the target matches this source user.")
