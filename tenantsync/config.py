@@ -197,6 +197,8 @@ def _expand(data: dict[str, Any], file: str, lines: dict[Loc, int]) -> dict[str,
     if isinstance(data.get("target"), dict) and "directory" in data["target"]:
         data["target"]["directory"] = exp(data["target"]["directory"], ("target", "directory"))
     for name, conn in (data.get("connections") or {}).items():
+        if isinstance(conn, dict):
+            conn.setdefault("name", name)         # the key names the connection
         if isinstance(conn, dict) and "graph_url" in conn:
             conn["graph_url"] = exp(conn["graph_url"], ("connections", name, "graph_url"))
     return data

@@ -1,0 +1,89 @@
+"""Reads a source tenant: users (full or delta), direct members of assigned groups, SMS sign-in state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..graph.api import GraphApi
+
+MOBILE_METHOD_ID = "3179e48a-750b-4051-897c-87b9720928f7"
+
+
+def odata_quote(value: str) -> str:
+    """The one place user data enters an OData string literal: a quote doubles."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(slots=True)
+class MembershipRead:
+    full: dict[str, set[str]] | None = None             # initial: group -> direct user members
+    added: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    delta_link: str | None = None
+
+
+class EntraSource:
+    def __init__(self, api: GraphApi, select: Sequence[str]):
+        self.api = api
+        self.select = list(dict.fromkeys(["id", *select]))
+
+    def user_pages(self, link: str | None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Pages of users from /users/delta: the whole tenant first, then only changes.
+
+        Yields (page, delta_link); delta_link is set on the last page only.
+        """
+        rnd = self.api.delta("users", select=self.select, link=link)
+        previous: list[dict[str, Any]] | None = None
+        for page in rnd.pages():
+            if previous is not None:
+                yield previous, None
+            previous = page
+        yield previous or [], rnd.delta_link
+
+    def memberships(self, group_ids: Sequence[str], link: str | None) -> MembershipRead:
+        """Direct user members of the assigned groups; nested groups never cascade."""
+        if not group_ids:
+            return MembershipRead(full={} if link is None else None)
+        flt = None if link else " or ".join(f"id eq {odata_quote(g)}" for g in group_ids)
+        rnd = self.api.delta("groups", select=["id", "displayName"], expand_members=True,
+                             filter=flt, link=link)
+        wanted = set(group_ids)
+        out = MembershipRead(full={g: set() for g in group_ids} if link is None else None)
+        for page in rnd.pages():
+            for group in page:
+                gid = group.get("id")
+                if gid not in wanted:
+                    continue
+                for m in group.get("members@delta", []) or []:
+                    if "group" in (m.get("@odata.type") or "").lower():
+                        continue
+                    removed = "@removed" in m
+                    if out.full is not None:
+                        (out.full[gid].discard if removed else out.full[gid].add)(m["id"])
+                    elif removed:
+                        out.removed.append((gid, m["id"]))
+                    else:
+                        out.added.append((gid, m["id"]))
+        out.delta_link = rnd.delta_link
+        return out
+
+    def get_users(self, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """Current state of a few users (one $batch item each); None when not found."""
+        ids = list(dict.fromkeys(ids))
+        sel = ",".join(self.select)
+        replies = self.api.batch([{"method": "GET", "url": f"/users/{i}?$select={sel}"} for i in ids])
+        return {i: (r["body"] if r["status"] == 200 else None) for i, r in zip(ids, replies)}
+
+    def sms_ready(self, ids: Iterable[str]) -> set[str]:
+        """Users whose mobile phone method has SMS sign-in ready: CTS skips them."""
+        ids = list(dict.fromkeys(ids))
+        replies = self.api.batch([{"method": "GET", "url": f"/users/{i}/authentication/phoneMethods"}
+                                  for i in ids])
+        ready = set()
+        for i, r in zip(ids, replies):
+            for method in (r.get("body") or {}).get("value", []) if r["status"] == 200 else []:
+                if method.get("id") == MOBILE_METHOD_ID and method.get("smsSignInState") == "ready":
+                    ready.add(i)
+        return ready

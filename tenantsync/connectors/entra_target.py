@@ -1,0 +1,137 @@
+"""Writes B2B users into a target tenant: invitation + one PATCH, updates, disables, deletes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ..graph.api import GraphApi
+from ..model import Action
+from ..stages.matching import TargetIndex, is_b2b
+from .entra_source import odata_quote
+
+INVITE_REDIRECT = "https://myapplications.microsoft.com"
+FORBIDDEN_INVITES = ("Guest invitations not allowed for your company. Contact your company "
+                     "administrator for more details.")
+
+
+class EntraTarget:
+    """The target side of a cross-tenant configuration, over one GraphApi."""
+
+    def __init__(self, api: GraphApi, *, anchor_attribute: str, select: Sequence[str]):
+        self.api = api
+        self.anchor_attribute = anchor_attribute
+        self.select = list(dict.fromkeys(["id", "userPrincipalName", "mail", "otherMails", "userType",
+                                          "externalUserState", "accountEnabled", "displayName",
+                                          anchor_attribute, *select]))
+        self._domain: str | None = None
+
+    # -- reads ---------------------------------------------------------------------------------
+    def initial_domain(self) -> str:
+        """The tenant's *.onmicrosoft.com domain: B2B UPNs end with it."""
+        if self._domain is None:
+            domains = self.api.get_json("/domains").get("value", [])
+            initial = [d["id"] for d in domains if d.get("isInitial")] or \
+                      [d["id"] for d in domains if d["id"].endswith(".onmicrosoft.com")]
+            self._domain = initial[0] if initial else domains[0]["id"]
+        return self._domain
+
+    def index_all(self) -> TargetIndex:
+        """Every B2B user of the target plus its deleted items (initial cycles)."""
+        users = [u for page in self.api.iter_pages("users", select=self.select) for u in page if is_b2b(u)]
+        deleted = [u for page in self.api.iter_pages("directory/deletedItems/microsoft.graph.user",
+                                                     select=self.select) for u in page]
+        return TargetIndex.build(users, self.anchor_attribute, deleted)
+
+    def lookup(self, linked_ids: Iterable[str], unlinked: Mapping[str, tuple[str, str | None]]) -> TargetIndex:
+        """Just the target users an incremental cycle needs: cost grows with the changes.
+
+        ``unlinked`` maps source id -> (anchor value, mail) for users without a link.
+        """
+        sel = ",".join(self.select)
+        linked = list(dict.fromkeys(linked_ids))
+        reqs = [{"method": "GET", "url": f"/users/{t}?$select={sel}"} for t in linked]
+        for anchor, mail in unlinked.values():
+            clause = f"{self.anchor_attribute} eq {odata_quote(anchor)}"
+            if mail:
+                clause += f" or mail eq {odata_quote(mail)}"
+            reqs.append({"method": "GET", "url": f"/users?$filter={clause}&$select={sel}"})
+        replies = self.api.batch(reqs)
+        users, missing = [], []
+        for i, r in enumerate(replies):
+            if i < len(linked):
+                if r["status"] == 200:
+                    users.append(r["body"])
+                elif r["status"] == 404:
+                    missing.append(linked[i])
+            elif r["status"] == 200:
+                users.extend(r["body"].get("value", []))
+        deleted_replies = self.api.batch([{"method": "GET", "url": f"/directory/deletedItems/{t}"}
+                                          for t in missing])
+        deleted = [r["body"] for r in deleted_replies if r["status"] == 200]
+        return TargetIndex.build(users, self.anchor_attribute, deleted)
+
+    # -- writes --------------------------------------------------------------------------------
+    def apply(self, actions: Sequence[Action], *, anchors: Mapping[str, str],
+              on_invited: Callable[[list[Action]], None] | None = None) -> list[Action]:
+        """Carry out writes; every action comes back with its status, error and target id.
+
+        ``on_invited`` is called once invitations exist (before their PATCH) so the caller can
+        record links first: a crash between the two never produces a duplicate.
+        """
+        creates = [a for a in actions if a.kind == "create" and a.status == "success"]
+        self._invite(creates)
+        if on_invited:
+            on_invited([a for a in creates if a.target_id])
+        restores = [a for a in actions if a.restore and a.status == "success"]
+        self._send(restores, lambda a: {"method": "POST", "url": f"/directory/deletedItems/{a.target_id}/restore"})
+        patches = [a for a in actions if a.status == "success" and a.target_id and (
+            a.kind in ("update", "disable") or a.kind == "create")]
+        self._send(patches, lambda a: {"method": "PATCH", "url": f"/users/{a.target_id}",
+                                       "body": self._patch_body(a, anchors)}, gone_ok=False)
+        deletes = [a for a in actions if a.kind == "delete" and a.status == "success"]
+        self._send(deletes, lambda a: {"method": "DELETE", "url": f"/users/{a.target_id}"}, gone_ok=True)
+        hard = [a for a in deletes if a.hard_delete and a.status == "success"]
+        self._send(hard, lambda a: {"method": "DELETE", "url": f"/directory/deletedItems/{a.target_id}"},
+                   gone_ok=True)
+        return list(actions)
+
+    def _patch_body(self, a: Action, anchors: Mapping[str, str]) -> dict[str, Any]:
+        body = {k: c.new for k, c in a.changes.items()}
+        if a.kind == "create" or a.source_id in anchors:
+            body[self.anchor_attribute] = anchors.get(a.source_id)
+        return body
+
+    def _invite(self, creates: list[Action]) -> None:
+        reqs = [{"method": "POST", "url": "/invitations", "headers": {"Content-Type": "application/json"},
+                 "body": {"invitedUserEmailAddress": a.invite_email, "inviteRedirectUrl": INVITE_REDIRECT,
+                          "sendInvitationMessage": False, "invitedUserType": a.invite_type,
+                          "invitedUserDisplayName": a.changes.get("displayName").new
+                          if a.changes.get("displayName") else a.display_name}} for a in creates]
+        for a, r in zip(creates, self.api.batch(reqs)):
+            if r["status"] in (200, 201):
+                a.target_id = (r["body"].get("invitedUser") or {}).get("id")
+            else:
+                _fail(a, r, invitation=True)
+
+    def _send(self, actions: list[Action], build: Callable[[Action], dict[str, Any]], *,
+              gone_ok: bool = False) -> None:
+        reqs = []
+        for a in actions:
+            req = build(a)
+            if "body" in req:
+                req["headers"] = {"Content-Type": "application/json"}
+            reqs.append(req)
+        for a, r in zip(actions, self.api.batch(reqs)):
+            if r["status"] < 300 or (gone_ok and r["status"] == 404):
+                continue            # an object already gone counts as done
+            _fail(a, r)
+
+
+def _fail(a: Action, reply: Mapping[str, Any], *, invitation: bool = False) -> None:
+    err = ((reply.get("body") or {}).get("error") or {})
+    code, message = err.get("code") or f"HTTP{reply['status']}", err.get("message") or ""
+    if invitation and reply["status"] == 403:
+        code, message = "AzureActiveDirectoryForbidden", FORBIDDEN_INVITES
+    a.status, a.error_code = "failure", code
+    a.reason = f"{a.reason} Failed: {message}".strip()

@@ -1,0 +1,360 @@
+"""One synchronization cycle: the only place that knows the order of the stages.
+
+The Prefect layer drives a Cycle step by step (a task per page and per batch); ``run_cycle`` drives
+it in one go for the command line without Prefect and for tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from .config import SyncConfig
+from .connectors.entra_source import EntraSource
+from .connectors.entra_target import EntraTarget
+from .errors import GraphError, QuarantinedError
+from .model import Action, Step
+from .quarantine import JobKeeper
+from .records import counts, log_rows
+from .stages.guard import apply_deletion_threshold, empty_source_abort
+from .stages.mapping import MappingPlan, b2b_upn
+from .stages.matching import Match, TargetIndex, anchor_value, match_user
+from .stages.plan import Removal, plan_user
+from .stages.scope import ScopeContext, evaluate_scope
+from .store import Link, Store
+
+Kind = Literal["initial", "incremental", "on-demand"]
+
+
+@dataclass
+class CycleOptions:
+    restart: bool = False          # new initial cycle: watermark, escrows, quarantine cleared; links kept
+    dry_run: bool = False          # plan and report, write nothing (the Graph client refuses writes)
+    allow_deletes: bool = False    # ForceDeletes: apply deletions above the threshold
+    user_ids: tuple[str, ...] = ()  # provision on demand: only these source users
+    ignore_quarantine: bool = False  # a manual run retries now instead of waiting for the backoff
+
+
+@dataclass
+class CycleReport:
+    config: str
+    cycle_id: str
+    kind: str
+    dry_run: bool
+    counts: dict[str, int]
+    job: dict[str, Any]
+    message: str = ""
+    staged: int = 0
+    actions: list[Action] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.counts.get("failure", 0) > 0 or self.job.get("code") == "Quarantine"
+
+
+class Cycle:
+    """A cycle in progress. Methods are called in order: begin, pages/plan_page, decide, batches/apply, finish."""
+
+    def __init__(self, cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Store,
+                 options: CycleOptions | None = None, notify: Callable[[str, str], None] | None = None):
+        self.cfg, self.store, self.opt = cfg, store, options or CycleOptions()
+        self.source_tenant = cfg.connection(cfg.source.connection).tenant_id
+        s = cfg.settings
+        self.target = EntraTarget(target_api, anchor_attribute=s.anchor_attribute,
+                                  select=[m.target for m in cfg.effective_mappings])
+        self.mapping = MappingPlan(cfg.effective_mappings,
+                                   upn_transform=lambda upn: b2b_upn(upn, self.target.initial_domain()))
+        self.source = EntraSource(source_api, self.mapping.source_attributes)
+        self.jobs = JobKeeper(store, cfg, notify=notify)
+        self.kind: Kind = "on-demand" if self.opt.user_ids else "incremental"
+        self.cycle_id = ""
+        self.actions: list[Action] = []
+        self.staged: list[Action] = []
+        self.message = ""
+        self._marks: dict[str, str] = {}
+        self._seen: set[str] = set()
+        self._snap_changes: dict[str, dict[str, Any]] = {}
+        self._snap_removed: set[str] = set()
+        self._in_scope = 0
+
+    # -- 1. begin ------------------------------------------------------------------------------
+    def begin(self) -> str:
+        cfg, store = self.cfg, self.store
+        if self.opt.restart:
+            store.reset(cfg.name, watermarks=True, escrows=True, quarantine=True)
+        self.jobs.check_due(ignore=self.opt.ignore_quarantine or self.opt.restart or bool(self.opt.user_ids))
+        marks = store.watermarks(cfg.name)
+        if not self.opt.user_ids:
+            self.kind = "incremental" if marks.get("users") else "initial"
+        self._marks_in = marks
+        self.links = store.links(cfg.name) if self.kind != "on-demand" else store.links_for(cfg.name, self.opt.user_ids)
+        self.cycle_id = store.start_cycle(cfg.name, self.kind, dry_run=self.opt.dry_run)
+        try:
+            self._read_memberships()
+            if self.kind == "initial":
+                self.index = self.target.index_all()
+            self.target.initial_domain()
+        except GraphError as exc:
+            self._fail_whole(exc)
+        return self.kind
+
+    def _read_memberships(self) -> None:
+        cfg = self.cfg
+        groups = cfg.scope.assignments.groups if cfg.scope.mode == "assigned" else []
+        if self.kind == "initial" or (self.kind == "on-demand" and not self._marks_in.get("groups")):
+            read = self.source.memberships(groups, None)
+            self.memberships = read.full or {}
+        else:
+            self.memberships = {g: set(m) for g, m in self.store.memberships(cfg.name).items()}
+            if self.kind == "incremental":
+                read = self.source.memberships(groups, self._marks_in.get("groups"))
+                for g, u in read.added:
+                    self.memberships.setdefault(g, set()).add(u)
+                for g, u in read.removed:
+                    self.memberships.get(g, set()).discard(u)
+                self._membership_touched = {u for _, u in read.added + read.removed}
+            else:
+                read = None
+        if read is not None and read.delta_link:
+            self._marks["groups"] = read.delta_link
+        self.scope_ctx = ScopeContext.build(cfg.scope, self.memberships)
+
+    # -- 2. read and plan, page by page --------------------------------------------------------
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Source pages to plan: the whole tenant (initial), its changes (incremental), or the chosen users."""
+        try:
+            if self.kind == "on-demand":
+                found = self.source.get_users(self.opt.user_ids)
+                yield [u if u else {"id": i, "@removed": {"reason": "notFound"}} for i, u in found.items()]
+                return
+            for page, link in self.source.user_pages(self._marks_in.get("users") if self.kind == "incremental" else None):
+                if link:
+                    self._marks["users"] = link
+                yield page
+            if self.kind == "incremental":
+                yield from self._extra_incremental_pages()
+        except GraphError as exc:
+            self._fail_whole(exc)
+
+    def _extra_incremental_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Users not changed themselves but whose group membership changed, and escrows now due."""
+        extra = set(getattr(self, "_membership_touched", set()))
+        extra |= set(self.store.escrows_due(self.cfg.name, datetime.now(timezone.utc)))
+        extra -= self._seen
+        if extra:
+            snaps = self.store.snapshots(self.cfg.name, extra)
+            yield [snaps[i] for i in extra if i in snaps]
+
+    def plan_page(self, page: Sequence[dict[str, Any]]) -> list[Action]:
+        """Scope, map, match and plan one page of source users."""
+        cfg = self.cfg
+        users: list[dict[str, Any]] = []
+        removals: dict[str, Removal] = {}
+        prior = self.store.snapshots(cfg.name, [u["id"] for u in page]) if self.kind == "incremental" else {}
+        for raw in page:
+            uid = raw["id"]
+            self._seen.add(uid)
+            if "@removed" in raw:
+                removals[uid] = "hard" if raw["@removed"].get("reason") == "deleted" else "soft"
+                self._snap_removed.add(uid)
+                user = prior.get(uid) or {"id": uid}
+            else:
+                user = {**prior.get(uid, {}), **raw}
+                self._snap_changes[uid] = user
+            users.append(user)
+        if self.kind == "on-demand":
+            removals = {k: v for k, v in removals.items() if k in self.links}  # not found: just skipped
+        scopes = {u["id"]: evaluate_scope(u, self.scope_ctx) for u in users if u["id"] not in removals}
+        self._in_scope += sum(1 for s in scopes.values() if s.in_scope)
+        index = self._index_for(users, removals)
+        matches = {u["id"]: self._match(u, index) for u in users}
+        # SMS rule: only users about to be created need the extra phone-method read.
+        would_create = [uid for uid, s in scopes.items() if s.in_scope and matches[uid].target is None]
+        if would_create:
+            ready = self.source.sms_ready(would_create)
+            for uid in ready:
+                scopes[uid] = evaluate_scope(next(u for u in users if u["id"] == uid), self.scope_ctx, sms_ready=True)
+        planned = [self._plan_one(u, scopes.get(u["id"]), matches[u["id"]], removals.get(u["id"])) for u in users]
+        self.actions.extend(planned)
+        return planned
+
+    def _index_for(self, users: Sequence[dict[str, Any]], removals: dict[str, Removal]) -> TargetIndex:
+        if self.kind == "initial":
+            return self.index
+        linked = [self.links[u["id"]].target_id for u in users if u["id"] in self.links]
+        unlinked = {u["id"]: (anchor_value(self.source_tenant, u["id"]), u.get("mail"))
+                    for u in users if u["id"] not in self.links and u["id"] not in removals}
+        return self.target.lookup(linked, unlinked)
+
+    def _match(self, user: dict[str, Any], index: TargetIndex) -> Match:
+        link = self.links.get(user["id"])
+        return match_user(user, link_target_id=link.target_id if link else None,
+                          anchor=anchor_value(self.source_tenant, user["id"]), index=index)
+
+    def _plan_one(self, user: dict[str, Any], scope: Any, match: Match, removal: Removal | None) -> Action:
+        link = self.links.get(user["id"])
+        steps = [Step("EntryImport", "import", "success",
+                      f"Retrieved User '{user.get('userPrincipalName', user['id'])}' from the source tenant.",
+                      {"ChangeType": "Delete" if removal else ("Add" if link is None else "Update")})]
+        if scope is not None:
+            steps.append(Step("EntrySynchronizationScoping", "scoping",
+                              "success" if scope.in_scope else "skipped", scope.description,
+                              {"ScopeEvaluationResult": dict(scope.rules),
+                               "IsActive": user.get("accountEnabled") is not False,
+                               "Assigned": scope.rules[0][1] if scope.rules else False,
+                               **({"SkipReason": scope.skip_reason} if scope.skip_reason else {})}))
+        steps.append(Step("EntryImportMatching", "matching", "success" if match.target else "skipped",
+                          match.description, {"MatchedBy": match.by,
+                                              "TargetId": (match.target or {}).get("id", "")}))
+        in_scope = scope is not None and scope.in_scope and not removal
+        return plan_user(user, source_id=user["id"], scope=scope,
+                         desired_create=self.mapping.map_user(user, creating=True) if in_scope and match.target is None else None,
+                         desired_update=self.mapping.map_user(user, creating=False) if in_scope and match.target else None,
+                         match=match, link_state=link.state if link else None,
+                         on_leave_scope=self.cfg.settings.on_leave_scope, removal=removal, steps=steps)
+
+    # -- 3. decide -----------------------------------------------------------------------------
+    def decide(self) -> str:
+        """Links whose source vanished, the empty-source abort and the deletion threshold."""
+        if self.kind == "initial":
+            gone = [sid for sid, link in self.links.items() if sid not in self._seen and link.state != "deleted"]
+            if gone:
+                idx = self.index
+                self.actions.extend(self._plan_one({"id": sid}, None, match_user(
+                    {}, link_target_id=self.links[sid].target_id, anchor="", index=idx), "soft") for sid in gone)
+            active = sum(1 for l in self.links.values() if l.state in ("active", "pending"))
+            abort = empty_source_abort(self._in_scope, active) if not self.opt.user_ids else None
+        else:
+            active = sum(1 for l in self.links.values() if l.state in ("active", "pending"))
+            removing = sum(1 for a in self.actions if a.kind == "delete" and a.status == "success")
+            adding = sum(1 for a in self.actions if a.kind == "create" and a.status == "success")
+            abort = empty_source_abort(0, active) if active and removing >= active and not adding \
+                and self.kind == "incremental" and removing > 1 else None
+        if abort:
+            self.message = abort
+            self.actions = [a for a in self.actions if not a.is_removal]
+            self._marks.clear()      # re-read everything next time
+        before = list(self.actions)
+        decision = apply_deletion_threshold(self.actions, threshold=self.cfg.settings.deletion_threshold,
+                                            allow_deletes=self.opt.allow_deletes)
+        self.actions, self.staged = decision.allowed + decision.staged, decision.staged
+        self._unstaged = [a for a in before if a.is_removal and a.status == "success"] if self.staged else []
+        self.quarantine_reason = decision.quarantine_reason
+        if decision.message:
+            self.message = decision.message
+        return self.message
+
+    def approve_staged(self) -> int:
+        """An administrator approved the staged deletions (the portal's "Allow deletes")."""
+        count = len(self.staged)
+        self.actions = [a for a in self.actions if a.kind != "stagedDelete"] + self._unstaged
+        self.staged, self._unstaged, self.quarantine_reason = [], [], None
+        self.message = f"{count} staged deletions approved and applied."
+        self.opt.allow_deletes = True
+        return count
+
+    # -- 4. apply, batch by batch --------------------------------------------------------------
+    def batches(self) -> list[list[Action]]:
+        writes = [a for a in self.actions if a.is_write and a.status == "success"]
+        size = self.cfg.settings.batch_size
+        return [writes[i:i + size] for i in range(0, len(writes), size)]
+
+    def apply(self, batch: list[Action]) -> list[Action]:
+        if self.opt.dry_run:
+            return batch
+        anchors = {a.source_id: anchor_value(self.source_tenant, a.source_id) for a in batch
+                   if a.kind in ("create", "update") and a.status == "success"}
+        try:
+            self.target.apply(batch, anchors=anchors, on_invited=self._record_invited)
+        except GraphError as exc:
+            for a in batch:
+                if a.status == "success":
+                    a.status, a.error_code, a.reason = "failure", exc.code, f"{a.reason} Failed: {exc.message}"
+            if exc.stops_job:
+                self._fail_whole(exc)
+        self._record_links(batch)
+        return batch
+
+    def _record_invited(self, created: list[Action]) -> None:
+        self.store.upsert_links(self.cfg.name, [Link(a.source_id, a.target_id or "", "pending") for a in created])
+
+    def _record_links(self, batch: list[Action]) -> None:
+        upserts, drops = [], []
+        for a in batch:
+            if a.status != "success" or not a.target_id:
+                continue
+            if a.kind in ("create", "update"):
+                upserts.append(Link(a.source_id, a.target_id, "active"))
+            elif a.kind == "disable":
+                upserts.append(Link(a.source_id, a.target_id, "disabled"))
+            elif a.kind == "delete":
+                (drops if a.hard_delete else upserts).append(
+                    a.source_id if a.hard_delete else Link(a.source_id, a.target_id, "deleted"))
+        self.store.upsert_links(self.cfg.name, upserts)
+        self.store.delete_links(self.cfg.name, drops)
+
+    # -- 5. finish -----------------------------------------------------------------------------
+    def finish(self) -> CycleReport:
+        cfg, store = self.cfg, self.store
+        failures = {a.source_id: a.reason for a in self.actions if a.status == "failure"}
+        if not self.opt.dry_run:
+            if self.kind == "initial":
+                store.replace_snapshots(cfg.name, self._snap_changes)
+            else:
+                store.save_snapshots(cfg.name, self._snap_changes)
+            store.remove_snapshots(cfg.name, self._snap_removed)
+            if self.kind != "on-demand":
+                store.replace_memberships(cfg.name, self.memberships)
+            now = datetime.now(timezone.utc)
+            store.record_failures(cfg.name, failures, now)
+            store.clear_escrows(cfg.name, [a.source_id for a in self.actions if a.status != "failure"])
+            if self.staged:
+                store.clear_staged(cfg.name)
+                store.stage_deletions(cfg.name, self.cycle_id, [
+                    {"source_id": a.source_id, "target_id": a.target_id, "displayName": a.display_name,
+                     "action": "disable" if "accountEnabled" in a.changes else "delete", "reason": a.reason}
+                    for a in self.staged])
+            elif self.opt.allow_deletes:
+                store.clear_staged(cfg.name)
+            if self._marks and self.kind != "on-demand" and not self.staged:
+                # Only now that its changes are applied; never past staged deletions, so that
+                # the next cycle (or an approval with --allow-deletes) sees them again.
+                store.save_watermarks(cfg.name, self._marks)
+        store.append_log(cfg.name, log_rows(self.actions, job_id=cfg.name, cycle_id=self.cycle_id,
+                                            redacted=frozenset(), dry_run=self.opt.dry_run))
+        c = counts(self.actions)
+        job = self.jobs.after_cycle(c, quarantine_reason=self.quarantine_reason if not self.opt.dry_run else None,
+                                    dry_run=self.opt.dry_run, message=self.message)
+        store.finish_cycle(cfg.name, self.cycle_id, counts=c, status="failure" if c["failure"] else "success",
+                           job=job, error=self.message or None)
+        return CycleReport(cfg.name, self.cycle_id, self.kind, self.opt.dry_run, c, self.jobs.describe(job),
+                           self.message or self.jobs.summary(job), len(self.staged), self.actions)
+
+    def _fail_whole(self, exc: GraphError) -> None:
+        """A failure on the tenant itself (credentials, connection): record, quarantine, stop."""
+        job = self.jobs.enter_quarantine("EncounteredQuarantineException", exc) if exc.stops_job else self.store.job(self.cfg.name)
+        if self.cycle_id:
+            self.store.finish_cycle(self.cfg.name, self.cycle_id, counts=counts(self.actions), status="failure",
+                                    job=job, error=str(exc))
+        raise exc
+
+
+def run_cycle(cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Store,
+              options: CycleOptions | None = None, notify: Callable[[str, str], None] | None = None,
+              on_progress: Callable[[int], None] | None = None) -> CycleReport:
+    """Run one whole cycle without Prefect (tests, benchmarks, the engine's own CLI path)."""
+    cycle = Cycle(cfg, source_api=source_api, target_api=target_api, store=store, options=options, notify=notify)
+    cycle.begin()
+    for n, page in enumerate(cycle.pages(), start=1):
+        cycle.plan_page(page)
+        if on_progress:
+            on_progress(n)
+    cycle.decide()
+    for batch in cycle.batches():
+        cycle.apply(batch)
+    return cycle.finish()
+
+
+__all__ = ["Cycle", "CycleOptions", "CycleReport", "QuarantinedError", "run_cycle"]

@@ -1,0 +1,120 @@
+"""The job's synchronizationStatus (reference §5): quarantine entry, backoff, release, notification."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from .config import SyncConfig
+from .errors import GraphError, QuarantinedError
+from .stages.guard import escrow_quarantine_reason, next_attempt, quarantine_expired
+from .store import JobStatus, Quarantine, Store
+
+Notify = Callable[[str, str], None]          # (subject, body) -> sends to notification_email
+
+
+class JobKeeper:
+    def __init__(self, store: Store, cfg: SyncConfig, *, notify: Notify | None = None,
+                 clock: Callable[[], datetime] | None = None):
+        self.store, self.cfg, self.notify = store, cfg, notify
+        self.now = clock or (lambda: datetime.now(timezone.utc))
+
+    def check_due(self, *, ignore: bool = False) -> JobStatus:
+        """A quarantined job only runs at its next attempt; after 28 days it is disabled."""
+        job = self.store.job(self.cfg.name)
+        if job.code == "Disabled" and not ignore:
+            raise QuarantinedError(f"{self.cfg.name}: the job was disabled after 4 weeks in quarantine "
+                                   "(reason " + (job.quarantine.reason if job.quarantine else "?") +
+                                   "). Fix the cause, then run with --restart.")
+        if job.code != "Quarantine" or job.quarantine is None or ignore:
+            return job
+        q, now = job.quarantine, self.now()
+        if quarantine_expired(q.series_began, now):
+            job.code = "Disabled"
+            self.store.save_job(self.cfg.name, job)
+            raise QuarantinedError(f"{self.cfg.name}: in quarantine since {q.series_began:%Y-%m-%d %H:%M} UTC "
+                                   "for more than 4 weeks: the job is now disabled. Fix the cause and restart.")
+        if now < q.next_attempt:
+            raise QuarantinedError(f"{self.cfg.name} is quarantined until {q.next_attempt:%Y-%m-%d %H:%M} UTC "
+                                   f"(reason {q.reason}). Fix the cause and run with --restart to retry now.")
+        return job
+
+    def enter_quarantine(self, reason: str, error: GraphError | str | None = None) -> JobStatus:
+        job, now = self.store.job(self.cfg.name), self.now()
+        err = ({"code": error.code, "message": error.message, "tenantActionable": True}
+               if isinstance(error, GraphError) else ({"code": reason, "message": error} if error else None))
+        if job.quarantine is None:
+            q = Quarantine(current_began=now, next_attempt=now, reason=reason, series_began=now,
+                           series_count=1, error=err)
+        else:
+            prev = job.quarantine
+            q = Quarantine(current_began=now, next_attempt=now, reason=reason, series_began=prev.series_began,
+                           series_count=prev.series_count + 1, error=err)
+        q.next_attempt = next_attempt(q.series_began, q.series_count)
+        if q.next_attempt <= now:
+            q.next_attempt = next_attempt(now, 1)
+        job.code, job.quarantine, job.last_execution = "Quarantine", q, now
+        job.count_successive_complete_failures += 1
+        if job.notified_reason != reason:
+            self._notify(reason, q)
+            job.notified_reason = reason
+        self.store.save_job(self.cfg.name, job)
+        return job
+
+    def after_cycle(self, c: Mapping[str, int], *, quarantine_reason: str | None, dry_run: bool,
+                    message: str = "") -> JobStatus:
+        if dry_run:
+            return self.store.job(self.cfg.name)
+        failures = c.get("failure", 0)
+        events = sum(c.get(k, 0) for k in ("success", "failure", "warning"))
+        reason = quarantine_reason or escrow_quarantine_reason(failures, 0, events)
+        if reason:
+            return self.enter_quarantine(reason, message or f"{failures} of {events} provisioning events failed")
+        job, now = self.store.job(self.cfg.name), self.now()
+        job.code, job.quarantine, job.notified_reason = "Active", None, None   # success lifts quarantine
+        job.last_execution = now
+        if not failures:
+            job.last_successful_execution = now
+            job.count_successive_complete_failures = 0
+        self.store.save_job(self.cfg.name, job)
+        return job
+
+    def _notify(self, reason: str, q: Quarantine) -> None:
+        subject = f"tenantsync: {self.cfg.name} has been quarantined ({reason})"
+        body = (f"Provisioning for configuration '{self.cfg.name}' has been quarantined.\n"
+                f"Reason: {reason}\nSince: {q.current_began:%Y-%m-%d %H:%M} UTC\n"
+                f"Next attempt: {q.next_attempt:%Y-%m-%d %H:%M} UTC\n"
+                f"Error: {(q.error or {}).get('message', '')}\n\n" + WHAT_TO_DO.get(reason, WHAT_TO_DO["default"]))
+        self.store.record_notification(self.cfg.name, "quarantine", subject, body,
+                                       self.cfg.settings.notification_email)
+        if self.notify and self.cfg.settings.notification_email:
+            self.notify(subject, body)
+
+    @staticmethod
+    def describe(job: JobStatus) -> dict[str, Any]:
+        q = job.quarantine
+        return {"code": job.code,
+                "quarantine": None if q is None else {
+                    "currentBegan": q.current_began.isoformat(), "nextAttempt": q.next_attempt.isoformat(),
+                    "reason": q.reason, "seriesBegan": q.series_began.isoformat(),
+                    "seriesCount": q.series_count, "error": q.error}}
+
+    @staticmethod
+    def summary(job: JobStatus) -> str:
+        if job.code == "Quarantine" and job.quarantine:
+            q = job.quarantine
+            return (f"Quarantined ({q.reason}) until {q.next_attempt:%Y-%m-%d %H:%M} UTC. "
+                    + WHAT_TO_DO.get(q.reason, WHAT_TO_DO["default"]))
+        return f"Job status: {job.code}."
+
+
+WHAT_TO_DO = {
+    "EncounteredQuarantineException": "Check the connection's credentials and permissions "
+                                      "(tenantsync test-connection CONFIG), then restart.",
+    "TooManyDeletes": "Review pending-deletions.csv. If the deletions are expected, approve them "
+                      "(tenantsync sync CONFIG --allow-deletes); otherwise fix the cause and restart.",
+    "EncounteredEscrowProportionThreshold": "More than 40 % of provisioning events failed: read the "
+                                            "provisioning log's error codes, fix them, then restart.",
+    "default": "Read the provisioning log, fix the cause, then restart (tenantsync sync CONFIG --restart).",
+}
