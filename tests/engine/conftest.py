@@ -19,6 +19,9 @@ GROUP, OTHER_GROUP, NESTED = "g0000000-0000-4000-8000-000000000001", "g0000000-0
     "g0000000-0000-4000-8000-000000000003"
 
 
+PENDING = "b0000000-0000-4000-8000-000000000010"
+
+
 def uid(n: int) -> str:
     return f"00000000-0000-4000-8000-{n:012d}"
 
@@ -44,6 +47,10 @@ def world(n_users: int = 10) -> dict:
     target_users = [
         {"id": "a0000000-0000-4000-8000-000000000001", "userPrincipalName": "admin@contoso.com",
          "mail": "user3@emea.contoso.com", "displayName": "HQ Admin", "userType": "Member", "accountEnabled": True},
+        # invited by hand long ago, never accepted; its UPN comes from an old address
+        {"id": PENDING, "userPrincipalName": "old.user10_emea.contoso.com#EXT#@contosohq.onmicrosoft.com",
+         "mail": "user10@emea.contoso.com", "displayName": "Old Name", "userType": "Guest",
+         "externalUserState": "PendingAcceptance", "accountEnabled": True, "creationType": "Invitation"},
     ]
     partner = lambda tid, inbound, outbound: {"tenantId": tid, "automaticUserConsentSettings": {
         "inboundAllowed": inbound, "outboundAllowed": outbound},

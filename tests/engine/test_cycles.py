@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import GROUP, NESTED, SRC, TGT, uid
+from .conftest import GROUP, PENDING, TGT, uid
 
 HQ = "contosohq.onmicrosoft.com"
 
@@ -16,7 +16,7 @@ def test_initial_cycle_creates_b2b_users_for_direct_internal_enabled_members(w):
     assert u["userType"] == "Member" and u["displayName"].startswith("José") is False
     assert u["jobTitle"] == "Engineer - Sales" and u["accountEnabled"] is True
     assert u["mail"] == "user1@emea.contoso.com"
-    assert report.kind == "initial" and report.counts["create"] == 10 and report.counts["failure"] == 0
+    assert report.kind == "initial" and report.counts["create"] == 9 and report.counts["failure"] == 0
     log = {r["sourceIdentity.id"]: r for r in w.store.log(w.cfg.name, report.cycle_id)}
     sms = log[uid(92)]
     assert sms["provisioningAction"] == "other" and sms["status"] == "skipped"
@@ -114,7 +114,7 @@ def test_user_who_left_the_organisation_is_provisioned_again(w):
 def test_dry_run_writes_nothing_and_reports_what_it_would_do(w):
     report = w.sync(dry_run=True)
     assert w.b2b() == {}
-    assert report.counts["create"] == 10 and report.dry_run
+    assert report.counts["create"] == 9 and report.dry_run
     rows = w.store.log(w.cfg.name, report.cycle_id)
     assert all(r["reason"].startswith("Dry run") for r in rows if r["provisioningAction"] == "create")
 
@@ -157,3 +157,14 @@ def test_restart_keeps_links_and_converges_without_writes(w):
     report = w.sync(restart=True)
     assert report.kind == "initial" and report.counts["create"] == 0
     assert w.emulator.stats().get("writes", 0) == before
+
+
+def test_hand_invited_pending_user_is_matched_and_its_upn_follows_the_source(w):
+    report = w.sync()
+    u = w.b2b()[uid(10)]
+    assert u["id"] == PENDING
+    assert u["userPrincipalName"] == f"user10_emea.contoso.com#EXT#@{HQ}"
+    assert u["userType"] == "Member"
+    assert len([x for x in w.target()["users"] if x.get("mail") == "user10@emea.contoso.com"]) == 1
+    row = next(r for r in w.store.log(w.cfg.name, report.cycle_id) if r["sourceIdentity.id"] == uid(10))
+    assert row["provisioningAction"] == "update"
