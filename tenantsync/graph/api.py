@@ -1,0 +1,226 @@
+"""GraphApi: the sync face of the Graph connector (contract: docs/internals.md).
+
+Thread-safe: every method hands a coroutine to the GraphApi's private event loop (loop.py) and
+waits for it, so plain code, pytest and Prefect task threads can share one instance. Bulk data
+comes back as raw JSON dicts; ``typed()`` runs an SDK call for the odd single object.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+
+from tenantsync.errors import GraphError
+from tenantsync.graph.batch import run_batch
+from tenantsync.graph.client import build_client, build_credential
+from tenantsync.graph.connection import GraphConnection
+from tenantsync.graph.core import AsyncGraph, RetryPolicy, Stats, loads
+from tenantsync.graph.errors import to_graph_error, translatable
+from tenantsync.graph.loop import LoopThread
+from tenantsync.graph.pages import collection_request, link_request, query
+from tenantsync.graph.quota import LimiterSettings, WriteLimiter
+
+T = TypeVar("T")
+
+
+class DeltaRound:
+    """One delta round: iterate ``pages()`` to the end, then read ``delta_link`` and store it.
+
+    The link is only known after the last page; store it only once the changes are applied.
+    """
+
+    def __init__(self, api: "GraphApi", first: Callable[[], Any]) -> None:
+        self._api = api
+        self._first = first
+        self._started = False
+        self.delta_link: str | None = None
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        if self._started:
+            raise RuntimeError("a DeltaRound can be iterated once; start a new round with delta()")
+        self._started = True
+        for page in self._api._follow(self._first):
+            if "@odata.deltaLink" in page:
+                self.delta_link = page["@odata.deltaLink"]
+            yield page.get("value", [])
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        return self.pages()
+
+
+class GraphApi:
+    def __init__(self, connection: GraphConnection | Mapping[str, Any], *, read_only: bool = False,
+                 max_concurrency: int = 4, max_retries: int = 6,
+                 retry_policy: RetryPolicy | None = None,
+                 limiter: LimiterSettings | WriteLimiter | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if not isinstance(connection, GraphConnection):
+            connection = GraphConnection.model_validate(connection)
+        self.connection = connection
+        self.read_only = read_only
+        # Resolve the credential here, in the caller's thread: a missing env var is a
+        # ConfigError at construction, not at the first request.
+        credential = build_credential(connection.auth, connection.tenant_id,
+                                      where=f"connections.{connection.name}.auth")
+        policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        write_limiter = limiter if isinstance(limiter, WriteLimiter) else WriteLimiter(limiter)
+        self._credential = credential
+        self._loop = LoopThread(name=f"graph-{connection.name}")
+
+        async def start() -> AsyncGraph:
+            # Built on the loop that will use it: httpx pools bind to their first loop.
+            client = build_client(connection, credential=credential, transport=transport,
+                                  read_only=read_only)
+            return AsyncGraph(client, read_only=read_only, max_concurrency=max_concurrency,
+                              policy=policy, limiter=write_limiter)
+
+        self._core: AsyncGraph = self._loop.run(start())
+
+    # --- plumbing ------------------------------------------------------------------------
+    @property
+    def stats(self) -> Stats:
+        return self._core.stats
+
+    @property
+    def limiter(self) -> WriteLimiter:
+        return self._core.limiter
+
+    @property
+    def client(self) -> Any:
+        """The GraphServiceClient (use it only through ``typed()``: it lives on our loop)."""
+        return self._core.client
+
+    def _run(self, coro: Awaitable[T]) -> T:
+        return self._loop.run(coro)  # type: ignore[arg-type]
+
+    def _follow(self, first: Callable[[], Any]) -> Iterator[dict[str, Any]]:
+        """Pages from ``first`` along @odata.nextLink. The next page is fetched while the caller
+        works on the current one (one page ahead, never more)."""
+        core = self._core
+        future: concurrent.futures.Future[bytes | None] | None = self._loop.submit(
+            core.send(first, method="GET"))
+        try:
+            while future is not None:
+                page = loads(future.result()) or {}
+                link = page.get("@odata.nextLink")
+                future = None
+                if link:
+                    future = self._loop.submit(
+                        core.send(lambda link=link: link_request(link), method="GET"))
+                yield page
+        finally:
+            if future is not None:
+                future.cancel()
+
+    # --- reads ---------------------------------------------------------------------------
+    def iter_pages(self, resource: str, select: Sequence[str] | None = None,
+                   filter: str | None = None, top: int = 999, count: bool = False
+                   ) -> Iterator[list[dict[str, Any]]]:
+        """Each page of ``resource`` (e.g. "users", "groups/ID/members") as raw dicts."""
+        params = query(select, filter, top, count)
+        client = self._core.client
+        for page in self._follow(lambda: collection_request(client, resource, params)):
+            yield page.get("value", [])
+
+    def delta(self, resource: str, select: Sequence[str] | None = None,
+              expand_members: bool = False, filter: str | None = None,
+              link: str | None = None) -> DeltaRound:
+        """A delta round of "users" or "groups": from scratch, or from a stored ``link``."""
+        if link:
+            return DeltaRound(self, lambda: link_request(link))
+        path = resource.strip("/")
+        path = path if path.endswith("/delta") else f"{path}/delta"
+        params = query(select, filter, expand="members" if expand_members else None)
+        client = self._core.client
+        return DeltaRound(self, lambda: collection_request(client, path, params))
+
+    def group_members(self, group_id: str, select: Sequence[str] | None = None
+                      ) -> list[dict[str, Any]]:
+        return [m for page in self.iter_pages(f"groups/{group_id}/members", select=select)
+                for m in page]
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A small read as raw JSON, e.g. get_json("/organization")."""
+        core = self._core
+        if params:
+            from urllib.parse import urlencode
+            path = f"{path}{'&' if '?' in path else '?'}{urlencode(params, safe='$,')}"
+        return loads(self._run(core.send(lambda: core.raw_request("GET", path),
+                                         method="GET"))) or {}
+
+    # --- writes --------------------------------------------------------------------------
+    def request(self, method: str, path: str, body: Any = None) -> dict[str, Any] | None:
+        """One call outside $batch (an invitation, a test). Raises GraphError on failure."""
+        core = self._core
+        core.guard(method, path)
+        writes = 0 if method.upper() == "GET" else 1
+        raw = self._run(core.send(lambda: core.raw_request(method, path, body),
+                                  method=method, writes=writes))
+        return loads(raw)
+
+    def batch(self, requests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Run ``requests`` via $batch; one {"status", "headers", "body"} each, in input order."""
+        return self._run(run_batch(self._core, list(requests)))
+
+    # --- typed SDK calls -----------------------------------------------------------------
+    def typed(self, call: Callable[[Any], Awaitable[T]], *, retries: bool = True) -> T:
+        """Run ``call(client)`` (an SDK coroutine) on our loop, errors translated.
+
+        For low-volume single objects only: typed models cost ~10 ms per object. Read-only
+        clients still refuse writes here (a transport-level guard in client.py).
+        """
+        core = self._core
+        catch = translatable()
+
+        async def once() -> T:
+            try:
+                core.stats.requests += 1
+                return await call(core.client)
+            except catch as exc:
+                raise to_graph_error(exc) from None
+
+        async def attempts() -> T:
+            import asyncio
+            attempt = 0
+            while True:
+                try:
+                    return await once()
+                except GraphError as err:
+                    if not retries or not core.policy.allows(err, attempt, idempotent=True):
+                        raise
+                    delay = core.policy.delay(attempt, err.retry_after)
+                attempt += 1
+                core.stats.retries += 1
+                await asyncio.sleep(delay)
+
+        return self._run(attempts())
+
+    def get_organization(self) -> Any:
+        """The tenant's Organization as the SDK's typed model (proof that typed calls work)."""
+        page = self.typed(lambda client: client.organization.get())
+        return page.value[0] if page and page.value else None
+
+    # --- lifetime ------------------------------------------------------------------------
+    def close(self) -> None:
+        core, credential = self._core, self._credential
+
+        async def shutdown() -> None:
+            await core.aclose()
+            close = getattr(credential, "close", None)
+            if close is not None:
+                await close()
+
+        self._loop.stop(shutdown())
+
+    def __enter__(self) -> "GraphApi":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"GraphApi({self.connection.name!r}, {self.connection.base_url!r}, "
+                f"read_only={self.read_only})")

@@ -1,0 +1,181 @@
+"""JSON batching: any number of requests -> $batch calls of 20, concurrent, retried per item.
+
+The $batch body is built here, not with msgraph-core's BatchRequestContent: that class writes
+absolute item URLs and a ``depends_on`` key (Graph wants relative URLs and ``dependsOn``), and its
+response parser loses the bodies (kiota-python#737). The POST itself is an ordinary
+RequestInformation sent through the SDK's request adapter, like every other call.
+
+Scheduling: a heap of (ready time, index). Up to ``max_concurrency`` workers each take up to 20
+ready items, pass the write limiter, send, and file each item's answer: final (2xx, 4xx, other
+5xx, or retries exhausted) or back on the heap after its Retry-After (429/503/504). Results come
+back in input order. A failure of the whole $batch POST is retried for every item in it when
+transient, and raised otherwise (401, 403, 400 ... concern the call, not the items).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
+
+from tenantsync.errors import GraphError
+from tenantsync.graph.core import AsyncGraph, dumps, is_write, loads
+from tenantsync.graph.errors import NO_RESPONSE, RETRY_ITEM_STATUSES, parse_retry_after
+
+MAX_BATCH = 20             # Graph's limit per $batch
+
+
+def relative_url(url: str, base_url: str) -> str:
+    """Item URLs are relative to the version root: "/users/ID"."""
+    if url.startswith(base_url):
+        url = url[len(base_url):]
+    elif url.startswith(("https://", "http://")):
+        raise ValueError(f"$batch item URL {url!r} is not under {base_url}")
+    return "/" + url.lstrip("/")
+
+
+def batch_body(items: Sequence[tuple[int, Mapping[str, Any]]], base_url: str) -> bytes:
+    requests = []
+    for index, req in items:
+        entry: dict[str, Any] = {"id": str(index), "method": str(req["method"]).upper(),
+                                 "url": relative_url(str(req["url"]), base_url)}
+        headers = dict(req.get("headers") or {})
+        if req.get("body") is not None:
+            entry["body"] = req["body"]
+            headers.setdefault("Content-Type", "application/json")
+        if headers:
+            entry["headers"] = headers
+        requests.append(entry)
+    return dumps({"requests": requests})
+
+
+def _retry_after(item: Mapping[str, Any]) -> float | None:
+    headers = item.get("headers") or {}
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            return parse_retry_after(str(value))
+    return None
+
+
+class _Run:
+    """State of one GraphApi.batch() call."""
+
+    def __init__(self, core: AsyncGraph, requests: Sequence[Mapping[str, Any]]) -> None:
+        self.core = core
+        self.requests = requests
+        self.results: list[dict[str, Any] | None] = [None] * len(requests)
+        self.attempts = [0] * len(requests)
+        self.heap: list[tuple[float, int]] = [(0.0, i) for i in range(len(requests))]
+        self.remaining = len(requests)
+        self.changed = asyncio.Condition()
+        self.idempotent = all(str(r["method"]).upper() != "POST" for r in requests)
+
+    # --- workers -------------------------------------------------------------------------
+    async def worker(self) -> None:
+        while self.remaining:
+            now = time.monotonic()
+            chunk: list[int] = []
+            while self.heap and self.heap[0][0] <= now and len(chunk) < MAX_BATCH:
+                chunk.append(heapq.heappop(self.heap)[1])
+            if not chunk:
+                # Nothing ready: sleep until the next item is due or another worker files one.
+                timeout = self.heap[0][0] - now if self.heap else None
+                async with self.changed:
+                    try:
+                        await asyncio.wait_for(self.changed.wait(), timeout)
+                    except asyncio.TimeoutError:
+                        pass
+                continue
+            await self.send(chunk)
+            async with self.changed:
+                self.changed.notify_all()
+
+    async def send(self, chunk: list[int]) -> None:
+        core = self.core
+        items = [(i, self.requests[i]) for i in chunk]
+        writes = [i for i in chunk if is_write(str(self.requests[i]["method"]))]
+        body = batch_body(items, core.base_url)
+
+        def make() -> RequestInformation:
+            ri = RequestInformation(Method.POST, "{+baseurl}/$batch", {})
+            ri.headers.try_add("Accept", "application/json")
+            ri.headers.try_add("Content-Type", "application/json")
+            ri.content = body
+            return ri
+
+        try:
+            raw, sent_at = await core.send_once(make(), writes=len(writes))
+        except GraphError as err:
+            self.whole_batch_failed(chunk, err)
+            return
+        answers = {str(a.get("id")): a for a in (loads(raw) or {}).get("responses", [])}
+        accepted = throttled = 0
+        retry_after: float | None = None
+        for i in chunk:
+            answer = answers.get(str(i))
+            if answer is None:         # the server dropped it: treat like a transient failure
+                answer = {"id": str(i), "status": 503, "headers": {}, "body": None}
+            status = int(answer.get("status") or 0)
+            item_retry_after = _retry_after(answer)
+            if status == 429:
+                core.stats.throttled += 1
+                if i in writes:
+                    throttled += 1
+                    retry_after = max(retry_after or 0.0, item_retry_after or 0.0) or None
+            elif i in writes:
+                accepted += 1
+            if status in RETRY_ITEM_STATUSES and self.attempts[i] < core.policy.max_retries \
+                    and (item_retry_after or 0) <= core.policy.max_retry_after:
+                self.requeue(i, core.policy.delay(self.attempts[i], item_retry_after))
+            else:
+                self.file(i, answer, status)
+        if writes:
+            core.limiter.record(sent_at=sent_at, accepted=accepted, throttled=throttled,
+                                retry_after=retry_after)
+
+    def whole_batch_failed(self, chunk: list[int], err: GraphError) -> None:
+        policy = self.core.policy
+        attempt = max(self.attempts[i] for i in chunk)
+        if not policy.allows(err, attempt, idempotent=self.idempotent):
+            raise err
+        delay = policy.delay(attempt, err.retry_after)
+        for i in chunk:
+            self.requeue(i, delay)
+
+    def requeue(self, index: int, delay: float) -> None:
+        self.attempts[index] += 1
+        self.core.stats.retries += 1
+        heapq.heappush(self.heap, (time.monotonic() + delay, index))
+
+    def file(self, index: int, answer: Mapping[str, Any], status: int) -> None:
+        self.results[index] = {"status": status or NO_RESPONSE,
+                               "headers": dict(answer.get("headers") or {}),
+                               "body": answer.get("body")}
+        self.remaining -= 1
+
+
+async def run_batch(core: AsyncGraph, requests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """See module doc. ``requests``: {"method", "url", "body"?, "headers"?} each."""
+    for req in requests:
+        core.guard(str(req["method"]), str(req["url"]))       # dry run: refuse before sending
+    if not requests:
+        return []
+    run = _Run(core, requests)
+    workers = min(core.max_concurrency, -(-len(requests) // MAX_BATCH))
+    tasks = [asyncio.create_task(run.worker()) for _ in range(workers)]
+    try:
+        # The first worker to raise (a whole-batch 401, retries exhausted) ends the call.
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return [r for r in run.results if r is not None]
