@@ -1,0 +1,159 @@
+"""The CSV and HTML exports of DESIGN.md, written from a real (SQLite) state store."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+from tenantsync import reports
+from tenantsync.store import JobStatus, Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(f"sqlite:///{tmp_path / 'state.db'}")
+    yield s
+    s.close()
+
+
+def _log_row(cycle_id: str, action: str, status: str, name: str, **extra: object) -> dict:
+    return {"jobId": "emea-to-hq", "cycleId": cycle_id, "provisioningAction": action, "status": status,
+            "reason": extra.pop("reason", "because"), "sourceIdentity.id": "s-" + name,
+            "sourceIdentity.displayName": name, "targetIdentity.id": "t-" + name,
+            "targetIdentity.displayName": name,
+            "modifiedProperties": [{"displayName": "department", "oldValue": "Sales", "newValue": "=cmd|' /C calc'!A0"}],
+            "provisioningSteps": [{"name": "EntryImport", "provisioningStepType": "import", "status": "success",
+                                   "description": "Retrieved", "details": {}}],
+            "durationInMilliseconds": 12, **extra}
+
+
+def _cycle(store: Store, kind: str, rows: list[dict], counts: dict) -> str:
+    cid = store.start_cycle("emea-to-hq", kind)
+    store.append_log("emea-to-hq", [dict(r, cycleId=cid) for r in rows])
+    store.finish_cycle("emea-to-hq", cid, counts=counts, status="failure" if counts.get("failure") else "success",
+                       job=JobStatus(code="Active"))
+    return cid
+
+
+def _read(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))
+
+
+@pytest.fixture
+def two_cycles(store: Store) -> tuple[str, str]:
+    first = _cycle(store, "initial", [_log_row("", "create", "success", "Ann"),
+                                      _log_row("", "create", "failure", "@Bob", errorCode="InvalidDomain")],
+                   {"create": 2, "success": 1, "failure": 1})
+    second = _cycle(store, "incremental", [_log_row("", "update", "success", "-Carl", reason="+SUM(A1)")],
+                    {"update": 1, "success": 1})
+    return first, second
+
+
+def test_provisioning_log_has_exactly_the_design_columns(store: Store, two_cycles, tmp_path: Path) -> None:
+    first, _ = two_cycles
+    files = reports.export_cycle(store, "emea-to-hq", first, tmp_path / "out")
+    log = files["provisioning-log"]
+    assert log == tmp_path / "out" / "emea-to-hq" / first / "provisioning-log.csv"
+    rows = _read(log)
+    assert rows[0] == ["activityDateTime", "id", "jobId", "cycleId", "changeId", "provisioningAction", "status",
+                       "errorCode", "reason", "sourceIdentity.id", "sourceIdentity.displayName",
+                       "targetIdentity.id", "targetIdentity.displayName", "modifiedProperties",
+                       "provisioningSteps", "durationInMilliseconds"]
+    assert len(rows) == 3 and {r[3] for r in rows[1:]} == {first}
+    steps = rows[1][14]
+    assert steps.startswith("[") and '"provisioningStepType": "import"' in steps
+    assert rows[2][7] == "InvalidDomain"
+
+
+def test_cycles_csv_has_one_row_per_cycle_with_counts(store: Store, two_cycles, tmp_path: Path) -> None:
+    first, second = two_cycles
+    files = reports.export_all(store, "emea-to-hq", tmp_path)
+    rows = _read(files["cycles"])
+    head = rows[0]
+    assert head[:4] == ["cycleId", "kind", "dryRun", "started"]
+    for col in ("ended", "create", "update", "delete", "disable", "stagedDelete", "success", "failure",
+                "jobStatus", "quarantineReason"):
+        assert col in head
+    assert [r[0] for r in rows[1:]] == [first, second]
+    by = dict(zip(head, rows[1]))
+    assert (by["kind"], by["create"], by["failure"], by["jobStatus"]) == ("initial", "2", "1", "Active")
+    assert (tmp_path / "emea-to-hq" / second / "provisioning-log.csv").exists()
+
+
+def test_cells_that_would_run_as_formulas_are_neutralised(store: Store, two_cycles, tmp_path: Path) -> None:
+    files = reports.export_all(store, "emea-to-hq", tmp_path)
+    _, second = two_cycles
+    text = (tmp_path / "emea-to-hq" / two_cycles[0] / "provisioning-log.csv").read_text(encoding="utf-8")
+    assert "'@Bob" in text
+    rows = _read(tmp_path / "emea-to-hq" / second / "provisioning-log.csv")
+    by = dict(zip(rows[0], rows[1]))
+    assert by["sourceIdentity.displayName"] == "'-Carl"
+    assert by["reason"] == "'+SUM(A1)"
+    assert files["summary"].exists()
+    for path in tmp_path.rglob("*.csv"):
+        for row in _read(path):
+            for value in row:
+                assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (path, value)
+
+
+@pytest.mark.parametrize("value,expected", [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
+                                            ("\tx", "'\tx"), ("\rx", "'\rx"), ("a=b", "a=b"), ("", ""),
+                                            (None, ""), (5, "5"), (True, "true")])
+def test_cell_neutralisation(value: object, expected: str) -> None:
+    assert reports.cell(value) == expected
+
+
+def test_pending_acceptance_csv(tmp_path: Path) -> None:
+    path = reports.write_pending_acceptance(
+        [{"displayName": "=Eve", "userPrincipalName": "eve_fabrikam.com#EXT#@hq.onmicrosoft.com", "id": "u1",
+          "mail": "eve@fabrikam.com", "createdDateTime": "2026-01-02T03:04:05Z", "other": "x"},
+         {"DisplayName": "Dan", "UserPrincipalName": "dan@x", "id": "u2"}],
+        tmp_path / "pending-acceptance.csv")
+    rows = _read(path)
+    assert rows[0] == ["DisplayName", "UserPrincipalName", "id", "mail", "createdDateTime"]
+    assert rows[1] == ["'=Eve", "eve_fabrikam.com#EXT#@hq.onmicrosoft.com", "u1", "eve@fabrikam.com",
+                       "2026-01-02T03:04:05Z"]
+    assert rows[2] == ["Dan", "dan@x", "u2", "", ""]
+
+
+def test_pending_deletions_and_notifications_written_only_when_any(store: Store, two_cycles, tmp_path: Path) -> None:
+    files = reports.export_all(store, "emea-to-hq", tmp_path)
+    assert "pending-deletions" not in files and "notifications" not in files
+    store.stage_deletions("emea-to-hq", two_cycles[1], [
+        {"source_id": "s1", "target_id": "t1", "action": "delete", "reason": "left the assigned group",
+         "displayName": "Ann"}])
+    store.record_notification("emea-to-hq", "quarantine", "tenantsync: quarantined", "body", "ops@contoso.com")
+    files = reports.export_all(store, "emea-to-hq", tmp_path)
+    rows = _read(files["pending-deletions"])
+    assert rows[0][:5] == ["sourceIdentity.id", "targetIdentity.id", "displayName", "action", "reason"]
+    assert rows[1][:5] == ["s1", "t1", "Ann", "delete", "left the assigned group"]
+    assert _read(files["notifications"])[1][1:4] == ["quarantine", "ops@contoso.com", "tenantsync: quarantined"]
+    store.clear_staged("emea-to-hq")
+    reports.export_all(store, "emea-to-hq", tmp_path)
+    assert not (tmp_path / "emea-to-hq" / "pending-deletions.csv").exists()
+
+
+def test_html_summary_has_an_svg_chart_and_no_script(store: Store, two_cycles, tmp_path: Path) -> None:
+    files = reports.export_all(store, "emea-to-hq", tmp_path)
+    page = files["summary"].read_text(encoding="utf-8")
+    assert files["summary"] == tmp_path / "emea-to-hq" / "summary.html"
+    assert "<svg" in page and "</svg>" in page
+    assert "<script" not in page.lower() and not re.search(r"(src|href)=\"https?://", page)
+    assert page.count("<rect") >= 3          # bars for creates/updates (plus background and legend)
+    assert "failures" in page and two_cycles[0] in page
+    assert "&lt;" not in reports.chart_svg([])  # empty chart still renders
+
+
+def test_html_escapes_names(tmp_path: Path) -> None:
+    path = reports.write_summary("x", [], [{"displayName": "<script>alert(1)</script>"}], [],
+                                 tmp_path / "s.html")
+    assert "<script>" not in path.read_text(encoding="utf-8")
+
+
+def test_export_cycle_refuses_an_unknown_cycle(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no cycle"):
+        reports.export_cycle(store, "emea-to-hq", "nope", tmp_path)
