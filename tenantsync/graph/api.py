@@ -8,6 +8,7 @@ comes back as raw JSON dicts; ``typed()`` runs an SDK call for the odd single ob
 from __future__ import annotations
 
 import concurrent.futures
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -78,6 +79,8 @@ class GraphApi:
                               policy=policy, limiter=write_limiter)
 
         self._core: AsyncGraph = self._loop.run(start())
+        # An api that is dropped without close() still frees its thread, loop and sockets.
+        self._finalizer = weakref.finalize(self, _shutdown, self._loop, self._core, credential)
 
     # --- plumbing ------------------------------------------------------------------------
     @property
@@ -205,15 +208,7 @@ class GraphApi:
 
     # --- lifetime ------------------------------------------------------------------------
     def close(self) -> None:
-        core, credential = self._core, self._credential
-
-        async def shutdown() -> None:
-            await core.aclose()
-            close = getattr(credential, "close", None)
-            if close is not None:
-                await close()
-
-        self._loop.stop(shutdown())
+        self._finalizer()                     # runs _shutdown once, whoever calls first
 
     def __enter__(self) -> "GraphApi":
         return self
@@ -224,3 +219,13 @@ class GraphApi:
     def __repr__(self) -> str:
         return (f"GraphApi({self.connection.name!r}, {self.connection.base_url!r}, "
                 f"read_only={self.read_only})")
+
+
+def _shutdown(loop: LoopThread, core: AsyncGraph, credential: Any) -> None:
+    async def shutdown() -> None:
+        await core.aclose()
+        close = getattr(credential, "close", None)
+        if close is not None:
+            await close()
+
+    loop.stop(shutdown())

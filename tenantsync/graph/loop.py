@@ -51,6 +51,11 @@ class LoopThread:
             if final is not None:
                 final.close()
             return
+        if threading.current_thread() is self._thread:     # e.g. a GC finalizer on our loop
+            if final is not None:
+                final.close()
+            self.loop.stop()
+            return
         if final is not None:
             try:
                 self.submit(final).result(timeout)
