@@ -1,0 +1,10 @@
+"""Operations an administrator runs when something is wrong (reference §5–10), plain Python.
+
+- ``connection_test.test_connection(cfg)``: the checks of the portal's Test connection.
+- ``ondemand.provision(cfg, ids)``: provision up to five users on demand, step by step.
+- ``repair.run_repair(cfg, provision=...)``: the pending-acceptance UPN repair.
+- ``notify.SmtpNotifier``: the quarantine notification e-mail.
+
+The deletion threshold, staged deletions and quarantine live in the engine (cycle.py,
+quarantine.py, stages/guard.py); the Prefect flows call these functions.
+"""

@@ -1,0 +1,381 @@
+"""Test connection (reference §10): what an administrator checks before, or after, a failed cycle.
+
+Checks run in the order an administrator would fix them; each says what failed, the code Entra
+(or Graph) reports for it and what to do. A check that cannot be evaluated because an earlier,
+blocking one failed is not run and is listed in ``ConnectionReport.not_checked``.
+
+Read-only: both Graph clients refuse writes, and nothing here touches the state store, so a test
+connection never quarantines a job.
+
+Licence rule (our decision, reference §10 says only that the automatic-redemption checkbox is
+disabled in a tenant without Microsoft Entra ID P1/P2): automatic redemption has to be allowed in
+*both* tenants, so *both* need an enabled P1 or P2 service plan in ``/organization``'s
+``assignedPlans`` (service plan AAD_PREMIUM or AAD_PREMIUM_P2, or service ``AADPremiumService``).
+A tenant without one fails the blocking check ``PremiumLicenseRequired`` (our code: Entra shows a
+disabled checkbox, not a code). The check comes before automatic redemption: it is its cause.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from ..config import SyncConfig
+from ..errors import GraphError
+from ..graph.api import GraphApi
+
+CheckStatus = Literal["passed", "failed", "warning"]
+
+B2B_POLICY_CODE = "AzureDirectoryB2BManagementPolicyCheckFailure"
+B2B_POLICY_MESSAGE = ("You appear to have entered invalid credentials. Please confirm you are using "
+                      "the correct information for an administrative account.")
+B2B_POLICY_DETAILS = "Policy permitting auto-redemption of invitations not configured."
+FORBIDDEN_CODE = "AzureActiveDirectoryForbidden"
+FORBIDDEN_MESSAGE = ("Guest invitations not allowed for your company. Contact your company "
+                     "administrator for more details.")
+SYNC_NOT_ALLOWED = "CrossTenantSyncNotAllowed"          # ours: Entra's wording is not documented
+PREMIUM_CODE = "PremiumLicenseRequired"                 # ours: Entra greys out a checkbox
+UPN_SUFFIX_CODE = "UpnSuffixNotVerified"                # ours
+
+# Service plans of Microsoft Entra ID P1 and P2 (servicePlanId) and their service name.
+PREMIUM_PLAN_IDS = frozenset({"41781fb2-bc02-4b7c-bd55-b576c07bb09d",     # AAD_PREMIUM (P1)
+                              "eec0eb4f-6444-4f95-aba0-50c24d67f998"})    # AAD_PREMIUM_P2
+PREMIUM_SERVICES = frozenset({"AADPremiumService"})
+
+CHECK_NAMES = ("Source credentials", "Target credentials", "Inbound identity synchronization",
+               "Premium licences", "Automatic redemption", "Guest invitations", "UPN suffixes")
+
+
+@dataclass
+class Check:
+    name: str
+    status: CheckStatus
+    code: str = ""
+    message: str = ""
+    recommended_action: str = ""
+    blocking: bool = False
+    details: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+@dataclass
+class ConnectionReport:
+    config: str
+    source_tenant: str
+    target_tenant: str
+    checks: list[Check] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No blocking check failed (warnings do not count)."""
+        return not any(c.failed and c.blocking for c in self.checks) and not self.not_checked
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    @property
+    def first_failure(self) -> Check | None:
+        return next((c for c in self.checks if c.failed), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"config": self.config, "sourceTenant": self.source_tenant,
+                "targetTenant": self.target_tenant, "ok": self.ok,
+                "checks": [asdict(c) for c in self.checks], "notChecked": list(self.not_checked)}
+
+    def render_text(self) -> str:
+        lines = [f"Test connection: {self.config} (source {self.source_tenant} -> target {self.target_tenant})"]
+        for c in self.checks:
+            mark = {"passed": "PASS", "failed": "FAIL", "warning": "WARN"}[c.status]
+            lines.append(f"  [{mark}] {c.name}" + (f" ({c.code})" if c.code else "") + f": {c.message}")
+            if c.details:
+                lines.append(f"         Details: {c.details}")
+            if c.status != "passed" and c.recommended_action:
+                lines.append(f"         What to do: {c.recommended_action}")
+        for name in self.not_checked:
+            lines.append(f"  [SKIP] {name}: not checked (fix the failures above first)")
+        lines.append("Result: " + ("OK" if self.ok else "FAILED"))
+        return "\n".join(lines)
+
+    def render_markdown(self) -> str:
+        out = [f"# Test connection: `{self.config}`", "",
+               f"Source tenant `{self.source_tenant}` → target tenant `{self.target_tenant}`: "
+               + ("**OK**" if self.ok else "**FAILED**"), "",
+               "| Check | Status | Code | Message | What to do |", "|---|---|---|---|---|"]
+        for c in self.checks:
+            msg = c.message + (f" Details: {c.details}" if c.details else "")
+            out.append(f"| {c.name} | {c.status}{' (blocking)' if c.blocking and c.failed else ''} | "
+                       f"{c.code} | {_md(msg)} | {_md(c.recommended_action) if c.status != 'passed' else ''} |")
+        for name in self.not_checked:
+            out.append(f"| {name} | not checked | | fix the failures above first | |")
+        return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# -- the checks ---------------------------------------------------------------------------------
+
+def test_connection(cfg: SyncConfig, *, source_api: Any = None, target_api: Any = None) -> ConnectionReport:
+    """Run every check against the configuration's two tenants; never writes anything."""
+    source_tid = cfg.connection(cfg.source.connection).tenant_id
+    if cfg.target.connection is None:
+        raise ValueError(f"{cfg.name}: the target is an application directory; test-connection "
+                         "checks two Entra tenants")
+    target_tid = cfg.connection(cfg.target.connection).tenant_id
+    report = ConnectionReport(cfg.name, source_tid, target_tid)
+    with _apis(cfg, source_api, target_api) as (src, tgt):
+        _run_checks(report, src, tgt)
+    return report
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]   # not a pytest test
+
+
+@contextmanager
+def _apis(cfg: SyncConfig, source_api: Any, target_api: Any) -> Iterator[tuple[Any, Any]]:
+    opened: list[GraphApi] = []
+    try:
+        if source_api is None:
+            source_api = GraphApi(cfg.connection(cfg.source.connection), read_only=True)
+            opened.append(source_api)
+        if target_api is None:
+            assert cfg.target.connection is not None
+            target_api = GraphApi(cfg.connection(cfg.target.connection), read_only=True)
+            opened.append(target_api)
+        yield source_api, target_api
+    finally:
+        for api in opened:
+            api.close()
+
+
+def _run_checks(report: ConnectionReport, src: Any, tgt: Any) -> None:
+    s_org = _credentials(report, "Source credentials", "source", src)
+    t_org = _credentials(report, "Target credentials", "target", tgt)
+    if s_org is None or t_org is None:
+        report.not_checked.extend(CHECK_NAMES[2:])
+        return
+    steps: list[Callable[[], None]] = [
+        lambda: _inbound_sync(report, tgt),
+        lambda: _premium(report, s_org, t_org),
+        lambda: _auto_redemption(report, src, tgt),
+        lambda: _guest_invitations(report, tgt),
+        lambda: _upn_suffixes(report, src, tgt),
+    ]
+    for step in steps:
+        step()
+
+
+def _credentials(report: ConnectionReport, name: str, side: str, api: Any) -> dict[str, Any] | None:
+    """A token is accepted and can read the directory (organization, then one user)."""
+    tenant = report.source_tenant if side == "source" else report.target_tenant
+    try:
+        org = api.get_json("/organization")
+        api.get_json("/users", {"$top": 1, "$select": "id"})
+    except GraphError as exc:
+        report.checks.append(Check(name, "failed", exc.code or f"HTTP{exc.status}", exc.message,
+                                   _credential_action(exc, side), blocking=True))
+        return None
+    orgs = org.get("value") or [org]
+    found = orgs[0] if orgs else {}
+    if found.get("id") and found["id"] != tenant:
+        report.checks.append(Check(
+            name, "failed", "TenantMismatch",
+            f"The {side} credential signs in to tenant {found['id']}, not {tenant}.",
+            f"Use a credential of tenant {tenant} for the {side} connection, or correct its tenant_id.",
+            blocking=True))
+        return None
+    report.checks.append(Check(name, "passed", message=f"Signed in to the {side} tenant "
+                               f"'{found.get('displayName') or tenant}'."))
+    return found
+
+
+def _credential_action(exc: GraphError, side: str) -> str:
+    if exc.status == 401:
+        return (f"The {side} credential was refused: check the token, client id and secret or "
+                f"certificate of the {side} connection (and that it has not expired).")
+    if exc.status == 403:
+        return (f"The {side} credential lacks permission: grant and consent the Graph permissions "
+                "(User.Read.All, Policy.Read.All, Directory.ReadWrite.All on the target) or the "
+                "administrator roles listed in the reference.")
+    return f"The {side} tenant could not be reached through Graph: check graph_url and the network, then retry."
+
+
+def _policy_error(report: ConnectionReport, name: str, exc: GraphError, action: str) -> None:
+    report.checks.append(Check(name, "failed", exc.code or f"HTTP{exc.status}", exc.message, action,
+                               blocking=True))
+
+
+def _inbound_sync(report: ConnectionReport, tgt: Any) -> None:
+    name = "Inbound identity synchronization"
+    path = f"/policies/crossTenantAccessPolicy/partners/{report.source_tenant}/identitySynchronization"
+    action = (f"In the target tenant, add the source tenant {report.source_tenant} to the cross-tenant "
+              "access settings and allow users to sync into it (PUT "
+              f"/policies/crossTenantAccessPolicy/partners/{report.source_tenant}/identitySynchronization "
+              "with userSyncInbound.isSyncAllowed = true).")
+    try:
+        policy = tgt.get_json(path)
+    except GraphError as exc:
+        if exc.status == 404:
+            report.checks.append(Check(name, "failed", SYNC_NOT_ALLOWED,
+                                       "The target tenant has no identity synchronization policy for "
+                                       f"the source tenant {report.source_tenant} ({exc.code}).",
+                                       action, blocking=True))
+        else:
+            _policy_error(report, name, exc, "Grant Policy.Read.All to the target connection. " + action)
+        return
+    if (policy.get("userSyncInbound") or {}).get("isSyncAllowed") is True:
+        report.checks.append(Check(name, "passed", message="The target tenant allows users to be "
+                                   f"synchronized from the source tenant {report.source_tenant}."))
+    else:
+        report.checks.append(Check(name, "failed", SYNC_NOT_ALLOWED,
+                                   "The target tenant does not allow users to be synchronized from the "
+                                   f"source tenant {report.source_tenant} (userSyncInbound.isSyncAllowed "
+                                   "is not true).", action, blocking=True))
+
+
+def has_premium(org: dict[str, Any]) -> bool:
+    """An enabled Microsoft Entra ID P1 or P2 plan among the organization's assignedPlans."""
+    for plan in org.get("assignedPlans") or []:
+        if (plan.get("capabilityStatus") or "Enabled") != "Enabled":
+            continue
+        if (plan.get("servicePlanId") or "").lower() in PREMIUM_PLAN_IDS or plan.get("service") in PREMIUM_SERVICES:
+            return True
+    return False
+
+
+def _premium(report: ConnectionReport, s_org: dict[str, Any], t_org: dict[str, Any]) -> None:
+    name = "Premium licences"
+    missing = [side for side, org in (("source", s_org), ("target", t_org)) if not has_premium(org)]
+    if not missing:
+        report.checks.append(Check(name, "passed", message="Both tenants have Microsoft Entra ID P1/P2: "
+                                   "automatic redemption can be configured."))
+        return
+    sides = " and ".join(f"the {s} tenant" for s in missing)
+    report.checks.append(Check(
+        name, "failed", PREMIUM_CODE,
+        f"{sides[0].upper() + sides[1:]} has no Microsoft Entra ID P1 or P2 licence: automatic "
+        "redemption of invitations is unavailable there, so cross-tenant synchronization cannot "
+        "work.", f"Buy or activate Microsoft Entra ID P1 (or P2) in {sides}, then allow automatic "
+        "redemption.", blocking=True))
+
+
+def _auto_redemption(report: ConnectionReport, src: Any, tgt: Any) -> None:
+    name = "Automatic redemption"
+    problems: list[str] = []
+    for side, api, partner, key in (("source", src, report.target_tenant, "outboundAllowed"),
+                                    ("target", tgt, report.source_tenant, "inboundAllowed")):
+        try:
+            p = api.get_json(f"/policies/crossTenantAccessPolicy/partners/{partner}")
+        except GraphError as exc:
+            if exc.status != 404:
+                _policy_error(report, name, exc, f"Grant Policy.Read.All to the {side} connection, then retry.")
+                return
+            p = {}
+        if (p.get("automaticUserConsentSettings") or {}).get(key) is not True:
+            direction = "outbound" if key == "outboundAllowed" else "inbound"
+            problems.append(f"the {side} tenant does not allow {direction} automatic redemption for "
+                            f"tenant {partner} (automaticUserConsentSettings.{key})")
+    if not problems:
+        report.checks.append(Check(name, "passed", message="Automatic redemption is allowed in both "
+                                   "tenants (source outbound, target inbound)."))
+        return
+    report.checks.append(Check(
+        name, "failed", B2B_POLICY_CODE, B2B_POLICY_MESSAGE,
+        "Allow automatic redemption in both tenants: in the source tenant's cross-tenant access "
+        "settings for the target (outbound: 'Automatically redeem invitations'), and in the target "
+        "tenant's settings for the source (inbound). Found: " + "; ".join(problems) + ".",
+        blocking=True, details=B2B_POLICY_DETAILS))
+
+
+def _guest_invitations(report: ConnectionReport, tgt: Any) -> None:
+    name = "Guest invitations"
+    try:
+        pol = tgt.get_json("/policies/authorizationPolicy")
+    except GraphError as exc:
+        _policy_error(report, name, exc, "Grant Policy.Read.All to the target connection, then retry.")
+        return
+    if isinstance(pol.get("value"), list):          # older shape: a collection of one
+        pol = pol["value"][0] if pol["value"] else {}
+    allowed = pol.get("allowInvitesFrom")
+    if allowed == "none":
+        report.checks.append(Check(
+            name, "failed", FORBIDDEN_CODE,
+            "The target tenant allows no guest invitations (authorizationPolicy.allowInvitesFrom = "
+            f"none): every user creation would fail with {FORBIDDEN_CODE} ('{FORBIDDEN_MESSAGE}').",
+            "In the target tenant's External collaboration settings, allow guest invitations "
+            "(allowInvitesFrom other than 'none').", blocking=True))
+    else:
+        report.checks.append(Check(name, "passed", message="The target tenant allows guest invitations "
+                                   f"(allowInvitesFrom = {allowed or 'everyone'})."))
+
+
+def _upn_suffixes(report: ConnectionReport, src: Any, tgt: Any) -> None:
+    """Source users' UPN suffixes against the target's domains: a warning, never blocking."""
+    name = "UPN suffixes"
+    try:
+        suffixes = source_upn_suffixes(src)
+        domains = tgt.get_json("/domains").get("value", [])
+    except GraphError as exc:
+        report.checks.append(Check(name, "warning", exc.code or f"HTTP{exc.status}",
+                                   f"UPN suffixes could not be read: {exc.message}",
+                                   "Grant Domain.Read.All / User.Read.All, then retry."))
+        return
+    states = suffix_states(suffixes, domains)
+    bad = {s: st for s, st in states.items() if st != "Verified"}
+    listing = ", ".join(f"{s} ({suffixes[s]} user{'s' if suffixes[s] != 1 else ''}): {states[s]}"
+                        for s in sorted(states))
+    if not bad:
+        report.checks.append(Check(name, "passed", message="Every source UPN suffix is a verified "
+                                   f"domain of the target: {listing or 'no source users'}."))
+        return
+    report.checks.append(Check(
+        name, "warning", UPN_SUFFIX_CODE,
+        f"Source UPN suffixes not verified in the target: {listing}.",
+        "Not blocking: B2B users get '<alias>_<suffix>#EXT#@<target initial domain>' UPNs anyway. "
+        "Where the same users also come from an application directory or Entra Connect, add and "
+        "verify these domains in the target tenant, or those UPNs fall back to "
+        "<mailNickname>@<initial domain>.", blocking=False,
+        details="; ".join(f"{s}: {st}" for s, st in sorted(bad.items()))))
+
+
+def source_upn_suffixes(src: Any) -> Counter[str]:
+    """Suffix -> number of internal source users with it (guests' #EXT# UPNs are not counted)."""
+    found: Counter[str] = Counter()
+    for page in src.iter_pages("users", select=["userPrincipalName"]):
+        for u in page:
+            upn = u.get("userPrincipalName") or ""
+            if "@" in upn and "#EXT#" not in upn:
+                found[upn.rpartition("@")[2].lower()] += 1
+    return found
+
+
+def suffix_states(suffixes: Any, domains: list[dict[str, Any]]) -> dict[str, str]:
+    """Each suffix as Entra Connect's wizard marks it (reference §12): Verified, Not verified, Not added.
+
+    Uses the user-source readiness check when that module is present, so the two never disagree.
+    """
+    try:  # pragma: no cover - depends on the user-source module being present
+        from ..usersource import upn_suffix as _us  # type: ignore[attr-defined]
+        fn = getattr(_us, "suffix_state", None)
+        if callable(fn):
+            return {s: str(fn(s, domains)) for s in suffixes}
+    except ImportError:
+        pass
+    known = {(d.get("id") or "").lower(): bool(d.get("isVerified")) for d in domains}
+    return {s: ("Verified" if known[s] else "Not verified") if s in known else "Not added" for s in suffixes}
+
+
+__all__ = ["Check", "ConnectionReport", "has_premium", "source_upn_suffixes", "suffix_states",
+           "test_connection"]
