@@ -1,0 +1,463 @@
+"""The ``tenantsync`` command line (DESIGN.md, "Command line").
+
+Procedures (test-connection, sync, provision, repair-upn, user-source, report, demo) run their
+Prefect flow and print a short summary, or the flow's JSON result with ``--json``. Tools (emulator,
+expression, render) never import Prefect and answer at once. Prefect and the flows are imported
+inside the commands only, so ``--help`` and the tools stay fast, and a procedure starts in about a
+second when ``PREFECT_API_URL`` points at a running server (otherwise Prefect starts a temporary
+server: ~20 s on a fresh ``PREFECT_HOME``).
+
+Exit status: 0 done; 1 the run failed (an error, failed provisioning events, quarantine); 2 bad
+input (configuration, expression, arguments). Errors print one line on stderr, no traceback
+(``--verbose`` shows Prefect's logs and tracebacks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="tenantsync", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,      # locals may hold secrets
+    help="Keeps identities in step between Microsoft Entra ID tenants (cross-tenant synchronization "
+         "as Prefect pipelines). Procedures run as Prefect flows; 'emulator' and 'expression' do not.",
+    context_settings={"help_option_names": ["-h", "--help"]})
+
+REPO = Path(__file__).resolve().parent.parent
+MAX_ON_DEMAND = 5
+_state = {"verbose": False}
+
+JsonOpt = typer.Option(False, "--json", help="Print the machine-readable result (JSON) instead of a summary.")
+ConfigArg = typer.Argument(..., metavar="CONFIG", help="Sync configuration: a YAML file (or a Prefect block name).",
+                           show_default=False)
+
+
+def out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v",
+                                      help="Show Prefect's logs and full tracebacks.")) -> None:
+    _state["verbose"] = verbose
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err().print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def _exit_code(exc: BaseException) -> int:
+    from .errors import ConfigError, ExpressionError
+    return 2 if isinstance(exc, (ConfigError, ExpressionError)) else 1
+
+
+def _guarded(fn: Callable[[], Any]) -> Any:
+    """Run fn; a tenantsync error (or any other) becomes one line on stderr and an exit status."""
+    from .errors import TenantSyncError
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        err().print("interrupted", markup=False)
+        raise typer.Exit(130) from None
+    except TenantSyncError as exc:
+        if _state["verbose"]:
+            err().print_exception()
+        fail(str(exc), _exit_code(exc))
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        if _state["verbose"]:
+            err().print_exception()
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fail(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+# -- Prefect -----------------------------------------------------------------------------------
+
+def prefect_env() -> None:
+    """Settings every procedure needs before Prefect is imported (graph-and-prefect-notes B7)."""
+    env = os.environ
+    if not env.get("PREFECT_HOME"):
+        home = REPO / ".prefect-home" if (REPO / "pyproject.toml").exists() else Path.cwd() / ".prefect-home"
+        env["PREFECT_HOME"] = str(home)
+    try:
+        timeout = float(env.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "0"))
+    except ValueError:
+        timeout = 0
+    if timeout < 120:
+        env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    env.setdefault("DO_NOT_TRACK", "1")
+    if not _state["verbose"]:
+        # Quiet the console only: run logs still reach the Prefect API (and the UI).
+        env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "CRITICAL")
+        env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "CRITICAL")
+
+
+def run_flow(module: str, name: str, /, **params: Any) -> Any:
+    """Import flows.<module> lazily and call its flow in this process."""
+    prefect_env()
+    if not os.environ.get("PREFECT_API_URL"):
+        err().print("Starting a temporary Prefect server (about 20 s the first time; set PREFECT_API_URL "
+                    "to use a running one)...", markup=False, style="dim")
+    import importlib
+    flow = getattr(importlib.import_module(module), name)
+    return flow(**params)
+
+
+def check_config(config: str) -> None:
+    """Validate a configuration file before Prefect starts (bad input changes nothing, and fails fast)."""
+    path = Path(config)
+    looks_like_file = path.exists() or path.suffix.lower() in (".yaml", ".yml") or os.sep in config or "/" in config
+    if not looks_like_file:
+        return          # a Prefect block name: the flow loads it
+    from .config import load_config
+    load_config(path)
+
+
+def procedure(config_path: str | None, module: str, name: str, render: Callable[[Mapping[str, Any]], None],
+              json_out: bool, /, **params: Any) -> None:
+    def go() -> Any:
+        if config_path is not None:
+            check_config(config_path)
+        return run_flow(module, name, **params)
+
+    started = time.monotonic()
+    result = _guarded(go)
+    if json_out:
+        print(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+    else:
+        render(result if isinstance(result, Mapping) else {"result": result})
+        err().print(f"done in {time.monotonic() - started:.1f} s", style="dim", markup=False)
+    if failed(result):
+        raise typer.Exit(1)
+
+
+def failed(result: Any) -> bool:
+    """The flows' results say failure with ok=False, a failure status, failures or quarantine."""
+    if not isinstance(result, Mapping):
+        return False
+    if result.get("ok") is False or str(result.get("status", "")).lower() in ("failure", "failed", "error"):
+        return True
+    if (result.get("counts") or {}).get("failure", 0):
+        return True
+    if str((result.get("job") or {}).get("code", "")) in ("Quarantine", "Disabled"):
+        return True
+    return any(failed(v) for v in result.values() if isinstance(v, Mapping) and v is not result) or \
+        any(failed(v) for key in ("results", "connections", "cycles", "configs") for v in (result.get(key) or [])
+            if isinstance(v, Mapping))
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+COUNT_KEYS = ("create", "update", "delete", "disable", "stagedDelete", "other",
+              "success", "failure", "skipped", "warning")
+
+
+def counts_table(counts: Mapping[str, Any], title: str = "") -> Table:
+    t = Table(title=title or None, title_justify="left")
+    for k in COUNT_KEYS:
+        t.add_column(k, justify="right", style="red" if k == "failure" and counts.get(k) else None)
+    t.add_row(*(str(counts.get(k, 0)) for k in COUNT_KEYS))
+    return t
+
+
+def kv_table(data: Mapping[str, Any], title: str = "") -> Table:
+    t = Table(title=title or None, title_justify="left", show_header=False)
+    t.add_column("", style="bold")
+    t.add_column("")
+    for k, v in data.items():
+        t.add_row(str(k), short(v))
+    return t
+
+
+def rows_table(rows: list[Mapping[str, Any]], title: str = "", columns: list[str] | None = None) -> Table:
+    columns = columns or list(dict.fromkeys(k for r in rows for k, v in r.items()
+                                            if not isinstance(v, (dict, list))))
+    t = Table(title=title or None, title_justify="left")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*(short(r.get(c)) for c in columns))
+    return t
+
+
+def short(value: Any, limit: int = 120) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, default=str, ensure_ascii=False)
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def render_generic(result: Mapping[str, Any], title: str = "") -> None:
+    """Scalars as a key/value table, counts as a counts table, lists of dicts as tables."""
+    con = out()
+    scalars = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
+    if scalars:
+        con.print(kv_table(scalars, title))
+    for k, v in result.items():
+        if isinstance(v, Mapping) and k == "counts":
+            con.print(counts_table(v, "counts"))
+        elif isinstance(v, Mapping) and k in ("reports", "files"):
+            con.print(kv_table({n: str(p) for n, p in v.items()}, k))
+        elif isinstance(v, Mapping) and v:
+            con.print(kv_table(v, k))
+        elif isinstance(v, list) and v and all(isinstance(i, Mapping) for i in v):
+            con.print(rows_table(v, k))
+        elif isinstance(v, list) and v:
+            con.print(f"{k}: {', '.join(short(i, 60) for i in v)}", markup=False)
+
+
+def render_cycle(result: Mapping[str, Any]) -> None:
+    con = out()
+    counts = result.get("counts") or {}
+    job = result.get("job") or {}
+    head = {k: result.get(k) for k in ("config", "kind", "cycle_id", "dry_run") if k in result}
+    head["job status"] = job.get("code", "")
+    q = job.get("quarantine") or {}
+    if q:
+        head["quarantine"] = f"{q.get('reason')} (next attempt {q.get('nextAttempt')})"
+    if result.get("staged"):
+        head["staged deletions"] = result["staged"]
+    con.print(kv_table(head, f"sync {result.get('config', '')}".strip()))
+    con.print(counts_table(counts, "actions and outcomes"))
+    if result.get("message"):
+        con.print(str(result["message"]), markup=False)
+    rest = {k: v for k, v in result.items() if k not in (*head, "counts", "job", "message", "staged", "actions")}
+    if rest:
+        render_generic(rest)
+
+
+def render_provision(result: Mapping[str, Any]) -> None:
+    con = out()
+    users = result.get("users") or result.get("results") or []
+    if not users:
+        render_generic(result)
+        return
+    for u in users:
+        name = u.get("displayName") or u.get("userId") or u.get("source_id") or u.get("id") or ""
+        con.print(f"[bold]{escape(str(name))}[/bold]: {escape(str(u.get('action', '')))} "
+                  f"{escape(str(u.get('status', '')))} {escape(str(u.get('reason', '')))}")
+        steps = u.get("steps") or u.get("provisioningSteps") or []
+        if steps:
+            con.print(rows_table(steps, columns=[c for c in ("name", "provisioningStepType", "status", "description")
+                                                   if any(c in s for s in steps)]))
+    rest = {k: v for k, v in result.items() if k not in ("users", "results")}
+    if rest:
+        render_generic(rest)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as _e
+    return _e(text)
+
+
+# -- tools (no Prefect) ------------------------------------------------------------------------
+
+@app.command()
+def emulator(
+    fixture: Path = typer.Option(..., "--fixture", help="Emulator fixture (JSON, DESIGN.md).", exists=True,
+                                 dir_okay=False, show_default=False),
+    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0: any free port)."),
+    latency_ms: int = typer.Option(0, "--latency-ms", help="Added latency per request, in milliseconds."),
+    throttle: Optional[str] = typer.Option(None, "--throttle", help="Throttling profile, e.g. 'graph'."),
+    time_scale: float = typer.Option(1.0, "--time-scale", help="Speed-up of the emulator's clock (Retry-After, budgets)."),
+    faults: Optional[str] = typer.Option(None, "--faults", help="Fault injection spec (JSON text or a file)."),
+) -> None:
+    """Run the Graph emulator on 127.0.0.1 with the given tenants (until Ctrl+C)."""
+    def go() -> None:
+        from .emulator.server import run
+        run(str(fixture), port, latency_ms, throttle, time_scale, faults)
+
+    _guarded(go)
+
+
+@app.command()
+def expression(
+    expr: str = typer.Argument(..., metavar="EXPR", help="A mapping expression, e.g. 'Join(\", \", [surname], [givenName])'."),
+    user: Optional[str] = typer.Option(None, "--user", metavar="FILE.json",
+                                       help="The source user: a JSON file of Graph properties (or inline JSON)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Evaluate a mapping expression against a user (the expression builder)."""
+    data = load_user(user) if user else {}
+
+    def go() -> Any:
+        from .expressions import compile_expression
+        return compile_expression(expr).evaluate(data)
+
+    value = _guarded(go)          # ExpressionError: "error: column N: ..." and exit 2
+    if json_out:
+        print(json.dumps({"expression": expr, "value": jsonable(value), "text": show_value(value)},
+                         ensure_ascii=False, default=str))
+    else:
+        print(show_value(value))
+
+
+def load_user(spec: str) -> dict[str, Any]:
+    text = spec
+    if not spec.lstrip().startswith("{"):
+        try:
+            text = Path(spec).read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"{spec}: cannot read the user file ({exc.strerror})", 2)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{spec}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", 2)
+    if not isinstance(data, dict):
+        fail(f"{spec}: the user must be a JSON object of Graph properties", 2)
+    return data
+
+
+def show_value(value: Any) -> str:
+    try:
+        from .expressions import format_value
+    except ImportError:
+        format_value = None
+    if format_value is not None:
+        return str(format_value(value))
+    if value is None:
+        return "null"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
+
+
+def jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except TypeError:
+        return show_value(value)
+
+
+@app.command()
+def render(
+    template: str = typer.Argument(..., metavar="TEMPLATE", help="A user-source custom attribute template."),
+    user: str = typer.Option(..., "--user", metavar="UPN", help="The user (userPrincipalName or object id)."),
+    config: Path = typer.Option(..., "--config", metavar="CONFIG", help="The user-source configuration file."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Render a user-source custom attribute template for one user."""
+    def go() -> Any:
+        from .usersource import render as render_template
+        return render_template(template, user=user, config=str(config))
+
+    value = _guarded(go)
+    if json_out:
+        print(json.dumps({"template": template, "user": user, "value": jsonable(value)}, default=str,
+                         ensure_ascii=False))
+    else:
+        print(value if isinstance(value, str) else show_value(value))
+
+
+# -- procedures (Prefect flows) ----------------------------------------------------------------
+
+@app.command("test-connection")
+def test_connection(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
+    """Check both connections of a configuration (credentials, policies, auto-redemption)."""
+    procedure(config, "flows.connection", "test_connection", lambda r: render_generic(r, "test connection"),
+              json_out, config=config)
+
+
+@app.command()
+def sync(
+    config: str = ConfigArg,
+    restart: bool = typer.Option(False, "--restart", help="Start a new initial cycle (clears watermarks, escrows, quarantine)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan and report, write nothing to the target."),
+    allow_deletes: bool = typer.Option(False, "--allow-deletes", help="Apply deletions staged over the threshold."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Run a sync cycle: initial when no state exists, else incremental."""
+    procedure(config, "flows.sync", "sync_cycle", render_cycle, json_out,
+              config=config, restart=restart, dry_run=dry_run, allow_deletes=allow_deletes)
+
+
+@app.command()
+def provision(
+    config: str = ConfigArg,
+    user: list[str] = typer.Option(..., "--user", metavar="ID", help=f"Source user object id (up to {MAX_ON_DEMAND})."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Provision users on demand and show each step."""
+    if len(user) > MAX_ON_DEMAND:
+        fail(f"provision on demand takes at most {MAX_ON_DEMAND} users per run ({len(user)} given)", 2)
+    procedure(config, "flows.ondemand", "provision_on_demand", render_provision, json_out,
+              config=config, user_ids=list(user))
+
+
+@app.command("repair-upn")
+def repair_upn(
+    config: str = ConfigArg,
+    csv: Optional[Path] = typer.Option(None, "--csv", metavar="FILE",
+                                       help="Also write the pending-acceptance users to this CSV file."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Repair the UPNs of pending-acceptance B2B users in the target."""
+    def render(result: Mapping[str, Any]) -> None:
+        render_generic(result, "pending-acceptance UPN repair")
+
+    procedure(config, "flows.repair", "repair_upn", render, json_out, config=config,
+              **({"csv_path": str(csv)} if csv else {}))
+
+
+@app.command("user-source")
+def user_source(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
+    """Synchronize Entra ID users into an application's own user directory."""
+    procedure(config, "flows.usersource", "user_source_sync", render_cycle, json_out, config=config)
+
+
+@app.command()
+def report(
+    config: str = ConfigArg,
+    out_dir: Path = typer.Option(..., "--out", metavar="DIR", help="Where to write the CSV and HTML reports."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Export the CSV reports and the HTML summary of a configuration."""
+    procedure(config, "flows.reports", "export_reports", lambda r: render_generic(r, "reports"), json_out,
+              config=config, out_dir=str(out_dir))
+
+
+@app.command()
+def demo(json_out: bool = JsonOpt,
+         keep: bool = typer.Option(False, "--keep", help="Leave the emulator running at the end (Ctrl+C to stop).")) -> None:
+    """Everything above on the sample tenants, against the embedded Graph emulator."""
+    def go() -> Any:
+        prefect_env()
+        from .demo import run_demo
+        return run_demo(console=err() if json_out else out(), keep=keep)
+
+    result = _guarded(go)
+    if json_out:
+        print(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+    if isinstance(result, Mapping) and result.get("ok") is False:
+        raise typer.Exit(1)
+
+
+def run() -> None:  # python -m tenantsync
+    app(prog_name="tenantsync")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

@@ -1,0 +1,291 @@
+"""``tenantsync demo`` (``make demo``): every procedure on the sample tenants, in one process.
+
+Starts the Graph emulator with ``data/samples/tenants.json`` on a free port, points the sample
+configurations at it with fresh state (``data/state/demo-<stamp>/``), then, through the Prefect
+flows (one Prefect start): tests both connections, runs the initial cycles EMEA → HQ and US → HQ,
+changes some EMEA users through Graph (rename, department change, removal from the assigned group,
+disable, delete), runs an incremental cycle, provisions one user on demand, repairs the
+pending-acceptance user's UPN, exports the reports (``data/reports/demo-<stamp>/``) and prints a
+summary. Nothing outside those two folders is written; the emulator stops at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "data" / "samples" / "tenants.json"
+CONFIGS = {"emea-to-hq": REPO / "data" / "configs" / "emea-to-hq.yaml",
+           "us-to-hq": REPO / "data" / "configs" / "us-to-hq.yaml"}
+TOKENS = {"EMEA_TOKEN": "emea-token", "US_TOKEN": "us-token", "HQ_TOKEN": "hq-token"}
+
+# Pinned ids of data/samples (see data/samples/README.md).
+EMEA_TENANT = "2cee517d-601a-44f9-82ff-f26697be201f"
+HQ_TENANT = "7242482c-0038-4818-b3af-70b2766b9f27"
+EMEA_ASSIGNED_GROUP = "15dd8750-8a60-4194-afda-cad956a8afdd"
+LUKASZ = "c8b43df2-1635-4723-802f-fe941d9aa529"        # EMEA Contractors only: out of scope until added
+ZOE_SOURCE = "2c61be39-a49f-4975-a086-bbe7b399a465"     # pending-acceptance B2B user in HQ, wrong UPN
+SPECIAL = {ZOE_SOURCE, LUKASZ, "5aa7b012-d3c0-4688-80e3-f9389efcd284", "cafb8ab6-5688-4d63-b5d1-4eab6c1c582e",
+           "4a3777af-6ca2-4702-b3a1-e497157708f7", "d43b950b-b3b2-41f9-9aca-f42173d76cf0"}
+
+
+@dataclass
+class StepResult:
+    title: str
+    ok: bool
+    seconds: float
+    outcome: str
+    result: Any = None
+
+
+@dataclass
+class Demo:
+    console: Console
+    state_dir: Path
+    reports_dir: Path
+    configs: dict[str, Path] = field(default_factory=dict)
+    steps: list[StepResult] = field(default_factory=list)
+
+    def step(self, title: str, fn: Callable[[], Any], describe: Callable[[Any], str] | None = None) -> Any:
+        self.console.print(f"[bold cyan]→[/] {title}")
+        t0 = time.monotonic()
+        try:
+            result = fn()
+        except Exception as exc:  # noqa: BLE001 - the demo reports and goes on
+            secs = time.monotonic() - t0
+            if os.environ.get("TENANTSYNC_DEMO_TRACEBACK"):
+                traceback.print_exc()
+            text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self.steps.append(StepResult(title, False, secs, text))
+            self.console.print(f"  [red]✗ {escape(text)}[/] ({secs:.1f} s)")
+            return None
+        secs = time.monotonic() - t0
+        ok = not flow_failed(result)
+        outcome = (describe or outcome_of)(result)
+        self.steps.append(StepResult(title, ok, secs, outcome, result))
+        mark = "[green]✓[/]" if ok else "[yellow]![/]"
+        self.console.print(f"  {mark} {escape(outcome)} ({secs:.1f} s)")
+        return result
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as _e
+    return _e(text)
+
+
+def flow_failed(result: Any) -> bool:
+    from .cli import failed
+    return failed(result)
+
+
+def outcome_of(result: Any) -> str:
+    """One line for any flow result: counts, ok/failed, the message."""
+    if not isinstance(result, Mapping):
+        return "done" if result is None else str(result)[:160]
+    parts: list[str] = []
+    if result.get("kind"):
+        parts.append(f"{result['kind']} cycle")
+    counts = result.get("counts")
+    if isinstance(counts, Mapping):
+        parts.append(", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do")
+    if "ok" in result and not counts:
+        parts.append("ok" if result["ok"] else "FAILED")
+    for key in ("message", "summary", "error"):
+        if result.get(key):
+            parts.append(str(result[key]).splitlines()[0])
+            break
+    return "; ".join(parts) or ", ".join(f"{k}={v}" for k, v in list(result.items())[:4])
+
+
+def write_configs(state_dir: Path) -> dict[str, Path]:
+    """Copies of the sample configurations whose state store lives in ``state_dir``."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name, src in CONFIGS.items():
+        text = src.read_text(encoding="utf-8")
+        line = f"state: sqlite:///{(state_dir / f'{name}.db').as_posix()}"
+        text, n = re.subn(r"(?m)^state:.*$", line, text)
+        if not n:
+            text += f"\n{line}\n"
+        dst = state_dir / f"{name}.yaml"
+        dst.write_text(text, encoding="utf-8")
+        out[name] = dst
+    return out
+
+
+def pick_users(api: Any) -> dict[str, dict[str, Any]]:
+    """Five ordinary in-scope EMEA users to change, chosen the same way every run."""
+    members = api.group_members(EMEA_ASSIGNED_GROUP, select=["id", "displayName", "givenName", "surname",
+                                                             "userPrincipalName", "department",
+                                                             "accountEnabled", "userType"])
+    ordinary = sorted((m for m in members if m.get("id") not in SPECIAL and m.get("userType", "Member") == "Member"
+                       and m.get("accountEnabled", True) is not False
+                       and str(m.get("userPrincipalName", "")).endswith("@emea.contoso.com")),
+                      key=lambda m: m["userPrincipalName"])
+    if len(ordinary) < 5:
+        raise RuntimeError(f"the sample assigned group has only {len(ordinary)} ordinary members")
+    return dict(zip(("rename", "department", "unassign", "disable", "delete"), ordinary[:5]))
+
+
+def change_source_users(api: Any) -> dict[str, Any]:
+    """Rename, change a department, remove from the assigned group, disable, delete (through Graph)."""
+    who = pick_users(api)
+    r, d = who["rename"], who["department"]
+    api.request("PATCH", f"/users/{r['id']}", {"surname": "Nakamura",
+                                                "displayName": f"{r.get('givenName') or ''} Nakamura".strip()})
+    dept = "Finance" if d.get("department") != "Finance" else "Legal"
+    api.request("PATCH", f"/users/{d['id']}", {"department": dept})
+    api.request("DELETE", f"/groups/{EMEA_ASSIGNED_GROUP}/members/{who['unassign']['id']}/$ref")
+    api.request("PATCH", f"/users/{who['disable']['id']}", {"accountEnabled": False})
+    api.request("DELETE", f"/users/{who['delete']['id']}")
+    return {"ok": True, "changed": {k: v.get("displayName") for k, v in who.items()},
+            "summary": (f"renamed {r.get('displayName')}, moved {d.get('displayName')} to {dept}, "
+                        f"unassigned {who['unassign'].get('displayName')}, disabled "
+                        f"{who['disable'].get('displayName')}, deleted {who['delete'].get('displayName')}")}
+
+
+def assign_user(api: Any, user_id: str) -> None:
+    """Add a user to the assigned group directly (it is only in a nested group in the sample)."""
+    base = api.connection.base_url
+    api.request("POST", f"/groups/{EMEA_ASSIGNED_GROUP}/members/$ref",
+                {"@odata.id": f"{base}/directoryObjects/{user_id}"})
+
+
+def hq_census(api: Any) -> dict[str, Any]:
+    users = [u for page in api.iter_pages("users", select=["id", "userType", "externalUserState",
+                                                            "userPrincipalName", "accountEnabled"])
+             for u in page]
+    ext = [u for u in users if "#EXT#" in str(u.get("userPrincipalName", ""))]
+    return {"ok": True, "users": len(users), "b2b": len(ext),
+            "pendingAcceptance": sum(1 for u in users if u.get("externalUserState") == "PendingAcceptance"),
+            "summary": f"HQ holds {len(users)} users, {len(ext)} of them B2B (#EXT#) accounts"}
+
+
+def run_demo(*, console: Console | None = None, keep: bool = False, root: Path | None = None) -> dict[str, Any]:
+    """The whole demo; returns a JSON-able result (``ok`` False if any step failed)."""
+    from .cli import prefect_env
+
+    console = console or Console()
+    started = time.monotonic()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    root = root or REPO
+    demo = Demo(console, root / "data" / "state" / f"demo-{stamp}", root / "data" / "reports" / f"demo-{stamp}")
+    demo.configs = write_configs(demo.state_dir)
+    prefect_env()
+    for k, v in TOKENS.items():
+        os.environ.setdefault(k, v)
+
+    from .emulator import EmulatorServer
+
+    console.print(f"[bold]tenantsync demo[/] — sample tenants from {FIXTURE.relative_to(REPO)}")
+    emu = EmulatorServer(FIXTURE, port=0)
+    emu.__enter__()
+    try:
+        os.environ["TENANTSYNC_GRAPH_URL"] = emu.url
+        console.print(f"Graph emulator on {emu.url}; state in {_rel(demo.state_dir)}")
+        _run_steps(demo)
+    finally:
+        if keep:
+            console.print(f"Emulator still running on {emu.url} (Ctrl+C to stop).")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+        emu.__exit__(None, None, None)
+    total = time.monotonic() - started
+    _summary(demo, total)
+    return {"ok": all(s.ok for s in demo.steps), "seconds": round(total, 1),
+            "state": str(demo.state_dir), "reports": str(demo.reports_dir),
+            "steps": [{"step": s.title, "ok": s.ok, "seconds": round(s.seconds, 1), "outcome": s.outcome,
+                       "result": s.result} for s in demo.steps]}
+
+
+def _run_steps(demo: Demo) -> None:
+    from .config import load_config
+    from .graph import GraphApi
+
+    emea, us = str(demo.configs["emea-to-hq"]), str(demo.configs["us-to-hq"])
+    demo.console.print("Starting Prefect (a temporary server takes ~20 s the first time)..." if not
+                       os.environ.get("PREFECT_API_URL") else f"Prefect API: {os.environ['PREFECT_API_URL']}",
+                       style="dim")
+    t0 = time.monotonic()
+    from flows.connection import test_connection
+    from flows.ondemand import provision_on_demand
+    from flows.repair import repair_upn
+    from flows.reports import export_reports
+    from flows.sync import sync_cycle
+    demo.console.print(f"Prefect flows loaded ({time.monotonic() - t0:.1f} s)", style="dim")
+
+    demo.step("Test connection EMEA → HQ", lambda: test_connection(config=emea))
+    demo.step("Test connection US → HQ", lambda: test_connection(config=us))
+    demo.step("Initial cycle EMEA → HQ", lambda: sync_cycle(config=emea))
+    demo.step("Initial cycle US → HQ", lambda: sync_cycle(config=us))
+
+    cfg = load_config(emea)
+    source = GraphApi(cfg.connection(cfg.source.connection))
+    target = GraphApi(cfg.connection(cfg.target.connection), read_only=True)
+    try:
+        demo.step("Change EMEA users through Graph", lambda: change_source_users(source))
+        demo.step("Incremental cycle EMEA → HQ", lambda: sync_cycle(config=emea))
+        demo.step("Incremental cycle US → HQ (nothing changed)", lambda: sync_cycle(config=us))
+
+        def on_demand() -> Any:
+            assign_user(source, LUKASZ)          # Łukasz Wiśniewski: now a direct member of the assigned group
+            return provision_on_demand(config=emea, user_ids=[LUKASZ])
+
+        demo.step("Provision Łukasz Wiśniewski on demand (just assigned)", on_demand)
+        demo.step("Repair the pending-acceptance UPN (Zoë Schmidt)", lambda: repair_upn(config=emea))
+        demo.step("HQ after the demo", lambda: hq_census(target))
+    finally:
+        source.close()
+        target.close()
+    for name, path in demo.configs.items():
+        demo.step(f"Export reports {name}",
+                  lambda path=path: export_reports(config=str(path), out_dir=str(demo.reports_dir)))
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _summary(demo: Demo, total: float) -> None:
+    con = demo.console
+    t = Table(title=f"tenantsync demo: {sum(s.ok for s in demo.steps)}/{len(demo.steps)} steps ok "
+                    f"in {total:.0f} s", title_justify="left")
+    t.add_column("step")
+    t.add_column("result", overflow="fold")
+    t.add_column("s", justify="right")
+    for s in demo.steps:
+        t.add_row(("" if s.ok else "[red]✗[/] ") + escape(s.title), escape(s.outcome), f"{s.seconds:.1f}")
+    con.print()
+    con.print(t)
+    if demo.reports_dir.exists():
+        r = Table(title="Reports", title_justify="left", show_header=False)
+        r.add_column("")
+        r.add_column("")
+        for cfg_dir in sorted(p for p in demo.reports_dir.iterdir() if p.is_dir()):
+            for name in ("summary.html", "cycles.csv", "pending-acceptance.csv", "pending-deletions.csv",
+                         "notifications.csv"):
+                if (cfg_dir / name).exists():
+                    r.add_row(cfg_dir.name, _rel(cfg_dir / name))
+            logs = sorted(cfg_dir.glob("*/provisioning-log.csv"))
+            if logs:
+                r.add_row(cfg_dir.name, f"{_rel(cfg_dir)}/<cycleId>/provisioning-log.csv ({len(logs)} cycles)")
+        con.print(r)
+        con.print(f"Open {_rel(demo.reports_dir)}/<configuration>/summary.html in a browser.")
+    con.print(f"State stores: {_rel(demo.state_dir)} (delete freely; `make clean` removes data/state and data/reports)")
