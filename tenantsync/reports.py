@@ -40,6 +40,7 @@ PENDING_DELETION_COLUMNS = ("sourceIdentity.id", "targetIdentity.id", "displayNa
                             "cycleId", "staged")
 NOTIFICATION_COLUMNS = ("sent", "kind", "recipient", "subject", "body")
 PENDING_ACCEPTANCE_COLUMNS = ("DisplayName", "UserPrincipalName", "id", "mail", "createdDateTime")
+REPAIR_COLUMNS = ("DisplayName", "id", "mail", "oldUpn", "newUpn", "outcome", "why", "sourceId", "matchedBy")
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -110,6 +111,11 @@ def write_pending_acceptance(rows: Iterable[Mapping[str, Any]], path: str | Path
     flat = [{col: next((r[k] for k in keys if r.get(k) is not None), None)
              for col, keys in _ACCEPTANCE_KEYS.items()} for r in rows]
     return write_csv(flat, PENDING_ACCEPTANCE_COLUMNS, Path(path))
+
+
+def write_repair_report(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
+    """upn-repair.csv: each pending-acceptance user before and after the repair (tenantsync.ops.repair rows)."""
+    return write_csv(rows, REPAIR_COLUMNS, Path(path))
 
 
 # -- exports -----------------------------------------------------------------------------------

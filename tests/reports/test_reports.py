@@ -157,3 +157,12 @@ def test_html_escapes_names(tmp_path: Path) -> None:
 def test_export_cycle_refuses_an_unknown_cycle(store: Store, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no cycle"):
         reports.export_cycle(store, "emea-to-hq", "nope", tmp_path)
+
+
+def test_repair_report_columns(tmp_path: Path) -> None:
+    path = reports.write_repair_report([{"DisplayName": "Zoë Müller", "id": "t1", "mail": "zoe.muller@emea.contoso.com",
+                                         "oldUpn": "a#EXT#@hq", "newUpn": "b#EXT#@hq", "outcome": "repaired",
+                                         "why": "", "sourceId": "s1", "matchedBy": "mail"}], tmp_path / "r.csv")
+    rows = _read(path)
+    assert rows[0] == list(reports.REPAIR_COLUMNS)
+    assert rows[1][0] == "Zoë Müller" and rows[1][5] == "repaired"
