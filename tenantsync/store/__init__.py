@@ -1,0 +1,7 @@
+"""The state store: links, snapshots, memberships, watermarks, job status, cycles, the
+provisioning log, escrows, staged deletions and notifications, per configuration."""
+
+from .store import Store, StoreSchemaError
+from .types import JobStatus, Link, Quarantine
+
+__all__ = ["JobStatus", "Link", "Quarantine", "Store", "StoreSchemaError"]

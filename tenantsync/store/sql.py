@@ -1,0 +1,147 @@
+"""Small SQL helpers shared by the repositories: time, JSON, id lists and the bulk write path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import JSON, ColumnElement, Connection, Engine, String, Table, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+
+H = TypeVar("H", bound=Hashable)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def unique(items: Iterable[H]) -> list[H]:
+    """Items without repeats, in first-seen order (callers may pass generators or repeats)."""
+    return list(dict.fromkeys(items))
+
+
+def _json_default(value: Any) -> Any:
+    # Graph JSON is text already, but engine code may put a datetime in a log detail.
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _dumps_std(value: Any) -> str:
+    return json.dumps(value, default=_json_default)
+
+
+try:
+    # orjson (installed with Prefect) encodes the log's JSON columns ~9x faster, which is a third
+    # of a 100k-row append; without it the standard encoder gives the same documents.
+    import orjson
+
+    _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+    def dumps(value: Any) -> str:
+        """The store's JSON encoder: the engine's json_serializer and the bulk path both use it."""
+        try:
+            return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode()
+        except TypeError:  # e.g. an int beyond 64 bits, which the standard encoder writes
+            return _dumps_std(value)
+
+    loads: Callable[[str | bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - orjson comes with Prefect
+    dumps = _dumps_std
+    loads = json.loads
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else dumps(value)
+
+
+def id_in(conn: Connection, column: ColumnElement[str], ids: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN ids`` as one bound value, however many ids: an array on PostgreSQL, a JSON
+    array read with json_each on SQLite. Ten to twenty times faster for 100k ids than IN lists
+    chunked under the bound-parameter limits."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+    listed = func.json_each(dumps(list(ids))).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
+def bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+               *, key: Sequence[str] | None = None) -> None:
+    """Write many rows fast: plain INSERT without ``key``; with ``key`` an upsert that overwrites
+    the other given columns of rows whose key exists (no other columns: rows that exist are kept).
+
+    Bypasses SQLAlchemy's per-row statement processing, which costs more than the database for
+    100k rows: values are converted once by the columns' own bind processors, then SQLite gets one
+    DBAPI executemany and PostgreSQL one COPY (through a temporary table for an upsert).
+    Callers pass distinct keys: PostgreSQL refuses to update one row twice in a statement.
+    """
+    data = _convert(conn, table, columns, rows)
+    if not data:
+        return
+    prep = conn.dialect.identifier_preparer
+    name = prep.format_table(table)
+    cols = ", ".join(prep.quote(c) for c in columns)
+    conflict = ""
+    if key is not None:
+        updates = [c for c in columns if c not in key]
+        keys = ", ".join(prep.quote(c) for c in key)
+        conflict = (f" ON CONFLICT ({keys}) DO UPDATE SET "
+                    + ", ".join(f"{prep.quote(c)} = excluded.{prep.quote(c)}" for c in updates)
+                    if updates else f" ON CONFLICT ({keys}) DO NOTHING")
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES ({marks}){conflict}", data)
+        return
+    if conn.dialect.name != "postgresql":
+        raise NotImplementedError(f"the state store supports SQLite and PostgreSQL, not {conn.dialect.name}")
+    # The raw psycopg cursor shares the SQLAlchemy connection, hence its transaction.
+    with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        target = name
+        if key is not None:
+            target = "ts_bulk"
+            cursor.execute(f"CREATE TEMPORARY TABLE ts_bulk (LIKE {name}) ON COMMIT DROP")
+        with cursor.copy(f"COPY {target} ({cols}) FROM STDIN") as copy:
+            for row in data:
+                copy.write_row(row)
+        if key is not None:
+            cursor.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM ts_bulk{conflict}")
+            cursor.execute("DROP TABLE ts_bulk")  # a second bulk_write in the transaction recreates it
+
+
+def _convert(conn: Connection, table: Table, columns: Sequence[str],
+             rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """Rows as the DBAPI takes them: JSON as text, timestamps through UTCDateTime, etc."""
+    procs: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, column in enumerate(columns):
+        kind = table.c[column].type
+        proc = _json_or_null if isinstance(kind, JSON) else kind.bind_processor(conn.dialect)
+        if proc is not None:
+            procs.append((i, proc))
+    if not procs:
+        return [tuple(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, proc in procs:
+            values[i] = proc(values[i])
+        out.append(tuple(values))
+    return out
+
+
+class Repository:
+    """Base of the per-area repositories that Store is assembled from; they share one engine.
+
+    Module-level functions in each area take a Connection so that Store.reset and finish_cycle can
+    touch several areas in one transaction; the methods open the transaction.
+    """
+
+    engine: Engine
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return self.engine.begin()
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return self.engine.connect()

@@ -1,0 +1,147 @@
+"""Store: the engine's state store, assembled from one repository per area over one SQLAlchemy
+engine. SQLite by default; PostgreSQL for production and scale.
+
+For PostgreSQL, a schema other than ``public`` is chosen in the URL, e.g.
+``postgresql+psycopg://user@host/db?options=-csearch_path%3Dtenantsync``; the schema must exist.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select
+from sqlalchemy.engine import URL, make_url
+
+from tenantsync.errors import TenantSyncError
+
+# Aliased: Store.reset's keyword parameters carry the same names as these modules.
+from . import escrows as _escrows
+from . import jobs as _jobs
+from . import links as _links
+from . import snapshots as _snapshots
+from . import watermarks as _watermarks
+from .cycles import CyclesRepository
+from .escrows import EscrowsRepository
+from .jobs import JobsRepository
+from .links import LinksRepository
+from .log import LogRepository
+from .notifications import NotificationsRepository
+from .snapshots import SnapshotsRepository
+from .sql import dumps, loads, utcnow
+from .staged import StagedRepository
+from .tables import SCHEMA_VERSION, metadata, schema_version
+from .watermarks import WatermarksRepository
+
+# Any constant: serialises create_all between processes opening one PostgreSQL store at once.
+_SCHEMA_LOCK = 0x7473_7374  # "tsst"
+
+
+class StoreSchemaError(TenantSyncError):
+    """The store was written by a tenantsync with another table layout."""
+
+
+class Store(LinksRepository, SnapshotsRepository, WatermarksRepository, JobsRepository,
+            CyclesRepository, LogRepository, EscrowsRepository, StagedRepository,
+            NotificationsRepository):
+    """The state store. Thread-safe (one pooled engine); every method is its own transaction."""
+
+    _cache: ClassVar[dict[str, Store]] = {}
+    _cache_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, url: str) -> None:
+        self.url: URL = make_url(url)
+        self.engine = _create_engine(self.url)
+        try:
+            _ensure_schema(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    @classmethod
+    def for_url(cls, url: str) -> Store:
+        """One Store per URL in this process, so tasks and flows share an engine and its pool."""
+        key = make_url(url).render_as_string(hide_password=False)
+        with cls._cache_lock:
+            store = cls._cache.get(key)
+            if store is None:
+                store = cls._cache[key] = cls(url)
+            return store
+
+    def close(self) -> None:
+        with self._cache_lock:
+            for key, cached in list(self._cache.items()):
+                if cached is self:
+                    del self._cache[key]
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url.render_as_string(hide_password=True)!r})"
+
+    def reset(self, config: str, *, watermarks: bool = True, escrows: bool = True,
+              quarantine: bool = True, links: bool = False) -> None:
+        """Restart (reference §4.4): the default clears watermarks and escrows and lifts quarantine,
+        keeping links; ``links=True`` also breaks links (resetScope Full). One transaction."""
+        with self._write() as conn:
+            if watermarks:
+                _watermarks.delete_all(conn, config)
+            if escrows:
+                _escrows.delete_all(conn, config)
+            if quarantine:
+                _jobs.lift_quarantine(conn, config)
+            if links:
+                _links.delete_all(conn, config)
+                # Without links, snapshots and memberships describe a sync that no longer exists;
+                # the next (initial) cycle writes them afresh.
+                _snapshots.delete_all(conn, config)
+
+
+def _create_engine(url: URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, json_serializer=dumps, json_deserializer=loads)
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=True, json_serializer=dumps, json_deserializer=loads,
+                           connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite starts transactions lazily (not before a SELECT); take control so that a
+        # read-then-write (record_failures) is one transaction. SQLAlchemy's documented recipe.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: readers (reports, the UI) do not block the cycle's writes, nor the reverse.
+        # synchronous=NORMAL is durable in WAL mode across a process crash and much faster.
+        if database and database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _ensure_schema(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+        metadata.create_all(conn)
+        found = conn.execute(select(schema_version.c.version)).scalars().all()
+        if not found:
+            conn.execute(insert(schema_version).values(version=SCHEMA_VERSION, applied=utcnow()))
+        elif max(found) != SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"state store {engine.url.render_as_string(hide_password=True)} has schema version "
+                f"{max(found)}, this tenantsync uses {SCHEMA_VERSION}: use a new store URL, or "
+                "restart the configurations on an empty store")

@@ -1,0 +1,190 @@
+"""The store's tables (SQLAlchemy Core). Every table but ts_schema_version has a ``config`` column:
+several sync configurations share one store, and every query filters on it.
+
+Table names carry a ``ts_`` prefix because the store often shares a database (or a PostgreSQL
+schema) with other software; a plain ``cycles`` or ``notifications`` table would collide.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Dialect, Index, Integer,
+                        MetaData, String, Table, Text)
+from sqlalchemy.types import TypeDecorator
+
+# Bump when a table changes; Store refuses to open a store written with another version, because
+# create_all only adds missing tables and would leave an old table silently short of columns.
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    SQLite has no time zone type (SQLAlchemy's DATETIME drops tzinfo), PostgreSQL's timestamptz
+    answers in the session time zone: both are normalised here so callers compare like with like.
+    A naive datetime is refused, since guessing its zone would shift escrow and quarantine times.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: pass a timezone-aware UTC time")
+        value = value.astimezone(UTC)
+        # SQLite stores text; without tzinfo the text sorts and compares in time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only auto-numbers an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+
+def _config(*, key: bool = False) -> Column[Any]:
+    """The configuration name; first in the primary key of per-object tables, so that the key's
+    index also serves every ``WHERE config = ...`` query."""
+    return Column("config", String, nullable=False, primary_key=key)
+
+
+schema_version = Table(
+    "ts_schema_version", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied", UTCDateTime, nullable=False),
+)
+
+links = Table(
+    "ts_links", metadata,
+    _config(key=True),
+    Column("source_id", String, primary_key=True),
+    Column("target_id", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("source_upn", String),
+    Column("updated", UTCDateTime, nullable=False),
+)
+snapshots = Table(
+    "ts_snapshots", metadata,
+    _config(key=True),
+    Column("object_id", String, primary_key=True),
+    Column("data", JSON, nullable=False),  # the raw Graph user JSON, as read
+)
+
+memberships = Table(
+    "ts_memberships", metadata,
+    _config(key=True),
+    Column("group_id", String, primary_key=True),
+    Column("member_id", String, primary_key=True),
+)
+
+watermarks = Table(
+    "ts_watermarks", metadata,
+    _config(key=True),
+    Column("resource", String, primary_key=True),  # 'users' | 'groups'
+    Column("delta_link", Text, nullable=False),
+    Column("saved", UTCDateTime, nullable=False),
+)
+
+jobs = Table(
+    "ts_jobs", metadata,
+    Column("config", String, primary_key=True),
+    Column("code", String, nullable=False),
+    Column("quarantine_current_began", UTCDateTime),
+    Column("quarantine_next_attempt", UTCDateTime),
+    Column("quarantine_reason", String),
+    Column("quarantine_series_began", UTCDateTime),
+    Column("quarantine_series_count", Integer),
+    Column("quarantine_error", JSON(none_as_null=True)),
+    Column("last_execution", UTCDateTime),
+    Column("last_successful_execution", UTCDateTime),
+    Column("count_successive_complete_failures", Integer, nullable=False),
+    Column("notified_reason", String),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+cycles = Table(
+    "ts_cycles", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),  # start order, ties included
+    _config(),
+    Column("cycle_id", String, nullable=False, unique=True),
+    Column("kind", String, nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("started", UTCDateTime, nullable=False),
+    Column("ended", UTCDateTime),
+    Column("status", String, nullable=False),
+    Column("counts", JSON(none_as_null=True)),
+    Column("job_status", String),
+    Column("quarantine_reason", String),
+    Column("quarantine_next_attempt", UTCDateTime),
+    Column("quarantine_series_count", Integer),
+    Column("error", Text),
+    Index("ix_ts_cycles_config", "config", "seq"),
+)
+
+# Graph's provisioningObjectSummary flattened as in the CSV report (DESIGN.md, reference §9).
+provisioning_log = Table(
+    "ts_provisioning_log", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),  # insertion order breaks time ties
+    _config(),
+    Column("cycle_id", String),
+    Column("activity_date_time", UTCDateTime, nullable=False),
+    Column("log_id", String, nullable=False),
+    Column("job_id", String),
+    Column("change_id", String),
+    Column("provisioning_action", String),
+    Column("status", String),
+    Column("error_code", String),
+    Column("reason", Text),
+    Column("source_id", String),
+    Column("source_display_name", String),
+    Column("target_id", String),
+    Column("target_display_name", String),
+    Column("modified_properties", JSON, nullable=False),
+    Column("provisioning_steps", JSON, nullable=False),
+    Column("duration_ms", Integer),
+    # One index only: every extra index slows the 100k-row bulk append the cycle does.
+    Index("ix_ts_provisioning_log_cycle", "config", "cycle_id"),
+)
+
+escrows = Table(
+    "ts_escrows", metadata,
+    _config(key=True),
+    Column("source_id", String, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("next_retry", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+staged_deletions = Table(
+    "ts_staged_deletions", metadata,
+    _config(key=True),
+    Column("source_id", String, primary_key=True),
+    Column("cycle_id", String, nullable=False),
+    Column("target_id", String),
+    Column("action", String, nullable=False),  # 'delete' | 'disable'
+    Column("reason", Text),
+    Column("display_name", String),
+    Column("staged", UTCDateTime, nullable=False),
+)
+
+notifications = Table(
+    "ts_notifications", metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    _config(),
+    Column("kind", String, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("recipient", String),
+    Column("sent", UTCDateTime, nullable=False),
+    Index("ix_ts_notifications_config", "config", "seq"),
+)
