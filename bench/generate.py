@@ -300,8 +300,9 @@ def det_uuid(label: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _template(pattern: str) -> tuple[str, int, int]:
-    return pattern.replace("{", "{{").replace("}", "}}").replace("#", "{}").replace("?", "{}"), \
-        pattern.count("#"), pattern.count("?")
+    """A str.format template of a '#'/'?' pattern, with its count of digits and of letters."""
+    template = pattern.replace("{", "{{").replace("}", "}}").replace("#", "{}").replace("?", "{}")
+    return template, pattern.count("#"), pattern.count("?")
 
 
 def _fill(rng: random.Random, pattern: str) -> str:
@@ -555,8 +556,8 @@ def make_tenant(*, tenant_id: str, display_name: str, default_domain: str, verif
                 partners: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """One tenant of the emulator fixture, with ``n_users`` users and ``n_groups`` groups.
 
-    Groups, in order: the sync group (``sync_group_name``; each internal member is a direct member
-    with probability ``sync_group_share``), one group per department (its department's users), then
+    Groups, in order: the sync group (``sync_group_name``, id ``sync_group_id`` or drawn; each
+    internal member is a direct member with probability ``sync_group_share``), one group per department (its department's users), then
     team groups of 5-60 random users. A share ``nested_ratio`` of the team groups contain a later
     team group (no cycles), and the last team group is itself a member of the sync group, so the
     sync group always has a nested group whose members assignment must not reach.

@@ -142,3 +142,10 @@ def test_unknown_region_is_refused():
     with pytest.raises(ValueError, match="unknown region"):
         _tenant(region="mars")
     assert set(REGIONS) == {"emea", "us", "global"}
+
+
+def test_the_emulator_accepts_generated_fixtures():
+    emulator = pytest.importorskip("tenantsync.emulator.fixture")
+    fixture = make_fixture(n_users=300, n_groups=30, seed=5)
+    assert emulator.load_directory(fixture) is not None
+    assert emulator.load_directory({"tenants": [_tenant(guest_ratio=0.2, sms_ready_ratio=0.1)]}) is not None

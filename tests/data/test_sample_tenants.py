@@ -7,6 +7,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 DATA = Path(__file__).resolve().parents[2] / "data"
 
 ATTRIBUTES = ("givenName", "surname", "displayName", "userPrincipalName", "mail", "mailNickname", "department",
@@ -168,3 +170,9 @@ def test_committed_samples_are_what_the_script_produces(samples: ModuleType):
 def test_the_script_is_deterministic(samples: ModuleType):
     from bench.generate import dumps
     assert dumps(samples.build(), pretty=True) == dumps(samples.build(), pretty=True)
+
+
+def test_the_emulator_accepts_the_sample_fixture():
+    emulator = pytest.importorskip("tenantsync.emulator.fixture")
+    directory = emulator.load_directory(DATA / "samples" / "tenants.json")
+    assert directory is not None
