@@ -131,6 +131,10 @@ def _convert(conn: Connection, table: Table, columns: Sequence[str],
     return out
 
 
+# Execution option marking write transactions: SQLite begins them with BEGIN IMMEDIATE.
+WRITE = "tenantsync_write"
+
+
 class Repository:
     """Base of the per-area repositories that Store is assembled from; they share one engine.
 
@@ -139,9 +143,10 @@ class Repository:
     """
 
     engine: Engine
+    writer: Engine  # the same engine and pool, with the execution option WRITE set
 
     def _write(self) -> AbstractContextManager[Connection]:
-        return self.engine.begin()
+        return self.writer.begin()
 
     def _read(self) -> AbstractContextManager[Connection]:
         return self.engine.connect()

@@ -7,7 +7,9 @@ For PostgreSQL, a schema other than ``public`` is chosen in the URL, e.g.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +31,7 @@ from .links import LinksRepository
 from .log import LogRepository
 from .notifications import NotificationsRepository
 from .snapshots import SnapshotsRepository
-from .sql import dumps, loads, utcnow
+from .sql import WRITE, dumps, loads, utcnow
 from .staged import StagedRepository
 from .tables import SCHEMA_VERSION, metadata, schema_version
 from .watermarks import WatermarksRepository
@@ -53,8 +55,9 @@ class Store(LinksRepository, SnapshotsRepository, WatermarksRepository, JobsRepo
     def __init__(self, url: str) -> None:
         self.url: URL = make_url(url)
         self.engine = _create_engine(self.url)
+        self.writer = self.engine.execution_options(**{WRITE: True})
         try:
-            _ensure_schema(self.engine)
+            _ensure_schema(self.writer)
         except BaseException:
             self.engine.dispose()
             raise
@@ -118,18 +121,40 @@ def _create_engine(url: URL) -> Engine:
         # read-then-write (record_failures) is one transaction. SQLAlchemy's documented recipe.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # WAL: readers (reports, the UI) do not block the cycle's writes, nor the reverse.
-        # synchronous=NORMAL is durable in WAL mode across a process crash and much faster.
         if database and database != ":memory:":
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cursor)
+        # synchronous=NORMAL is durable in WAL mode across a process crash and much faster.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A write transaction takes the write lock at once, waiting up to the timeout for another
+        # writer (Prefect runs tasks in threads). A deferred BEGIN that reads first and writes
+        # later fails at once with "database is locked" when another writer committed meanwhile.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """WAL: readers (reports, the UI) do not block the cycle's writes, nor the reverse.
+
+    The mode is stored in the file, so only the first connection to a new file switches it; the
+    switch needs the database to itself and fails at once (no busy wait) while another connection
+    is opening, so it is retried briefly.
+    """
+    for _attempt in range(200):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.05)
+    cursor.execute("PRAGMA journal_mode=WAL")  # the last try raises the error as it is
 
 
 def _ensure_schema(engine: Engine) -> None:
