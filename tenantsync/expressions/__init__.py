@@ -27,5 +27,13 @@ FUNCTION_NAMES = frozenset(FUNCTIONS)
 PSEUDO_ATTRIBUTES = frozenset({"netId"})
 """Attributes the engine supplies itself; they are not Graph properties."""
 
-__all__ = ["IGNORE", "REDACTED_MARK", "FUNCTION_NAMES", "PSEUDO_ATTRIBUTES", "CompiledExpression",
-           "ExpressionError", "compile_expression", "format_value"]
+__all__ = [
+           "FUNCTION_NAMES",
+           "IGNORE",
+           "PSEUDO_ATTRIBUTES",
+           "REDACTED_MARK",
+           "CompiledExpression",
+           "ExpressionError",
+           "compile_expression",
+           "format_value",
+]

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-UTC = timezone.utc
 FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 _TICKS_PER_DAY = 864_000_000_000
 

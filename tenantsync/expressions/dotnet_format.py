@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from .dates import UTC, DateError, offset_of
+from .dates import DateError, offset_of
 
 _SPECIFIERS = "yMdhHmsfFtzKg"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -122,16 +122,16 @@ def _token_regex(tok: _Token) -> str:
     if kind in "yMdhHms" and width <= 2:
         return r"\d{1,2}" if width == 1 else r"\d{2}"
     if kind == "y":
-        return r"\d{%d}" % max(width, 4) if width != 3 else r"\d{3,4}"
+        return rf"\d{{{max(width, 4)}}}" if width != 3 else r"\d{3,4}"
     if kind in "Md":
         names = _MONTHS if kind == "M" else _DAYS
         return "(?i:" + "|".join(name[:3] if width == 3 else name for name in names) + ")"
     if kind in "hHms":
         return r"\d{2}"
     if kind == "f":
-        return r"\d{%d}" % width
+        return rf"\d{{{width}}}"
     if kind == "F":
-        return r"\d{0,%d}" % width
+        return rf"\d{{0,{width}}}"
     if kind == "z":
         return r"[+-]\d{1,2}" if width < 3 else r"[+-]\d{1,2}(?::?\d{2})?"
     if kind == "K":

@@ -12,12 +12,12 @@ the column of the innermost failing call; the engine reports it against that use
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from ..errors import ExpressionError
-from .dates import UTC, format_entra
+from .dates import format_entra
 from .functions import ENUM_NAMES, FUNCTIONS
 from .parser import Attr, Call, Compare, Empty, Literal, Name, Node, parse
 from .spec import DYNAMIC, EMPTY, ArgumentError, Spec, Thunk
@@ -26,7 +26,7 @@ from .values import compare_values
 IGNORE_FLOW = "IgnoreFlowIfNullOrEmpty"
 _DATA_ERRORS = (ValueError, OverflowError)  # FunctionError, DateError, RegexError are ValueErrors
 
-_OPERATORS = {
+_OPERATORS: dict[str, Callable[[int], bool]] = {
     "=": lambda order: order == 0, "<>": lambda order: order != 0,
     "<": lambda order: order < 0, "<=": lambda order: order <= 0,
     ">": lambda order: order > 0, ">=": lambda order: order >= 0,
@@ -36,7 +36,7 @@ _OPERATORS = {
 class CompiledExpression:
     """A parsed and checked expression, ready to evaluate many users."""
 
-    __slots__ = ("text", "attributes", "redacts", "_run")
+    __slots__ = ("_run", "attributes", "redacts", "text")
 
     def __init__(self, text: str, run: Thunk, attributes: frozenset[str], redacts: bool) -> None:
         self.text = text

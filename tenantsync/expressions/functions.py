@@ -33,17 +33,36 @@ import random
 import string
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from . import text
-from .dates import (UTC, add_interval, check_interval, diff_interval, from_filetime,
-                    to_datetime, to_filetime)
-from .dotnet_format import (DEFAULT_STYLES, compile_format, format_custom, parse_exact,
-                            parse_styles)
+from .dates import (
+    add_interval,
+    check_interval,
+    diff_interval,
+    from_filetime,
+    to_datetime,
+    to_filetime,
+)
+from .dotnet_format import (
+    DEFAULT_STYLES,
+    compile_format,
+    format_custom,
+    parse_exact,
+    parse_styles,
+)
 from .replace import build_replace
 from .spec import ArgumentError, Spec, Thunk, check_literal, literal
-from .values import IGNORE, FunctionError, is_null_or_empty, to_bool, to_int, to_str
+from .values import (
+    IGNORE,
+    FunctionError,
+    is_null_or_empty,
+    text_of,
+    to_bool,
+    to_int,
+    to_str,
+)
 
 FUNCTIONS: dict[str, Spec] = {}
 ENUM_NAMES = frozenset({"vbBinaryCompare", "vbTextCompare"})
@@ -71,8 +90,8 @@ def per_value(impl: Callable[..., Any]) -> Callable[..., Any]:
         if source is None:
             return None
         if type(source) is list:
-            return [impl(to_str(item), *rest) for item in source if item is not None]
-        return impl(to_str(source), *rest)
+            return [impl(text_of(item), *rest) for item in source if item is not None]
+        return impl(text_of(source), *rest)
     apply.__name__ = impl.__name__
     return apply
 
@@ -89,9 +108,16 @@ def append(source: str, suffix: Any) -> str:
 def join(separator: Any, *sources: Any) -> str | None:
     parts: list[str] = []
     for source in sources:
-        values = source if type(source) is list else (source,)
-        parts.extend(to_str(value) for value in values if value is not None and value != "")
-    return (to_str(separator) or "").join(parts) if parts else None
+        if type(source) is str:  # the common case first: Join is in most mappings
+            if source:
+                parts.append(source)
+        elif type(source) is list:
+            parts.extend(text_of(value) for value in source if value is not None and value != "")
+        elif source is not None:
+            parts.append(text_of(source))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else (to_str(separator) or "").join(parts)
 
 
 @register("Left", 2)
@@ -99,7 +125,7 @@ def left(source: Any, count: Any) -> str:
     if source is None:
         return ""
     size = to_int(count, "numChars")
-    return to_str(source) if size < 0 else to_str(source)[:size]  # type: ignore[index]
+    return text_of(source) if size < 0 else text_of(source)[:size]
 
 
 @register("Mid", 3)
@@ -109,7 +135,7 @@ def mid(source: Any, start: Any, length: Any) -> str | None:
     first, size = to_int(start, "start"), to_int(length, "length")
     if first < 1 or size < 0:
         raise FunctionError("start must be 1 or more and length 0 or more")
-    return to_str(source)[first - 1:first - 1 + size]  # type: ignore[index]
+    return text_of(source)[first - 1:first - 1 + size]
 
 
 @register("Word", 3)
@@ -118,7 +144,7 @@ def word(source: Any, number: Any, delimiters: Any) -> str:
     if source is None or index < 1:
         return ""
     separators = to_str(delimiters) or ""
-    words = to_str(source).translate({ord(c): " " for c in separators}).split(" ")  # type: ignore[union-attr]
+    words = text_of(source).translate({ord(c): " " for c in separators}).split(" ")
     words = [w for w in words if w]  # consecutive delimiters do not make empty words
     return words[index - 1] if index <= len(words) else ""
 
@@ -170,7 +196,7 @@ def pcase(source: str, separators: Any = None) -> str:
 def split(source: Any, delimiter: Any) -> list[str] | None:
     if source is None:
         return None
-    parts = to_str(source).split(_delimiter(to_str(delimiter)))  # type: ignore[union-attr]
+    parts = text_of(source).split(_delimiter(to_str(delimiter)))
     return [part.strip() for part in parts if part.strip()]
 
 
@@ -293,16 +319,16 @@ def build_coalesce(args: tuple[Thunk, ...], consts: tuple[Any, ...]) -> Thunk:
 
 
 def _switch_key(value: Any) -> str:
-    return "" if value is None else to_str(value)  # type: ignore[return-value]
+    return text_of(value)  # null matches the key ""
 
 
 def build_switch(args: tuple[Thunk, ...], consts: tuple[Any, ...]) -> Thunk:
     source, default = args[0], args[1]
-    pairs = list(zip(args[2::2], args[3::2]))
+    pairs = list(zip(args[2::2], args[3::2], strict=True))  # even count: checked
     keys = consts[2::2]
     if all(isinstance(key, str) for key in keys):  # all keys literal: one dict lookup
         table: dict[str, Thunk] = {}
-        for key, (_, value) in zip(keys, pairs):
+        for key, (_, value) in zip(keys, pairs, strict=True):
             table.setdefault(key, value)
         return lambda user, now: table.get(_switch_key(source(user, now)), default)(user, now)
 
@@ -411,7 +437,7 @@ def _format_args(args: tuple[Any, ...]) -> tuple[Any, Any, Any, Any]:
     form of the doc has no styles."""
     if len(args) == 3:
         return args[0], None, args[1], args[2]
-    return args  # type: ignore[return-value]
+    return args[0], args[1], args[2], args[3]
 
 
 def _check_format(consts: tuple[Any, ...]) -> None:
@@ -429,9 +455,9 @@ def format_date_time(now: datetime | None, *args: Any) -> str | None:
         return None
     out = compile_format(_required(output_format, "outputFormat"))
     if isinstance(source, datetime):
-        return format_custom(to_datetime(source), out)  # type: ignore[arg-type]
-    chosen = DEFAULT_STYLES if not styles else parse_styles(to_str(styles))  # type: ignore[arg-type]
-    moment = parse_exact(to_str(source), compile_format(_required(input_format, "inputFormat")),  # type: ignore[arg-type]
+        return format_custom(source if source.tzinfo else source.replace(tzinfo=UTC), out)
+    chosen = DEFAULT_STYLES if not styles else parse_styles(text_of(styles))
+    moment = parse_exact(text_of(source), compile_format(_required(input_format, "inputFormat")),
                          chosen, now or datetime.now(UTC))
     return format_custom(moment, out)
 
@@ -464,7 +490,7 @@ def _check_random(consts: tuple[Any, ...]) -> None:
             raise ArgumentError(str(exc)) from None
 
 
-@register("RandomString", 5, 6, check=lambda c: _check_random(c))
+@register("RandomString", 5, 6, check=_check_random)
 def random_string(length: Any, numbers: Any, special: Any, capital: Any, lower: Any,
                   avoid: Any = None) -> str:
     size = to_int(length, "Length")
@@ -477,9 +503,10 @@ def random_string(length: Any, numbers: Any, special: Any, capital: Any, lower: 
     excluded = set(to_str(avoid) or "")
     pools = ["".join(c for c in pool if c not in excluded) for pool in
              (string.digits, SPECIAL_CHARACTERS, string.ascii_uppercase, string.ascii_lowercase)]
-    if any(minimum and not pool for minimum, pool in zip(minimums, pools)):
+    if any(minimum and not pool for minimum, pool in zip(minimums, pools, strict=True)):
         raise FunctionError("CharactersToAvoid excludes every character of a required kind")
-    chars = [_RANDOM.choice(pool) for minimum, pool in zip(minimums, pools) for _ in range(minimum)]
+    chars = [_RANDOM.choice(pool)
+             for minimum, pool in zip(minimums, pools, strict=True) for _ in range(minimum)]
     everything = "".join(pools)
     chars += [_RANDOM.choice(everything) for _ in range(size - len(chars))]
     _RANDOM.shuffle(chars)

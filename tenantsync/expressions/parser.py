@@ -16,7 +16,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ExpressionError
-from .lexer import ATTR, COMMA, EOF, IDENT, LPAREN, NUMBER, OP, RPAREN, STRING, Token, tokenize
+from .lexer import (
+    ATTR,
+    COMMA,
+    EOF,
+    IDENT,
+    LPAREN,
+    NUMBER,
+    OP,
+    RPAREN,
+    STRING,
+    Token,
+    tokenize,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from .dotnet_regex import RegexError, Replacement, compile_pattern, compile_replacement
 from .spec import EMPTY, ArgumentError, Thunk, check_literal, literal
-from .values import FunctionError, is_null_or_empty, to_str
+from .values import FunctionError, is_null_or_empty, text_of, to_str
 
 SOURCE, OLD, PATTERN, GROUP, VALUE, ATTRIBUTE, TEMPLATE = range(7)
 
@@ -51,7 +51,9 @@ def build_replace(args: tuple[Thunk, ...], consts: tuple[Any, ...]) -> Thunk:
 
 
 def _static_pattern(consts: tuple[Any, ...]) -> re.Pattern[str] | None:
-    return check_literal(consts, PATTERN, lambda text: compile_pattern(str(text)))
+    pattern: re.Pattern[str] | None = check_literal(consts, PATTERN,
+                                                    lambda text: compile_pattern(str(text)))
+    return pattern
 
 
 def _check_group(consts: tuple[Any, ...], pattern: re.Pattern[str] | None) -> None:
@@ -63,8 +65,8 @@ def _check_group(consts: tuple[Any, ...], pattern: re.Pattern[str] | None) -> No
 def _each(source: Any, change: Callable[[str], str]) -> Any:
     """Apply ``change`` to a single value or to every value of a multi-valued attribute."""
     if type(source) is list:
-        return [change(text) for text in map(to_str, source) if text is not None]
-    return change(to_str(source))  # type: ignore[arg-type]
+        return [change(text_of(item)) for item in source if item is not None]
+    return change(text_of(source))
 
 
 def _plain(args: tuple[Thunk, ...]) -> Thunk:
@@ -166,4 +168,4 @@ def _group_name(regex: re.Pattern[str], name: Any) -> str:
     text = to_str(name)
     if text not in regex.groupindex:
         raise FunctionError(f"the pattern has no group named {text!r}")
-    return text  # type: ignore[return-value]
+    return text_of(text)

@@ -73,7 +73,7 @@ def _simple_upper(char: str) -> str:
 
 
 def _turkic(culture: str | None) -> bool:
-    return bool(culture) and culture.split("-")[0].lower() in ("tr", "az")  # type: ignore[union-attr]
+    return culture is not None and culture.split("-")[0].lower() in ("tr", "az")
 
 
 def to_lower(text: str, culture: str | None = None) -> str:
@@ -102,8 +102,8 @@ def check_culture(culture: str) -> None:
 
 
 _SEPARATOR_CATEGORIES = frozenset(
-    "Zs Zl Zp Cc Cf Pc Pd Ps Pe Pi Pf Po Sm Sc Sk So".split())
-_LETTER_CATEGORIES = frozenset("Lu Ll Lt Lm Lo".split())
+    ["Zs", "Zl", "Zp", "Cc", "Cf", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So"])
+_LETTER_CATEGORIES = frozenset(["Lu", "Ll", "Lt", "Lm", "Lo"])
 
 
 @lru_cache(maxsize=4096)

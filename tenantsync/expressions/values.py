@@ -24,20 +24,13 @@ class FunctionError(ValueError):
 
 
 class _Ignore:
-    """The type of ``IGNORE``: one instance, recognisable by identity and readable in reprs."""
-
-    _instance: _Ignore | None = None
-
-    def __new__(cls) -> _Ignore:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    """The type of ``IGNORE``: compared by identity, readable in reprs and logs."""
 
     def __repr__(self) -> str:
         return "IGNORE"
 
     def __reduce__(self) -> str:
-        return "IGNORE"  # pickles back to the module singleton
+        return "IGNORE"  # pickles back to the module's one instance
 
 
 IGNORE: Final = _Ignore()
@@ -55,25 +48,29 @@ def is_null_or_empty(value: Any) -> bool:
     return value is None or value == "" or (type(value) is list and not value)
 
 
-def to_str(value: Any) -> str | None:
+def to_str(value: object) -> str | None:
     """Text form of a single value, as .NET ``ToString`` would give it; null stays null."""
-    kind = type(value)
-    if kind is str or value is None:
+    if value is None or isinstance(value, str):
         return value
-    if kind is bool:
+    if isinstance(value, bool):
         return "True" if value else "False"
-    if kind is int:
+    if isinstance(value, int):
         return str(value)
-    if kind is float:
+    if isinstance(value, float):
         return format_float(value)
     if isinstance(value, datetime):
         return format_entra(value)
     if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return value["id"]  # a Graph reference (manager): its object id, as CStr of a reference
+        return str(value["id"])  # a Graph reference (manager): its object id, as CStr does
     if isinstance(value, (list, tuple)):
         raise FunctionError("expects a single value but got a multi-valued attribute "
                             "(use Item, Join or Count)")
-    raise FunctionError(f"cannot use a {kind.__name__} value as text")
+    raise FunctionError(f"cannot use a {type(value).__name__} value as text")
+
+
+def text_of(value: object) -> str:
+    """``to_str`` for a value already known not to be null (null would give "")."""
+    return to_str(value) or ""
 
 
 def format_float(value: float) -> str:
@@ -85,14 +82,13 @@ def format_float(value: float) -> str:
 
 def to_int(value: Any, what: str) -> int:
     """An integer argument; numeric text is accepted because attributes are often strings."""
-    kind = type(value)
-    if kind is int:
-        return value
-    if kind is bool:
+    if isinstance(value, bool):
         return int(value)
-    if kind is float and math.isfinite(value):
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
         return math.trunc(value)
-    if kind is str:
+    if isinstance(value, str):
         text = value.strip()
         try:
             return int(text)
@@ -110,10 +106,9 @@ def to_int(value: Any, what: str) -> int:
 
 def to_number(value: Any) -> int | float | None:
     """A number for comparisons, or None when the value is not numeric."""
-    kind = type(value)
-    if kind is int or kind is float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
-    if kind is str:
+    if isinstance(value, str):
         text = value.strip()
         try:
             return int(text)
@@ -178,8 +173,9 @@ def compare_values(left: Any, right: Any) -> int | None:
         pair = (to_number(left), to_number(right))
     if pair is None or pair[0] is None or pair[1] is None:
         pair = (to_str(left), to_str(right))
-    first, second = pair
-    return (first > second) - (first < second)
+    first: Any = pair[0]
+    second: Any = pair[1]
+    return int(first > second) - int(first < second)
 
 
 def format_value(value: Any) -> str:

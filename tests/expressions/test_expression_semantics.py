@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 import pytest
@@ -343,7 +343,7 @@ def test_date_results_are_text_at_the_top_level_and_inside_text_functions() -> N
     assert evaluate('Join(" ", "since", CDate("2020-03-16-07:00"))') == "since 3/16/2020 7:00:00 AM"
     naive_now = datetime(2021, 7, 2, 15, 33, 38)
     assert compile_expression("Now()").evaluate({}, now=naive_now) == "7/2/2021 3:33:38 PM"
-    aware_now = datetime(2021, 7, 2, 15, 33, 38, tzinfo=timezone.utc)
+    aware_now = datetime(2021, 7, 2, 15, 33, 38, tzinfo=UTC)
     assert compile_expression('DateDiff("d", Now(), "2021-07-12")').evaluate({}, now=aware_now) == 10
 
 

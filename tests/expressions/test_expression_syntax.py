@@ -119,8 +119,8 @@ ERRORS = [
     ("SingleAppRoleAssignment([appRoleAssignments])",
      "SingleAppRoleAssignment is not supported for cross-tenant synchronization", 1),
     ('Join(",", IgnoreFlowIfNullOrEmpty([a]))',
-     "IgnoreFlowIfNullOrEmpty must be the outermost function (or an IIF/Switch value, or inside Redact): "
-     "its result decides whether the attribute flows at all", 11),
+     ("IgnoreFlowIfNullOrEmpty must be the outermost function (or an IIF/Switch value, or inside Redact): "
+     "its result decides whether the attribute flows at all"), 11),
     ('Replace([a], "x", "re", , "y", , )', "Replace: " + (
         "Replace needs one of: oldValue + replacementValue; oldValue + template; "
         "regexPattern + replacementValue; regexPattern + regexGroupName + replacementValue; "
@@ -130,17 +130,17 @@ ERRORS = [
     ('Replace([a], , "(?<x>a)", "y", "", , )', "Replace: the pattern has no group named 'y'", 27),
     ('DateAdd("dd", 1, Now())', "DateAdd: interval 'dd' is not one of yyyy, m, d, ww, h, n, s", 9),
     ('FormatDateTime([d], "Sideways", "yyyy", "yyyy")',
-     "FormatDateTime: unknown DateTimeStyles 'Sideways' (allowed: None, AllowLeadingWhite, AllowTrailingWhite, "
+     ("FormatDateTime: unknown DateTimeStyles 'Sideways' (allowed: None, AllowLeadingWhite, AllowTrailingWhite, "
      "AllowInnerWhite, AllowWhiteSpaces, NoCurrentDateDefault, AdjustToUniversal, AssumeLocal, "
-     "AssumeUniversal, RoundtripKind)", 21),
+     "AssumeUniversal, RoundtripKind)"), 21),
     ("FormatDateTime([d], , \"yyyy'\", \"yyyy\")", "FormatDateTime: unclosed quote ' in date format \"yyyy'\"", 23),
     ('InStr("a", "b", 1, "vbFuzzy")', "InStr: compareType 'vbFuzzy' is not vbBinaryCompare or vbTextCompare", 20),
     ('ToLower([a], "english please")', "ToLower: 'english please' is not a culture name (expected e.g. en-US)", 14),
     ("Item([proxyAddresses], 0)", "Item: Item is 1-based: the first value is Item([attribute], 1)", 24),
     ('Split([a], "")', "Split: the delimiter must not be empty", 12),
     ("RandomString(3, 2, 2, 0, 0)",
-     "RandomString: Length must be 1..256, the minimums 0 or more and their sum at most Length "
-     "(got 3 and [2, 2, 0, 0])", 1),
+     ("RandomString: Length must be 1..256, the minimums 0 or more and their sum at most Length "
+     "(got 3 and [2, 2, 0, 0])"), 1),
 ]
 
 
