@@ -14,7 +14,7 @@ from .tables import cycles as t
 from .types import CYCLE_KINDS, JobStatus, check_choice
 
 
-def _as_dict(row: Row) -> dict[str, Any]:
+def _as_dict(row: Row[Any]) -> dict[str, Any]:
     return {"cycleId": row.cycle_id, "kind": row.kind, "dryRun": row.dry_run,
             "started": row.started, "ended": row.ended, "status": row.status,
             "counts": row.counts or {}, "jobStatus": row.job_status,

@@ -19,7 +19,7 @@ MAX_RETRY = timedelta(hours=24)
 def retry_delay(failures: int) -> timedelta:
     """40 min * 2**(failures-1), capped at 24 h (the cap is reached at the 7th failure; capping the
     exponent first keeps a long-failing object from building a huge number)."""
-    return min(FIRST_RETRY * 2 ** min(max(failures, 1) - 1, 16), MAX_RETRY)
+    return min(FIRST_RETRY * int(2 ** min(max(failures, 1) - 1, 16)), MAX_RETRY)
 
 
 def delete_all(conn: Connection, config: str) -> None:

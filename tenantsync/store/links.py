@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, select
 
@@ -13,7 +14,7 @@ from .types import LINK_STATES, Link, check_choice
 _COLUMNS = ("config", "source_id", "target_id", "state", "source_upn", "updated")
 
 
-def _link(row: Row) -> Link:
+def _link(row: Row[Any]) -> Link:
     return Link(source_id=row.source_id, target_id=row.target_id, state=row.state,
                 source_upn=row.source_upn, updated=row.updated)
 
@@ -42,7 +43,7 @@ class LinksRepository(Repository):
         """Insert or overwrite links; ``updated`` left None becomes now. A repeated source id:
         the last one wins."""
         now = utcnow()
-        rows: dict[str, tuple] = {}
+        rows: dict[str, tuple[Any, ...]] = {}
         for link in links:
             check_choice("link state", link.state, LINK_STATES)
             rows[link.source_id] = (config, link.source_id, link.target_id, link.state,

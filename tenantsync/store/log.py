@@ -56,7 +56,7 @@ def _row(config: str, entry: dict[str, Any]) -> list[Any]:
         unknown = entry.keys() - _KEYS
         raise ValueError(f"provisioning log row has unknown keys {sorted(unknown)} "
                          f"(allowed: {', '.join(COLUMNS)})")
-    row = [config, *map(entry.get, COLUMNS)]  # map over the keys: the fast path for 100k rows
+    row: list[Any] = [config, *map(entry.get, COLUMNS)]  # map over the keys: the fast path for 100k rows
     row[_WHEN] = _when(row[_WHEN])
     row[_ID] = row[_ID] or str(uuid.uuid4())
     row[_MODIFIED] = row[_MODIFIED] or []

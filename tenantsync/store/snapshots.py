@@ -7,6 +7,7 @@ snapshot to see the whole user; group deltas likewise report member changes, not
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import Connection, delete, select, tuple_
 
@@ -25,7 +26,7 @@ def delete_all(conn: Connection, config: str) -> None:
 
 
 class SnapshotsRepository(Repository):
-    def snapshots(self, config: str, ids: Iterable[str] | None = None) -> dict[str, dict]:
+    def snapshots(self, config: str, ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         """Snapshots by object id; ``ids=None`` reads all of the configuration's snapshots."""
         query = select(s.c.object_id, s.c.data).where(s.c.config == config)
         with self._read() as conn:
@@ -36,7 +37,7 @@ class SnapshotsRepository(Repository):
                 query = query.where(id_in(conn, s.c.object_id, wanted))
             return {row.object_id: row.data for row in conn.execute(query)}
 
-    def save_snapshots(self, config: str, users: Mapping[str, dict]) -> None:
+    def save_snapshots(self, config: str, users: Mapping[str, dict[str, Any]]) -> None:
         """Insert or overwrite the snapshots of these users (whole documents, not merged)."""
         with self._write() as conn:
             bulk_write(conn, s, _SNAPSHOT, ((config, oid, data) for oid, data in users.items()),
@@ -48,7 +49,7 @@ class SnapshotsRepository(Repository):
             with self._write() as conn:
                 conn.execute(delete(s).where(s.c.config == config, id_in(conn, s.c.object_id, wanted)))
 
-    def replace_snapshots(self, config: str, users: Mapping[str, dict]) -> None:
+    def replace_snapshots(self, config: str, users: Mapping[str, dict[str, Any]]) -> None:
         """Initial cycle: drop the configuration's snapshots and bulk-insert these, one transaction."""
         with self._write() as conn:
             conn.execute(delete(s).where(s.c.config == config))

@@ -117,7 +117,8 @@ def _convert(conn: Connection, table: Table, columns: Sequence[str],
     procs: list[tuple[int, Callable[[Any], Any]]] = []
     for i, column in enumerate(columns):
         kind = table.c[column].type
-        proc = _json_or_null if isinstance(kind, JSON) else kind.bind_processor(conn.dialect)
+        proc: Callable[[Any], Any] | None = (
+            _json_or_null if isinstance(kind, JSON) else kind.bind_processor(conn.dialect))
         if proc is not None:
             procs.append((i, proc))
     if not procs:

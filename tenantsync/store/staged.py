@@ -21,7 +21,7 @@ class StagedRepository(Repository):
         """Stage rows {source_id, target_id, action ('delete'|'disable'), reason, displayName}.
         An object staged again (a later cycle) keeps only its latest entry."""
         now = utcnow()
-        prepared: dict[str, dict[str, Any]] = {}
+        prepared: dict[str, tuple[Any, ...]] = {}
         for row in rows:
             unknown = row.keys() - _ROW_KEYS
             if unknown:

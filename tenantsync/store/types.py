@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 LINK_STATES = frozenset({"active", "disabled", "deleted", "pending"})
 JOB_CODES = frozenset({"NotRun", "Active", "Paused", "Quarantine", "Disabled"})
@@ -31,7 +32,7 @@ class Quarantine:
     reason: str
     series_began: datetime
     series_count: int
-    error: dict | None
+    error: dict[str, Any] | None
 
 
 @dataclass

@@ -30,7 +30,7 @@ def _pg_unreachable() -> str | None:
     try:
         with create_engine(PG_URL, poolclass=NullPool, connect_args={"connect_timeout": 3}).connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect is the reason to report
+    except Exception as exc:  # any failure to connect is the reason to report
         return f"PostgreSQL at {make_url(PG_URL).render_as_string(hide_password=True)} unreachable: {exc}"
     return None
 

@@ -71,7 +71,8 @@ def test_unknown_cycle_or_kind_is_refused(store: Store) -> None:
 
 
 def test_log_round_trips_exact_report_shape(store: Store) -> None:
-    rows = [entry(1, "c1"), entry(2, "c1", action="update", status="failure", errorCode="HybridSynchronizationActiveDirectoryInternalError")]
+    rows = [entry(1, "c1"), entry(2, "c1", action="update", status="failure",
+                                  errorCode="HybridSynchronizationActiveDirectoryInternalError")]
     store.append_log("emea", rows)
     got = store.log("emea")
     assert [list(r) for r in got] == [LOG_KEYS, LOG_KEYS]

@@ -25,7 +25,7 @@ def test_retry_interval_doubles_up_to_a_day(store: Store) -> None:
     expected_minutes = [40, 80, 160, 320, 640, 1280, 1440, 1440, 1440]
     for n, minutes in enumerate(expected_minutes, start=1):
         store.record_failures("emea", {"u1": f"failure {n}"}, now)
-        [(source_id, escrow)] = store.escrows_due("emea", now + timedelta(days=2)).items()
+        [escrow] = store.escrows_due("emea", now + timedelta(days=2)).values()
         assert escrow == {"failures": n, "next_retry": now + minutes * MIN, "last_error": f"failure {n}"}
         now = escrow["next_retry"]
 

@@ -54,7 +54,7 @@ def test_stores_opened_at_once_on_a_new_database_all_work(store_url: str) -> Non
     def open_store() -> None:
         try:
             stores.append(Store(store_url))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=open_store) for _ in range(4)]
@@ -80,7 +80,7 @@ def test_concurrent_writers_in_threads_do_not_fail(store: Store) -> None:
                 store.record_failures("emea", {"shared": f"t{n}", f"own{n}": "e"}, T0)  # read-then-write
                 store.append_log("emea", [{"cycleId": f"c{n}", "id": f"{n}-{i}"}])
                 store.save_job("emea", JobStatus(code="Active", count_successive_complete_failures=i))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
