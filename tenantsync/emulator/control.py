@@ -1,0 +1,226 @@
+"""Control API under /_emulator (never Graph, never throttled or faulted).
+
+POST  /_emulator/reset                                 body: a fixture, or {"path": file};
+                                                       replaces every tenant
+POST  /_emulator/tenants/{tid}/users/{uid}/redeem      the guest accepts its invitation
+POST  /_emulator/tenants/{tid}/users/{uid}/leave       the B2B user leaves the organisation: soft
+                                                       deleted (restorable) and listed in
+                                                       `departures` of the dump
+POST  /_emulator/faults                                body: {"spec": "rate=..,codes=.."} or the
+                                                       spec string, or {"rate":..,"codes":[..]};
+                                                       "" turns faults off
+GET   /_emulator/faults                                current fault settings
+GET   /_emulator/stats        POST /_emulator/stats/reset
+GET   /_emulator/tenants/{tid}/dump                    tenant, users (every property, extension and
+                                                       fixture fields included), deletedItems,
+                                                       groups with members, invitations, departures
+PATCH /_emulator/tenants/{tid}/users/{uid}             set fields without Graph validation:
+                                                       fixture fields (smsSignInState, phoneNumber)
+                                                       and any user property (recorded for delta)
+GET   /_emulator/health
+Errors answer {"error": {"code", "message"}} with 400 or 404.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tenantsync.emulator.directory import Tenant
+from tenantsync.emulator.fixture import FixtureError
+from tenantsync.emulator.protocol import dumps, loads, now_iso
+from tenantsync.emulator.schema import USER_FIXTURE_ONLY, USERS
+
+
+class _Json(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return _Json({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _emulator(request: Request):
+    return request.app.state.emulator
+
+
+def _tenant(request: Request) -> Tenant | None:
+    return _emulator(request).directory.tenant(request.path_params["tid"])
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        return None
+    try:
+        return loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+async def health(request: Request) -> Response:
+    """GET /_emulator/health."""
+    return _Json({"status": "ok", "tenants": len(_emulator(request).directory.tenants)})
+
+
+async def reset(request: Request) -> Response:
+    """POST /_emulator/reset."""
+    body = await _json(request)
+    if body is None:
+        body = {"tenants": []}
+    elif isinstance(body, dict) and set(body) == {"path"}:
+        body = body["path"]                     # a fixture file on the emulator's machine
+    elif not isinstance(body, dict):
+        return _error(400, "InvalidFixture", 'expected a fixture {"tenants": [...]} or '
+                      '{"path": "fixture.json"}')
+    try:
+        _emulator(request).load(body)
+    except FixtureError as exc:
+        return _error(400, "InvalidFixture", str(exc))
+    return _Json({"tenants": [t.id for t in _emulator(request).directory.tenants.values()]})
+
+
+def _user_or_error(request: Request) -> tuple[Tenant | None, dict | None, Response | None]:
+    tenant = _tenant(request)
+    if tenant is None:
+        return None, None, _error(404, "TenantNotFound",
+                                  f"no tenant {request.path_params['tid']}")
+    user = tenant.find_user(request.path_params["uid"])
+    if user is None:
+        return tenant, None, _error(404, "UserNotFound",
+                                    f"no live user {request.path_params['uid']}")
+    return tenant, user, None
+
+
+def _full_user(tenant: Tenant, user: dict) -> dict:
+    return {**copy.deepcopy(user), **tenant.fixture_fields.get(user["id"], {})}
+
+
+async def redeem(request: Request) -> Response:
+    """POST /_emulator/tenants/{tid}/users/{uid}/redeem."""
+    tenant, user, err = _user_or_error(request)
+    if err:
+        return err
+    if user.get("externalUserState") != "Accepted":
+        tenant.update_user(user["id"], {"externalUserState": "Accepted",
+                                        "externalUserStateChangeDateTime": now_iso()})
+    return _Json(_full_user(tenant, user))
+
+
+async def leave(request: Request) -> Response:
+    """POST /_emulator/tenants/{tid}/users/{uid}/leave."""
+    tenant, user, err = _user_or_error(request)
+    if err:
+        return err
+    record = {"id": user["id"], "userPrincipalName": user.get("userPrincipalName"),
+              "mail": user.get("mail"), "leftDateTime": now_iso()}
+    tenant.soft_delete_user(user["id"])
+    tenant.departures.append(record)
+    return _Json(record)
+
+
+async def set_faults(request: Request) -> Response:
+    """POST /_emulator/faults."""
+    body = await _json(request)
+    spec = body.get("spec", "") if isinstance(body, dict) and "spec" in body else body
+    try:
+        _emulator(request).set_faults(spec or None)
+    except (ValueError, TypeError) as exc:
+        return _error(400, "InvalidFaultSpec", str(exc))
+    return await get_faults(request)
+
+
+async def get_faults(request: Request) -> Response:
+    """GET /_emulator/faults."""
+    spec = _emulator(request).faults.spec
+    return _Json({"rate": spec.rate, "codes": list(spec.codes), "latency_ms": spec.latency_ms,
+                  "seed": spec.seed, "active": spec.active})
+
+
+async def stats(request: Request) -> Response:
+    """GET /_emulator/stats."""
+    return _Json(_emulator(request).stats.snapshot())
+
+
+async def reset_stats(request: Request) -> Response:
+    """POST /_emulator/stats/reset."""
+    emulator = _emulator(request)
+    emulator.stats.reset()
+    return _Json(emulator.stats.snapshot())
+
+
+async def dump(request: Request) -> Response:
+    """GET /_emulator/tenants/{tid}/dump."""
+    tenant = _tenant(request)
+    if tenant is None:
+        return _error(404, "TenantNotFound", f"no tenant {request.path_params['tid']}")
+    partners = []
+    for key, partner in tenant.partners.items():
+        entry = copy.deepcopy(partner)
+        if key in tenant.identity_sync:
+            entry["identitySynchronization"] = copy.deepcopy(tenant.identity_sync[key])
+        partners.append(entry)
+    return _Json({
+        "tenant": {"id": tenant.id, "displayName": tenant.display_name,
+                   "defaultDomain": tenant.default_domain, "domains": tenant.domains,
+                   "premium": tenant.premium, "authorizationPolicy": tenant.authorization_policy,
+                   "crossTenantAccessPolicy": {"partners": partners},
+                   "identitySynchronizationWithoutPartner": [
+                       s for k, s in tenant.identity_sync.items() if k not in tenant.partners],
+                   "changeSequence": tenant.seq},
+        "users": [_full_user(tenant, u) for u in tenant.users.values()],
+        "deletedItems": [_full_user(tenant, u) for u in tenant.deleted.values()],
+        "groups": [{**g, "members": list(tenant.members[g["id"]])}
+                   for g in tenant.groups.values()],
+        "invitations": tenant.invitations,
+        "departures": tenant.departures,
+    })
+
+
+async def patch_user(request: Request) -> Response:
+    """PATCH /_emulator/tenants/{tid}/users/{uid}."""
+    tenant, user, err = _user_or_error(request)
+    if err:
+        return err
+    body = await _json(request)
+    if not isinstance(body, dict):
+        return _error(400, "InvalidBody", "expected a JSON object of fields")
+    graph: dict = {}
+    extra = tenant.fixture_fields.setdefault(user["id"], {})
+    for key, value in body.items():
+        if key in USER_FIXTURE_ONLY:
+            if value is None:
+                extra.pop(key, None)
+            else:
+                extra[key] = value
+            continue
+        name = USERS.canonical(key)
+        if name is None:
+            return _error(400, "UnknownField", f"'{key}' is neither a Graph user property nor "
+                          f"a fixture field ({', '.join(sorted(USER_FIXTURE_ONLY))})")
+        graph[name] = value
+    if graph:
+        tenant.update_user(user["id"], graph)
+    return _Json(_full_user(tenant, user))
+
+
+def routes() -> list[Route]:
+    """Starlette routes of the control API."""
+    user = "/_emulator/tenants/{tid}/users/{uid}"
+    return [
+        Route("/_emulator/health", health, methods=["GET"]),
+        Route("/_emulator/reset", reset, methods=["POST"]),
+        Route(user + "/redeem", redeem, methods=["POST"]),
+        Route(user + "/leave", leave, methods=["POST"]),
+        Route(user, patch_user, methods=["PATCH"]),
+        Route("/_emulator/faults", set_faults, methods=["POST"]),
+        Route("/_emulator/faults", get_faults, methods=["GET"]),
+        Route("/_emulator/stats", stats, methods=["GET"]),
+        Route("/_emulator/stats/reset", reset_stats, methods=["POST"]),
+        Route("/_emulator/tenants/{tid}/dump", dump, methods=["GET"]),
+    ]

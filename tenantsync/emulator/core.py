@@ -1,0 +1,164 @@
+"""The emulator's request pipeline: fault -> authenticate -> route -> throttle -> handler.
+
+The same pipeline serves HTTP requests and $batch items (`req.is_item`), so every item is
+authenticated, throttled and exposed to faults on its own, as Graph does.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+from tenantsync.emulator.directory import Directory
+from tenantsync.emulator.faults import Faults, FaultSpec
+from tenantsync.emulator.fixture import load_directory
+from tenantsync.emulator.odata import ODataError
+from tenantsync.emulator.protocol import (JSON_CONTENT_TYPE, GraphHttpError, GraphRequest,
+                                          GraphResponse, error_response)
+from tenantsync.emulator.routing import Router
+from tenantsync.emulator.stats import Stats
+from tenantsync.emulator.throttle import Throttle, request_cost
+
+log = logging.getLogger("tenantsync.emulator")
+
+_FAULT_ERRORS = {
+    "429": ("TooManyRequests", "Too many requests. Please retry after the number of seconds in "
+            "the Retry-After header."),
+    "500": ("InternalServerError", "An internal server error occurred. Please retry later."),
+    "502": ("BadGateway", "The gateway received an invalid response. Please retry later."),
+    "503": ("ServiceUnavailable", "The service is temporarily unavailable. Please retry later."),
+    "504": ("GatewayTimeout", "The gateway timed out waiting for the service. Please retry later."),
+}
+
+
+class Emulator:
+    """State and settings of one emulator instance; `handle` answers one Graph call."""
+
+    def __init__(self, fixture: dict | str | Path | None, *, router: Router,
+                 throttle: str | None = None, time_scale: float = 1.0,
+                 faults: str | dict | FaultSpec | None = None, latency_ms: int = 0) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be > 0")
+        self.router = router
+        self.throttle_profile = None if throttle in (None, "", "none", "off") else throttle
+        self.time_scale = float(time_scale)
+        self.latency_ms = int(latency_ms)
+        self.directory = load_directory(fixture) if fixture is not None else Directory([])
+        self.throttle = self._new_throttle()
+        self.faults = Faults(faults)
+        self.stats = Stats()
+        self.batch_count = 0
+        self._app_ids: dict[str, str] = {}
+
+    def _new_throttle(self) -> Throttle | None:
+        if self.throttle_profile is None:
+            return None
+        return Throttle(self.throttle_profile, self.time_scale)
+
+    # -- control ---------------------------------------------------------------------------
+    def load(self, fixture: dict | str | Path) -> None:
+        """Replace every tenant (throttle budgets start full again)."""
+        self.directory = load_directory(fixture)
+        self.throttle = self._new_throttle()
+
+    def set_faults(self, spec: str | dict | FaultSpec | None) -> None:
+        """Replace the fault settings (the random sequence restarts from the seed)."""
+        self.faults = Faults(spec)
+
+    @property
+    def delay_seconds(self) -> float:
+        """Latency added to every /v1.0 HTTP request."""
+        return (self.latency_ms + self.faults.spec.latency_ms) / 1000.0
+
+    def app_id(self, token: str) -> str:
+        """A stable GUID for the app behind `token` (the token itself never appears anywhere)."""
+        app = self._app_ids.get(token)
+        if app is None:
+            app = self._app_ids[token] = str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                        "tenantsync-emulator-app:" + token))
+        return app
+
+    # -- pipeline --------------------------------------------------------------------------
+    def handle(self, req: GraphRequest) -> GraphResponse:
+        """Answer one Graph call (HTTP request or $batch item)."""
+        req.emulator = self
+        route, params, path_known = self.router.match(req.method, req.path)
+        req.template = route.template if route else "<unmatched>"
+        units, writes = request_cost(req.method, req.template, req.query) if route else (1, 0)
+        fault = self.faults.draw()
+        throttled = False
+        if fault:
+            if fault == "drop" and req.is_item:
+                fault = "504"          # an item cannot drop a connection: the gateway times out
+            resp = self._fault_response(req, fault)
+            units = 0
+        else:
+            resp, throttled, charged = self._serve(req, route, params, path_known, units, writes)
+            units = units if charged else 0
+        if not resp.drop:
+            headers = resp.headers
+            headers["request-id"] = req.request_id
+            headers["client-request-id"] = req.headers.get("client-request-id", req.request_id)
+            headers["x-ms-resource-unit"] = str(units)
+            if resp.body is not None and "Content-Type" not in headers:
+                headers["Content-Type"] = JSON_CONTENT_TYPE
+        self.stats.record(req.method, req.template, resp.status, item=req.is_item,
+                          write=bool(writes), units=units, throttled=throttled, fault=fault)
+        return resp
+
+    def _fault_response(self, req: GraphRequest, fault: str) -> GraphResponse:
+        if fault == "drop":
+            return GraphResponse(0, drop=True)
+        code, message = _FAULT_ERRORS[fault]
+        headers = {"Retry-After": "1"} if fault in ("429", "503") else {}
+        return error_response(req, int(fault), code, message, headers)
+
+    def _serve(self, req: GraphRequest, route, params: dict, path_known: bool, units: int,
+               writes: int) -> tuple[GraphResponse, bool, bool]:
+        """(response, throttled, charged)."""
+        auth = req.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return error_response(req, 401, "InvalidAuthenticationToken",
+                                  "Access token is empty."), False, False
+        tenant = self.directory.by_token.get(token)
+        if tenant is None:
+            return error_response(req, 401, "InvalidAuthenticationToken",
+                                  "Access token validation failure. Invalid audience."), \
+                False, False
+        req.tenant = tenant
+        req.app_id = self.app_id(token)
+        if route is None:
+            if path_known:
+                return error_response(req, 405, "Request_BadRequest",
+                                      f"The HTTP method '{req.method}' is not allowed for "
+                                      f"'{req.path}'."), False, False
+            segment = req.path.rstrip("/").rsplit("/", 1)[-1]
+            return error_response(req, 400, "BadRequest",
+                                  f"Resource not found for the segment '{segment}'. "
+                                  f"(tenantsync emulator: no route for {req.method} {req.path})"), \
+                False, False
+        headers: dict[str, str] = {}
+        if self.throttle is not None and units:
+            verdict = self.throttle.check(req.app_id, tenant.id, len(tenant.users), units, writes)
+            if not verdict.allowed:
+                return error_response(req, 429, "TooManyRequests",
+                                      f"Too many requests ({verdict.information}). Please retry "
+                                      f"after {verdict.retry_after} seconds.",
+                                      verdict.headers), True, False
+            headers = verdict.headers
+        try:
+            resp = route.handler(req, **params)
+        except GraphHttpError as exc:
+            resp = error_response(req, exc.status, exc.code, exc.message, exc.headers)
+        except ODataError as exc:
+            resp = error_response(req, 400, exc.code, str(exc))
+        except Exception:                          # a bug in the emulator: answer like Graph
+            log.exception("emulator handler failed for %s %s", req.method, req.path)
+            resp = error_response(req, 500, "UnknownError",
+                                  "The tenantsync emulator failed on this request.")
+        if headers:
+            resp.headers.update(headers)
+        return resp, False, True

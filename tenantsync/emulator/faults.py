@@ -1,0 +1,93 @@
+"""Seeded fault injection for /v1.0 calls (never for /_emulator).
+
+Spec string: `rate=0.1,codes=429:503:504:drop,latency_ms=5,seed=7` (every key optional;
+codes default to 429:503:504). A share `rate` of calls is answered with one of `codes`, picked by a
+random.Random(seed), so the same sequence of calls meets the same faults. `drop` closes the
+connection without an answer; inside $batch, where no connection can be dropped, it becomes a 504.
+`latency_ms` is added to every /v1.0 HTTP request.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+_ALLOWED = {"429", "500", "502", "503", "504", "drop"}
+
+
+@dataclass
+class FaultSpec:
+    """Parsed fault settings."""
+
+    rate: float = 0.0
+    codes: tuple[str, ...] = ("429", "503", "504")
+    latency_ms: int = 0
+    seed: int | None = None
+    text: str = field(default="", compare=False)
+
+    @property
+    def active(self) -> bool:
+        """True when some calls may fail."""
+        return self.rate > 0 and bool(self.codes)
+
+
+def parse_spec(spec: str | dict | FaultSpec | None) -> FaultSpec:
+    """Parse a spec string or dict; ValueError names the bad part."""
+    if spec is None or spec == "" or spec == {}:
+        return FaultSpec()
+    if isinstance(spec, FaultSpec):
+        return spec
+    if isinstance(spec, dict):
+        items: dict[str, Any] = dict(spec)
+        text = ",".join(f"{k}={v}" for k, v in spec.items())
+    else:
+        items, text = {}, spec
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise ValueError(f"fault spec: '{part}' is not key=value")
+            items[key.strip()] = value.strip()
+    out = FaultSpec(text=text)
+    for key, value in items.items():
+        if key == "rate":
+            out.rate = float(value)
+            if not 0 <= out.rate <= 1:
+                raise ValueError("fault spec: rate must be between 0 and 1")
+        elif key == "codes":
+            codes = value if isinstance(value, (list, tuple)) else str(value).split(":")
+            codes = tuple(str(c).strip().lower() for c in codes if str(c).strip())
+            bad = [c for c in codes if c not in _ALLOWED]
+            if bad:
+                raise ValueError(f"fault spec: unknown code(s) {', '.join(bad)} "
+                                 f"(allowed: {', '.join(sorted(_ALLOWED))})")
+            out.codes = codes
+        elif key == "latency_ms":
+            out.latency_ms = int(value)
+            if out.latency_ms < 0:
+                raise ValueError("fault spec: latency_ms must be >= 0")
+        elif key == "seed":
+            out.seed = None if value in (None, "") else int(value)
+        else:
+            raise ValueError(f"fault spec: unknown key '{key}' "
+                             "(allowed: rate, codes, latency_ms, seed)")
+    return out
+
+
+class Faults:
+    """Draws the fault (or none) of each call."""
+
+    def __init__(self, spec: str | dict | FaultSpec | None = None) -> None:
+        self.spec = parse_spec(spec)
+        self.rng = random.Random(self.spec.seed)
+
+    def draw(self) -> str | None:
+        """The fault code for the next call ('429', '503', 'drop', ...) or None."""
+        if not self.spec.active:
+            return None
+        if self.rng.random() >= self.spec.rate:
+            return None
+        return self.rng.choice(self.spec.codes)

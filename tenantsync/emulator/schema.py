@@ -1,0 +1,123 @@
+"""Graph v1.0 property names the emulator knows, per resource type.
+
+The lists are checked against msgraph-sdk's typed models by tests/emulator/test_fidelity.py, so a
+property served here is always one the SDK can parse.
+"""
+
+from __future__ import annotations
+
+# Structural (non-navigation) properties of microsoft.graph.user in v1.0.
+USER_PROPERTIES: frozenset[str] = frozenset("""
+aboutMe accountEnabled ageGroup assignedLicenses assignedPlans authorizationInfo birthday
+businessPhones city companyName consentProvidedForMinor country createdDateTime creationType
+customSecurityAttributes deletedDateTime department displayName employeeHireDate employeeId
+employeeLeaveDateTime employeeOrgData employeeType externalUserState
+externalUserStateChangeDateTime faxNumber givenName hireDate id identities imAddresses interests
+isManagementRestricted isResourceAccount jobTitle lastPasswordChangeDateTime
+legalAgeGroupClassification licenseAssignmentStates mail mailNickname mailboxSettings mobilePhone
+mySite officeLocation onPremisesDistinguishedName onPremisesDomainName
+onPremisesExtensionAttributes onPremisesImmutableId onPremisesLastSyncDateTime
+onPremisesProvisioningErrors onPremisesSamAccountName onPremisesSecurityIdentifier
+onPremisesSyncEnabled onPremisesUserPrincipalName otherMails passwordPolicies passwordProfile
+pastProjects postalCode preferredDataLocation preferredLanguage preferredName print
+provisionedPlans proxyAddresses responsibilities schools securityIdentifier
+serviceProvisioningErrors showInAddressList signInActivity signInSessionsValidFromDateTime skills
+state streetAddress surname usageLocation userPrincipalName userType
+""".split())
+
+# Graph's default user property set (what GET /users returns without $select), in Graph's order.
+USER_DEFAULT: tuple[str, ...] = (
+    "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+    "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id")
+
+USER_COLLECTIONS: frozenset[str] = frozenset("""
+businessPhones otherMails proxyAddresses imAddresses identities assignedLicenses assignedPlans
+provisionedPlans onPremisesProvisioningErrors serviceProvisioningErrors licenseAssignmentStates
+interests pastProjects responsibilities schools skills
+""".split())
+
+# Properties a client may not set (Graph answers 400 for them on POST/PATCH).
+USER_READ_ONLY: frozenset[str] = frozenset("""
+id createdDateTime creationType deletedDateTime externalUserState externalUserStateChangeDateTime
+securityIdentifier signInActivity assignedPlans provisionedPlans licenseAssignmentStates
+lastPasswordChangeDateTime onPremisesSyncEnabled onPremisesLastSyncDateTime
+onPremisesSecurityIdentifier onPremisesProvisioningErrors serviceProvisioningErrors
+""".split())
+
+# Fields a fixture may carry on a user that are not user properties: they describe the user's
+# authentication methods and are served under /users/{id}/authentication/phoneMethods only.
+USER_FIXTURE_ONLY: frozenset[str] = frozenset({"smsSignInState", "phoneNumber"})
+
+GROUP_PROPERTIES: frozenset[str] = frozenset("""
+allowExternalSenders assignedLabels assignedLicenses autoSubscribeNewMembers classification
+createdDateTime deletedDateTime description displayName expirationDateTime groupTypes
+hasMembersWithLicenseErrors hideFromAddressLists hideFromOutlookClients id isAssignableToRole
+isManagementRestricted licenseProcessingState mail mailEnabled mailNickname membershipRule
+membershipRuleProcessingState onPremisesDomainName onPremisesExtensionAttributes
+onPremisesLastSyncDateTime onPremisesNetBiosName onPremisesProvisioningErrors
+onPremisesSamAccountName onPremisesSecurityIdentifier onPremisesSyncEnabled preferredDataLocation
+preferredLanguage proxyAddresses renewedDateTime resourceBehaviorOptions
+resourceProvisioningOptions securityEnabled securityIdentifier serviceProvisioningErrors theme
+uniqueName visibility
+""".split())
+
+GROUP_DEFAULT: tuple[str, ...] = (
+    "id", "deletedDateTime", "classification", "createdDateTime", "description", "displayName",
+    "expirationDateTime", "groupTypes", "isAssignableToRole", "mail", "mailEnabled",
+    "mailNickname", "membershipRule", "membershipRuleProcessingState", "onPremisesDomainName",
+    "onPremisesLastSyncDateTime", "onPremisesNetBiosName", "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier", "onPremisesSyncEnabled", "preferredDataLocation",
+    "preferredLanguage", "proxyAddresses", "renewedDateTime", "resourceBehaviorOptions",
+    "resourceProvisioningOptions", "securityEnabled", "securityIdentifier", "theme", "visibility",
+    "onPremisesProvisioningErrors", "serviceProvisioningErrors")
+
+GROUP_COLLECTIONS: frozenset[str] = frozenset("""
+groupTypes proxyAddresses resourceBehaviorOptions resourceProvisioningOptions assignedLabels
+assignedLicenses onPremisesProvisioningErrors serviceProvisioningErrors
+""".split())
+
+GROUP_READ_ONLY: frozenset[str] = frozenset("""
+id createdDateTime deletedDateTime mail proxyAddresses renewedDateTime securityIdentifier
+onPremisesSyncEnabled onPremisesLastSyncDateTime onPremisesSecurityIdentifier
+onPremisesProvisioningErrors serviceProvisioningErrors
+""".split())
+
+
+def is_extension(name: str) -> bool:
+    """Directory extension properties (`extension_<appId>_<name>`) are accepted on users."""
+    return name.startswith("extension_") and len(name) > len("extension_")
+
+
+class PropertySet:
+    """Known properties of one resource type, with Graph's case-insensitive name lookup."""
+
+    def __init__(self, type_name: str, known: frozenset[str], default: tuple[str, ...],
+                 collections: frozenset[str], read_only: frozenset[str],
+                 extensions: bool) -> None:
+        self.type_name = type_name
+        self.known = known
+        self.default = default
+        self.collections = collections
+        self.read_only = read_only
+        self.extensions = extensions
+        self._by_lower = {name.lower(): name for name in known}
+
+    def canonical(self, name: str) -> str | None:
+        """The property's canonical spelling, or None when the type has no such property."""
+        found = self._by_lower.get(name.lower())
+        if found:
+            return found
+        # Extension names are case-sensitive in Entra: keep them exactly as given.
+        if self.extensions and is_extension(name):
+            return name
+        return None
+
+    def empty(self, name: str) -> object:
+        """The value Graph shows for an unset property: [] for collections, null otherwise."""
+        return [] if name in self.collections else None
+
+
+USERS = PropertySet("microsoft.graph.user", USER_PROPERTIES, USER_DEFAULT, USER_COLLECTIONS,
+                    USER_READ_ONLY, extensions=True)
+GROUPS = PropertySet("microsoft.graph.group", GROUP_PROPERTIES, GROUP_DEFAULT, GROUP_COLLECTIONS,
+                     GROUP_READ_ONLY, extensions=True)

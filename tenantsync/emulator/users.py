@@ -1,0 +1,216 @@
+"""/users, /directory/deletedItems and /directoryObjects/getByIds handlers."""
+
+from __future__ import annotations
+
+from tenantsync.emulator.directory import Tenant
+from tenantsync.emulator.listing import respond_list
+from tenantsync.emulator.odata import parse_filter, parse_select, project
+from tenantsync.emulator.protocol import (GraphRequest, GraphResponse,
+                                          bad_request, not_found, read_json_body)
+from tenantsync.emulator.schema import USER_DEFAULT, USERS, GROUPS, GROUP_DEFAULT
+
+_DELETED_DEFAULT = USER_DEFAULT + ("deletedDateTime",)
+_REQUIRED_ON_CREATE = ("accountEnabled", "displayName", "mailNickname", "userPrincipalName",
+                       "passwordProfile")
+
+
+def project_user(user: dict, select: list[str] | None) -> dict:
+    """A user as Graph shows it: the default property set, or exactly the $select-ed ones."""
+    return project(user, select or USER_DEFAULT, USERS)
+
+
+def project_deleted_user(user: dict, select: list[str] | None) -> dict:
+    """A deleted user: default properties plus deletedDateTime."""
+    return project(user, select or _DELETED_DEFAULT, USERS)
+
+
+def project_object(tenant: Tenant, object_id: str, select: list[str] | None) -> dict | None:
+    """A user or group with its @odata.type, as directoryObject collections show them."""
+    user = tenant.users.get(object_id)
+    if user is not None:
+        return {"@odata.type": "#microsoft.graph.user", **project_user(user, select)}
+    group = tenant.groups.get(object_id)
+    if group is not None:
+        return {"@odata.type": "#microsoft.graph.group",
+                **project(group, select or GROUP_DEFAULT, GROUPS)}
+    return None
+
+
+def _user_or_404(req: GraphRequest, key: str) -> dict:
+    user = req.tenant.find_user(key)
+    if user is None:
+        raise not_found(key)
+    return user
+
+
+def check_upn(tenant: Tenant, upn: object, *, current_id: str | None = None) -> str:
+    """Validate a userPrincipalName: shape, verified domain, uniqueness."""
+    if not isinstance(upn, str) or upn.count("@") != 1 or upn.startswith("@"):
+        raise bad_request("Invalid value specified for property 'userPrincipalName' of "
+                          "resource 'User'.")
+    if upn.rpartition("@")[2].lower() not in tenant.domain_names():
+        raise bad_request("The domain portion of the userPrincipalName property is invalid. You "
+                          "must use one of the verified domain names in your organization.")
+    owner = tenant.upn_index.get(upn.lower())
+    if owner is not None and owner != current_id:
+        raise bad_request("Another object with the same value for property userPrincipalName "
+                          "already exists.")
+    return upn
+
+
+def writable_properties(body: dict, type_name: str = "User") -> dict:
+    """The body's properties, canonical names, refusing unknown and read-only ones."""
+    props = USERS if type_name == "User" else GROUPS
+    out: dict = {}
+    for key, value in body.items():
+        if key.startswith("@odata."):
+            continue
+        name = props.canonical(key)
+        if name is None:
+            raise bad_request(f"Property '{key}' does not exist as a declared property or "
+                              "extension property.")
+        if name in props.read_only:
+            raise bad_request(f"Property '{name}' is read-only and cannot be set.")
+        if name in props.collections and value is not None and not isinstance(value, list):
+            raise bad_request(f"Invalid value specified for property '{name}' of resource "
+                              f"'{type_name}'.")
+        if name in ("accountEnabled", "securityEnabled", "mailEnabled") \
+                and value is not None and not isinstance(value, bool):
+            raise bad_request(f"Invalid value specified for property '{name}' of resource "
+                              f"'{type_name}'.")
+        if name.startswith("extension_") and isinstance(value, (list, dict)):
+            raise bad_request(f"Invalid value specified for property '{name}': multi-valued "
+                              "directory extensions are not supported.")
+        out[name] = value
+    return out
+
+
+# -- handlers ----------------------------------------------------------------------------
+def list_users(req: GraphRequest) -> GraphResponse:
+    """GET /users."""
+    t = req.tenant
+    return respond_list(req, props=USERS, ids=t.user_order.ids, keys=t.user_order.keys,
+                        get=t.users.get, project=project_user, context="users",
+                        lookup=t.lookup, key_of=lambda i: t.user_meta[i].ord,
+                        index_after=t.user_order.index_after)
+
+
+def count_users(req: GraphRequest) -> GraphResponse:
+    """GET /users/$count (text/plain; needs ConsistencyLevel: eventual)."""
+    if req.headers.get("consistencylevel", "").lower() != "eventual":
+        raise bad_request("$count is not currently supported without the "
+                          "'ConsistencyLevel: eventual' header.")
+    t = req.tenant
+    if req.query.get("$filter"):
+        pred = parse_filter(req.query["$filter"], USERS).predicate
+        count = sum(1 for u in t.users.values() if pred(u))
+    else:
+        count = len(t.users)
+    return GraphResponse(200, str(count), {"Content-Type": "text/plain;charset=utf-8"})
+
+
+def get_user(req: GraphRequest, id: str) -> GraphResponse:
+    """GET /users/{id | userPrincipalName}."""
+    user = _user_or_404(req, id)
+    select = parse_select(req.query.get("$select"), USERS)
+    fragment = f"users({','.join(select)})/$entity" if select else "users/$entity"
+    return GraphResponse(200, {"@odata.context": req.context(fragment),
+                               **project_user(user, select)})
+
+
+def create_user(req: GraphRequest) -> GraphResponse:
+    """POST /users."""
+    t = req.tenant
+    props = writable_properties(read_json_body(req))
+    for name in _REQUIRED_ON_CREATE:
+        if props.get(name) in (None, ""):
+            raise bad_request(f"Invalid value specified for property '{name}' of resource "
+                              "'User'.")
+    check_upn(t, props["userPrincipalName"])
+    props.pop("passwordProfile")                   # never stored, never served
+    props.setdefault("userType", "Member")
+    props = {k: v for k, v in props.items() if v is not None}
+    user = t.add_user(props)
+    return GraphResponse(201, {"@odata.context": req.context("users/$entity"),
+                               **project_user(user, None)},
+                         {"Location": f"{req.graph_root}/users/{user['id']}"})
+
+
+def update_user(req: GraphRequest, id: str) -> GraphResponse:
+    """PATCH /users/{id}: any writable property, extension_* included; 204."""
+    t = req.tenant
+    user = _user_or_404(req, id)
+    props = writable_properties(read_json_body(req))
+    props.pop("passwordProfile", None)
+    if "userPrincipalName" in props:
+        check_upn(t, props["userPrincipalName"], current_id=user["id"])
+    if props:
+        t.update_user(user["id"], props)
+    return GraphResponse(204)
+
+
+def delete_user(req: GraphRequest, id: str) -> GraphResponse:
+    """DELETE /users/{id}: soft delete into deleted items."""
+    user = _user_or_404(req, id)
+    req.tenant.soft_delete_user(user["id"])
+    return GraphResponse(204)
+
+
+def list_deleted_users(req: GraphRequest) -> GraphResponse:
+    """GET /directory/deletedItems/microsoft.graph.user."""
+    t = req.tenant
+    return respond_list(req, props=USERS, ids=list(t.deleted), keys=None, get=t.deleted.get,
+                        project=project_deleted_user,
+                        context="directory/deletedItems/microsoft.graph.user")
+
+
+def _deleted_or_404(req: GraphRequest, id: str) -> dict:
+    user = req.tenant.deleted.get(id) or req.tenant.deleted.get(id.lower())
+    if user is None:
+        raise not_found(id)
+    return user
+
+
+def get_deleted_item(req: GraphRequest, id: str) -> GraphResponse:
+    """GET /directory/deletedItems/{id}."""
+    user = _deleted_or_404(req, id)
+    select = parse_select(req.query.get("$select"), USERS)
+    return GraphResponse(200, {"@odata.context": req.context("directoryObjects/$entity"),
+                               "@odata.type": "#microsoft.graph.user",
+                               **project_deleted_user(user, select)})
+
+
+def delete_deleted_item(req: GraphRequest, id: str) -> GraphResponse:
+    """DELETE /directory/deletedItems/{id}: permanent delete."""
+    user = _deleted_or_404(req, id)
+    req.tenant.hard_delete_user(user["id"])
+    return GraphResponse(204)
+
+
+def restore_deleted_item(req: GraphRequest, id: str) -> GraphResponse:
+    """POST /directory/deletedItems/{id}/restore."""
+    user = _deleted_or_404(req, id)
+    try:
+        req.tenant.restore_user(user["id"])
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    return GraphResponse(200, {"@odata.context": req.context("directoryObjects/$entity"),
+                               "@odata.type": "#microsoft.graph.user",
+                               **project_user(user, None)})
+
+
+def get_by_ids(req: GraphRequest) -> GraphResponse:
+    """POST /directoryObjects/getByIds."""
+    body = read_json_body(req)
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids or len(ids) > 1000:
+        raise bad_request("Invalid value specified for property 'ids': 1 to 1000 ids required.")
+    types = {str(x).lower().rsplit(".", 1)[-1] for x in body.get("types") or ["user", "group"]}
+    values = []
+    for object_id in ids:
+        kind = req.tenant.object_type(str(object_id))
+        if kind in types:
+            values.append(project_object(req.tenant, str(object_id), None))
+    return GraphResponse(200, {"@odata.context": req.context("directoryObjects"),
+                               "value": values})
+
