@@ -33,27 +33,25 @@ import random
 import string
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from . import text
-from .dates import (
-    add_interval,
-    check_interval,
-    diff_interval,
-    from_filetime,
-    to_datetime,
-    to_filetime,
-)
-from .dotnet_format import (
-    DEFAULT_STYLES,
-    compile_format,
-    format_custom,
-    parse_exact,
-    parse_styles,
+from . import (
+    date_functions,  # noqa: F401  (its decorators add CDate, DateAdd, ... to the table)
+    text,
 )
 from .replace import build_replace
-from .spec import ArgumentError, Spec, Thunk, check_literal, literal
+from .spec import (
+    ENUM_NAMES,
+    FUNCTIONS,
+    ArgumentError,
+    Spec,
+    Thunk,
+    check_literal,
+    literal,
+    register,
+    register_builder,
+)
 from .values import (
     IGNORE,
     FunctionError,
@@ -64,24 +62,7 @@ from .values import (
     to_str,
 )
 
-FUNCTIONS: dict[str, Spec] = {}
-ENUM_NAMES = frozenset({"vbBinaryCompare", "vbTextCompare"})
-"""Bare words allowed as arguments; they evaluate to their own name."""
-
-
-def register(name: str, min_args: int, max_args: int | None = -1, **options: Any
-             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add the decorated value function to the table (max_args -1: same as min_args)."""
-    def add(impl: Callable[..., Any]) -> Callable[..., Any]:
-        upper = min_args if max_args == -1 else max_args
-        FUNCTIONS[name] = Spec(name, min_args, upper, impl=impl, **options)
-        return impl
-    return add
-
-
-def register_builder(name: str, min_args: int, max_args: int | None, build: Any, **options: Any
-                     ) -> None:
-    FUNCTIONS[name] = Spec(name, min_args, max_args, build=build, **options)
+__all__ = ["ENUM_NAMES", "FUNCTIONS"]  # the complete table, once this module is imported
 
 
 def per_value(impl: Callable[..., Any]) -> Callable[..., Any]:
@@ -387,86 +368,6 @@ def remove_duplicates(values: Any) -> Any:
         if value not in unique:  # a list scan: values may be unhashable (dicts), lists are short
             unique.append(value)
     return unique
-
-
-# --- dates ------------------------------------------------------------------------------------
-
-def _check_interval(consts: tuple[Any, ...]) -> None:
-    check_literal(consts, 0, check_interval)
-
-
-@register("CDate", 1)
-def cdate(value: Any) -> datetime | None:
-    return None if value == "" else to_datetime(value)
-
-
-@register("DateAdd", 3, check=_check_interval)
-def date_add(interval: Any, amount: Any, value: Any) -> datetime | None:
-    moment = to_datetime(value)
-    if moment is None:
-        return None
-    return add_interval(check_interval(interval), to_int(amount, "value"), moment)
-
-
-@register("DateDiff", 3, check=_check_interval)
-def date_diff(interval: Any, first: Any, second: Any) -> int | None:
-    start, end = to_datetime(first), to_datetime(second)
-    if start is None or end is None:
-        return None
-    return diff_interval(check_interval(interval), start, end)
-
-
-@register("DateFromNum", 1)
-def date_from_num(value: Any) -> datetime | None:
-    return None if value is None or value == "" else from_filetime(to_int(value, "value"))
-
-
-@register("NumFromDate", 1)
-def num_from_date(value: Any) -> int | None:
-    moment = to_datetime(value) if value != "" else None
-    return None if moment is None else to_filetime(moment)
-
-
-@register("Now", 0, needs_now=True)
-def now_(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
-
-
-def _format_args(args: tuple[Any, ...]) -> tuple[Any, Any, Any, Any]:
-    """FormatDateTime(source, [dateTimeStyles,] inputFormat, outputFormat): the older 3-argument
-    form of the doc has no styles."""
-    if len(args) == 3:
-        return args[0], None, args[1], args[2]
-    return args[0], args[1], args[2], args[3]
-
-
-def _check_format(consts: tuple[Any, ...]) -> None:
-    offset = 0 if len(consts) == 3 else 1
-    if offset:
-        check_literal(consts, 1, lambda v: parse_styles(str(v)))
-    for index in (1 + offset, 2 + offset):
-        check_literal(consts, index, lambda v: compile_format(str(v)))
-
-
-@register("FormatDateTime", 3, 4, needs_now=True, check=_check_format)
-def format_date_time(now: datetime | None, *args: Any) -> str | None:
-    source, styles, input_format, output_format = _format_args(args)
-    if source is None or source == "":
-        return None
-    out = compile_format(_required(output_format, "outputFormat"))
-    if isinstance(source, datetime):
-        return format_custom(source if source.tzinfo else source.replace(tzinfo=UTC), out)
-    chosen = DEFAULT_STYLES if not styles else parse_styles(text_of(styles))
-    moment = parse_exact(text_of(source), compile_format(_required(input_format, "inputFormat")),
-                         chosen, now or datetime.now(UTC))
-    return format_custom(moment, out)
-
-
-def _required(value: Any, what: str) -> str:
-    result = to_str(value)
-    if not result:
-        raise FunctionError(f"{what} is required")
-    return result
 
 
 # --- generated values -------------------------------------------------------------------------

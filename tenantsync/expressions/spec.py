@@ -1,4 +1,5 @@
-"""How a function is described to the compiler: name, arity, and how its call is built.
+"""The function table and how a function is described to the compiler: name, arity, and how
+its call is built.
 
 Most functions are plain Python functions of their argument *values* (``impl``). A few need the
 compiled arguments themselves (``build``): IIF/Switch/Coalesce evaluate only what they need,
@@ -16,6 +17,8 @@ from typing import Any, Final
 
 Thunk = Callable[[Mapping[str, Any], "datetime | None"], Any]
 """A compiled (sub)expression: (user, now) -> value."""
+Builder = Callable[[tuple[Thunk, ...], tuple[Any, ...]], Thunk]
+"""Builds the thunk of a call from its compiled arguments and their compile-time view."""
 
 
 class _Marker:
@@ -50,7 +53,7 @@ class Spec:
     min_args: int
     max_args: int | None                       # None: no upper bound
     impl: Callable[..., Any] | None = None     # called with the argument values
-    build: Callable[[tuple[Thunk, ...], tuple[Any, ...]], Thunk] | None = None
+    build: Builder | None = None
     check: Callable[[tuple[Any, ...]], None] | None = None   # gets literal values / EMPTY / DYNAMIC
     needs_now: bool = False                    # impl gets the evaluation time first
     even_args: bool = False                    # Switch: the total count must be even
@@ -74,3 +77,25 @@ def check_literal(consts: tuple[Any, ...], index: int, validate: Callable[[Any],
         return validate(value)
     except ValueError as exc:
         raise ArgumentError(str(exc), index) from None
+
+
+# The function table: every module of functions adds to it with these decorators.
+FUNCTIONS: dict[str, Spec] = {}
+ENUM_NAMES = frozenset({"vbBinaryCompare", "vbTextCompare"})
+"""Bare words allowed as arguments; they evaluate to their own name."""
+
+
+def register(name: str, min_args: int, max_args: int | None = -1, **options: Any
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add the decorated value function to the table (max_args -1: same as min_args)."""
+    def add(impl: Callable[..., Any]) -> Callable[..., Any]:
+        upper = min_args if max_args == -1 else max_args
+        FUNCTIONS[name] = Spec(name, min_args, upper, impl=impl, **options)
+        return impl
+    return add
+
+
+def register_builder(name: str, min_args: int, max_args: int | None, build: Builder,
+                     **options: Any) -> None:
+    """Add a function whose call is built from its compiled arguments (see Spec.build)."""
+    FUNCTIONS[name] = Spec(name, min_args, max_args, build=build, **options)

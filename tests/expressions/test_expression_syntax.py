@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tenantsync.errors import ExpressionError
-from tenantsync.expressions import compile_expression
+from tenantsync.expressions import FUNCTION_NAMES, compile_expression
 from tenantsync.expressions.lexer import ATTR, EOF, IDENT, NUMBER, OP, STRING, tokenize
 from tenantsync.expressions.parser import Call, Compare, Empty, Literal, Name, parse
 
@@ -176,3 +176,17 @@ def test_comparison_of_multi_valued_attribute_is_a_data_error_at_the_operator() 
     with pytest.raises(ExpressionError) as caught:
         compile_expression('IIF([proxyAddresses]="x", "1", "2")').evaluate({"proxyAddresses": ["x"]})
     assert caught.value.column == 21 and "multi-valued" in caught.value.message
+
+
+DOCUMENTED = """Append, AppRoleAssignmentsComplex, BitAnd, CBool, CDate, Coalesce, ConvertToBase64,
+ConvertToUTF8Hex, Count, CStr, DateAdd, DateDiff, DateFromNum, FormatDateTime, Guid,
+IgnoreFlowIfNullOrEmpty, IIF, InStr, IsNull, IsNullOrEmpty, IsPresent, IsString, Item, Join,
+Left, Mid, NormalizeDiacritics, Not, Now, NumFromDate, PCase, RandomString, Redact,
+RemoveDuplicates, Replace, SelectUniqueValue, SingleAppRoleAssignment, Split, StripSpaces,
+Switch, ToLower, ToUpper, Word"""
+
+
+def test_the_table_has_the_43_documented_functions_plus_alt_sec_id() -> None:
+    documented = {name.strip() for name in DOCUMENTED.split(",")}
+    assert len(documented) == 43
+    assert FUNCTION_NAMES == documented | {"AltSecIdFromNetId"}
