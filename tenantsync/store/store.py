@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
 
 from tenantsync.errors import TenantSyncError
 
@@ -110,10 +111,16 @@ def _create_engine(url: URL) -> Engine:
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, json_serializer=dumps, json_deserializer=loads)
     database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
+    in_memory = database in ("", ":memory:")
+    if not in_memory and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"connect_args": {"timeout": 30}}
+    if in_memory:
+        # Tests' "sqlite://": one connection for all threads, else each thread sees its own
+        # empty database (SQLAlchemy's default pool for memory databases is per thread).
+        options = {"connect_args": {"check_same_thread": False}, "poolclass": StaticPool}
     engine = create_engine(url, pool_pre_ping=True, json_serializer=dumps, json_deserializer=loads,
-                           connect_args={"timeout": 30})
+                           **options)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -121,7 +128,7 @@ def _create_engine(url: URL) -> Engine:
         # read-then-write (record_failures) is one transaction. SQLAlchemy's documented recipe.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if database and database != ":memory:":
+        if not in_memory:
             _enable_wal(cursor)
         # synchronous=NORMAL is durable in WAL mode across a process crash and much faster.
         cursor.execute("PRAGMA synchronous=NORMAL")

@@ -136,3 +136,13 @@ def test_reset_does_only_what_is_asked(store: Store) -> None:
     store.save_job("emea", JobStatus(code="Paused"))
     store.reset("emea")
     assert store.job("emea").code == "Paused"  # an administrator's pause survives a restart
+
+
+def test_memory_store_is_one_database_for_all_threads() -> None:
+    with Store("sqlite://") as store:
+        store.save_watermarks("emea", {"users": "d1"})
+        seen: list[dict[str, str]] = []
+        thread = threading.Thread(target=lambda: seen.append(store.watermarks("emea")))
+        thread.start()
+        thread.join()
+        assert seen == [{"users": "d1"}]
