@@ -125,7 +125,10 @@ def word(source: Any, number: Any, delimiters: Any) -> str:
     if source is None or index < 1:
         return ""
     separators = to_str(delimiters) or ""
-    words = text_of(source).translate({ord(c): " " for c in separators}).split(" ")
+    words = [text_of(source)]
+    if separators:  # map every delimiter onto the first one, then split once
+        first = separators[0]
+        words = words[0].translate({ord(c): first for c in separators[1:]}).split(first)
     words = [w for w in words if w]  # consecutive delimiters do not make empty words
     return words[index - 1] if index <= len(words) else ""
 

@@ -64,7 +64,7 @@ def _read_token(text: str, pos: int) -> Token:
         return _attribute(text, pos)
     if char == '"':
         return _string(text, pos)
-    if char.isdigit() or (char == "-" and text[pos + 1:pos + 2].isdigit()):
+    if _is_digit(char) or (char == "-" and _is_digit(text[pos + 1:pos + 2])):
         return _number(text, pos)
     if char == "&":
         return _hex(text, pos)
@@ -76,6 +76,10 @@ def _read_token(text: str, pos: int) -> Token:
     if char in ",()":
         return Token(char, char, pos + 1, char)
     return _operator(text, pos)
+
+
+def _is_digit(char: str) -> bool:
+    return len(char) == 1 and "0" <= char <= "9"  # ASCII only: str.isdigit accepts "٣" and "²"
 
 
 def _fail(message: str, text: str, pos: int) -> ExpressionError:
@@ -116,11 +120,11 @@ def _string(text: str, pos: int) -> Token:
 
 def _number(text: str, pos: int) -> Token:
     end = pos + 1
-    while end < len(text) and text[end].isdigit():
+    while end < len(text) and _is_digit(text[end]):
         end += 1
-    if text[end:end + 1] == "." and text[end + 1:end + 2].isdigit():
+    if text[end:end + 1] == "." and _is_digit(text[end + 1:end + 2]):
         end += 1
-        while end < len(text) and text[end].isdigit():
+        while end < len(text) and _is_digit(text[end]):
             end += 1
         return Token(NUMBER, float(text[pos:end]), pos + 1, text[pos:end])
     if end < len(text) and (text[end].isalpha() or text[end] == "_"):

@@ -175,6 +175,8 @@ def test_text_functions_keep_null() -> None:
     ('Word("a,,b", 2, ",")', "b"),           # consecutive delimiters make no empty word
     ('Word("a b", 0, " ")', ""),
     ('Word("a b", 3, " ")', ""),
+    ('Word("a b", 1, "")', "a b"),           # no delimiters: the whole text is one word
+    ('Word("a.b c", 2, ". ")', "b"),
     ('Left("abc", "2")', "ab"),              # numeric text is a number
     ('Mid("abcdef", 3, 2)', "cd"),
     ('Mid("abc", 5, 2)', ""),

@@ -110,6 +110,7 @@ ERRORS = [
     ("Join(\",\", [])", "empty attribute name '[]'", 11),
     ("Join(\",\", [ mail ])", "attribute name ' mail ' has spaces around it; write [mail]", 11),
     ("Left([a], 3x)", "invalid number '3x'", 11),
+    ("Left([a], ٣)", "unexpected character '٣'", 11),
     ("Join(\",\", [a]; [b])", "unexpected character ';'", 14),
     ('Join(",", mail)', "unknown name 'mail' (attributes are written [mail], text \"mail\")", 11),
     ('Join(",", Now)', "Now is a function: call it as Now(...)", 11),
