@@ -14,7 +14,7 @@ from typing import Any, Literal
 from .config import SyncConfig
 from .connectors.entra_source import EntraSource
 from .connectors.entra_target import EntraTarget
-from .errors import GraphError, QuarantinedError
+from .errors import ExpressionError, GraphError, QuarantinedError
 from .model import Action, Step
 from .quarantine import JobKeeper
 from .records import counts, log_rows
@@ -84,7 +84,9 @@ class Cycle:
         cfg, store = self.cfg, self.store
         if self.opt.restart:
             store.reset(cfg.name, watermarks=True, escrows=True, quarantine=True)
-        self.jobs.check_due(ignore=self.opt.ignore_quarantine or self.opt.restart or bool(self.opt.user_ids))
+        # ForceDeletes is an administrator's approval: like a restart it does not wait for the backoff.
+        self.jobs.check_due(ignore=self.opt.ignore_quarantine or self.opt.restart or self.opt.allow_deletes
+                            or bool(self.opt.user_ids))
         marks = store.watermarks(cfg.name)
         if not self.opt.user_ids:
             self.kind = "incremental" if marks.get("users") else "initial"
@@ -150,6 +152,9 @@ class Cycle:
     def plan_page(self, page: Sequence[dict[str, Any]]) -> list[Action]:
         """Scope, map, match and plan one page of source users."""
         cfg = self.cfg
+        missing = self._not_found(page) if self.kind == "on-demand" else []
+        if missing:
+            page = [u for u in page if u["id"] not in {a.source_id for a in missing}]
         users: list[dict[str, Any]] = []
         removals: dict[str, Removal] = {}
         prior = self.store.snapshots(cfg.name, [u["id"] for u in page]) if self.kind == "incremental" else {}
@@ -176,9 +181,27 @@ class Cycle:
             ready = self.source.sms_ready(would_create)
             for uid in ready:
                 scopes[uid] = evaluate_scope(next(u for u in users if u["id"] == uid), self.scope_ctx, sms_ready=True)
-        planned = [self._plan_one(u, scopes.get(u["id"]), matches[u["id"]], removals.get(u["id"])) for u in users]
+        planned = missing + [self._plan_one(u, scopes.get(u["id"]), matches[u["id"]], removals.get(u["id"]))
+                             for u in users]
         self.actions.extend(planned)
         return planned
+
+    def _not_found(self, page: Sequence[dict[str, Any]]) -> list[Action]:
+        """On demand, a user the source does not return is reported, never deleted (reference §7:
+        users deleted in the source are not searchable)."""
+        out = []
+        for raw in page:
+            if (raw.get("@removed") or {}).get("reason") != "notFound":
+                continue
+            uid, link = raw["id"], self.links.get(raw["id"])
+            self._seen.add(uid)
+            out.append(Action("other", uid, link.target_id if link else None, status="skipped",
+                              error_code="SourceObjectNotFound",
+                              reason=f"No user with id '{uid}' was found in the source tenant; a user "
+                                     "deleted in the source cannot be provisioned on demand.",
+                              steps=[Step("EntryImport", "import", "failure",
+                                          f"User '{uid}' was not found in the source tenant.", {})]))
+        return out
 
     def _index_for(self, users: Sequence[dict[str, Any]], removals: dict[str, Removal]) -> TargetIndex:
         if self.kind == "initial":
@@ -195,9 +218,12 @@ class Cycle:
 
     def _plan_one(self, user: dict[str, Any], scope: Any, match: Match, removal: Removal | None) -> Action:
         link = self.links.get(user["id"])
+        imported: dict[str, Any] = {"ChangeType": "Delete" if removal else ("Add" if link is None else "Update")}
+        if self.kind == "on-demand":     # provisionOnDemand's import step lists the attributes read
+            imported["Attributes"] = {k: v for k, v in user.items() if not k.startswith("@")}
         steps = [Step("EntryImport", "import", "success",
                       f"Retrieved User '{user.get('userPrincipalName', user['id'])}' from the source tenant.",
-                      {"ChangeType": "Delete" if removal else ("Add" if link is None else "Update")})]
+                      imported)]
         if scope is not None:
             steps.append(Step("EntrySynchronizationScoping", "scoping",
                               "success" if scope.in_scope else "skipped", scope.description,
@@ -209,9 +235,14 @@ class Cycle:
                           match.description, {"MatchedBy": match.by,
                                               "TargetId": (match.target or {}).get("id", "")}))
         in_scope = scope is not None and scope.in_scope and not removal
-        return plan_user(user, source_id=user["id"], scope=scope,
-                         desired_create=self.mapping.map_user(user, creating=True) if in_scope and match.target is None else None,
-                         desired_update=self.mapping.map_user(user, creating=False) if in_scope and match.target else None,
+        try:
+            create = self.mapping.map_user(user, creating=True) if in_scope and match.target is None else None
+            update = self.mapping.map_user(user, creating=False) if in_scope and match.target else None
+        except ExpressionError as exc:      # one user's bad data must not stop the cycle
+            return Action("other", user["id"], (match.target or {}).get("id"), display_name=user.get("displayName", ""),
+                          reason=f"An attribute mapping could not be evaluated for this user: {exc}",
+                          status="failure", error_code="ExpressionEvaluationFailed", steps=steps)
+        return plan_user(user, source_id=user["id"], scope=scope, desired_create=create, desired_update=update,
                          match=match, link_state=link.state if link else None,
                          on_leave_scope=self.cfg.settings.on_leave_scope, removal=removal, steps=steps)
 
@@ -325,8 +356,11 @@ class Cycle:
         store.append_log(cfg.name, log_rows(self.actions, job_id=cfg.name, cycle_id=self.cycle_id,
                                             redacted=frozenset(), dry_run=self.opt.dry_run))
         c = counts(self.actions)
-        job = self.jobs.after_cycle(c, quarantine_reason=self.quarantine_reason if not self.opt.dry_run else None,
-                                    dry_run=self.opt.dry_run, message=self.message)
+        if self.kind == "on-demand":
+            job = store.job(cfg.name)     # a few users on demand neither enter nor lift quarantine
+        else:
+            job = self.jobs.after_cycle(c, quarantine_reason=self.quarantine_reason if not self.opt.dry_run
+                                        else None, dry_run=self.opt.dry_run, message=self.message)
         store.finish_cycle(cfg.name, self.cycle_id, counts=c, status="failure" if c["failure"] else "success",
                            job=job, error=self.message or None)
         return CycleReport(cfg.name, self.cycle_id, self.kind, self.opt.dry_run, c, self.jobs.describe(job),
@@ -346,6 +380,11 @@ def run_cycle(cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Store
               on_progress: Callable[[int], None] | None = None) -> CycleReport:
     """Run one whole cycle without Prefect (tests, benchmarks, the engine's own CLI path)."""
     cycle = Cycle(cfg, source_api=source_api, target_api=target_api, store=store, options=options, notify=notify)
+    return drive(cycle, on_progress=on_progress)
+
+
+def drive(cycle: Cycle, *, on_progress: Callable[[int], None] | None = None) -> CycleReport:
+    """Run an opened Cycle from begin to finish in one go."""
     cycle.begin()
     for n, page in enumerate(cycle.pages(), start=1):
         cycle.plan_page(page)
@@ -357,4 +396,4 @@ def run_cycle(cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Store
     return cycle.finish()
 
 
-__all__ = ["Cycle", "CycleOptions", "CycleReport", "QuarantinedError", "run_cycle"]
+__all__ = ["Cycle", "CycleOptions", "CycleReport", "QuarantinedError", "drive", "run_cycle"]
