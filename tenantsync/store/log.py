@@ -68,7 +68,7 @@ def _row(config: str, entry: dict[str, Any]) -> list[Any]:
 
 class LogRepository(Repository):
     def append_log(self, config: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Append rows in one executemany. Missing keys default (id: a new uuid4,
+        """Append rows in one bulk write (see sql.bulk_write). Missing keys default (id: a new uuid4,
         activityDateTime: now, lists: []); an unknown key is refused before anything is written."""
         prepared = [_row(config, entry) for entry in rows]
         if prepared:
