@@ -1,0 +1,39 @@
+"""A tenant connection kept in Prefect: where Graph is, and the credential's secret.
+
+A configuration names its connections (``source: {connection: emea}``); a name missing from the
+file's ``connections:`` section is looked up as a GraphConnectionBlock of that name.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from tenantsync.graph.connection import DEFAULT_GRAPH_URL, AuthSettings, GraphConnection
+
+
+class GraphConnectionBlock(Block):
+    """One Microsoft Entra tenant as seen through Microsoft Graph (or the tenantsync emulator)."""
+
+    _block_type_name = "tenantsync Graph connection"
+    _block_type_slug = "tenantsync-graph-connection"
+    _description = ("A Microsoft Entra tenant for tenantsync: tenant id, Graph URL and credential. "
+                    "Save it under the connection name a configuration uses (e.g. 'emea').")
+
+    tenant_id: str = Field(..., description="Directory (tenant) id of the tenant.")
+    graph_url: str = Field(DEFAULT_GRAPH_URL, description="Graph v1.0 root; the emulator's is "
+                                                          "http://127.0.0.1:8765/v1.0")
+    auth_kind: Literal["static_token", "client_secret", "certificate", "managed_identity",
+                       "workload_identity"] = Field("client_secret", description="How to authenticate.")
+    client_id: str | None = Field(None, description="Application (client) id of the app registration.")
+    secret: SecretStr | None = Field(None, description="Client secret, bearer token (static_token) "
+                                                       "or certificate password.")
+    certificate_path: str | None = Field(None, description="PEM or PKCS12 file (auth kind certificate).")
+
+    def to_connection(self, name: str) -> GraphConnection:
+        """The engine's connection model; the secret travels as a SecretStr in ``auth.secret``."""
+        auth = AuthSettings(kind=self.auth_kind, client_id=self.client_id, secret=self.secret,
+                            certificate_path=self.certificate_path)
+        return GraphConnection(name=name, tenant_id=self.tenant_id, graph_url=self.graph_url, auth=auth)

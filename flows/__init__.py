@@ -1,0 +1,17 @@
+"""Prefect flows of tenantsync: one per documented procedure, each thin.
+
+    flows.sync:sync_cycle                 initial / incremental cycle (restart, dry run, deletion approval)
+    flows.ondemand:provision_on_demand    up to 5 users, rate-limited across runs
+    flows.repair:repair_upn               pending-acceptance UPN repair
+    flows.connection:test_connection      the documented test-connection checks
+    flows.usersource:user_source_sync     Entra ID -> application user directory
+    flows.reports:export_reports          CSV + HTML exports
+
+Every flow takes ``config`` (a YAML file path or a SyncConfigBlock name) and returns a JSON-able
+dict. A run that fails (quarantine, failed check, failed provisioning events...) ends in a Failed
+state whose exception, ``ProcedureFailed``, carries the same dict as ``.result``.
+"""
+
+from ._common import ProcedureFailed
+
+__all__ = ["ProcedureFailed"]

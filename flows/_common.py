@@ -1,0 +1,165 @@
+"""What every flow shares: resolving a configuration (file or block), e-mail, run names, results."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, runtime
+from prefect.states import Completed, Failed, State
+
+from tenantsync.config import SyncConfig, load_config
+from tenantsync.errors import ConfigError, TenantSyncError
+from tenantsync.graph.connection import GraphConnection
+
+DEFAULT_SMTP_BLOCK = "tenantsync-smtp"
+DEFAULT_REPORTS_DIR = "data/reports"
+
+Notify = Callable[[str, str], None]
+
+
+class ProcedureFailed(TenantSyncError):
+    """A procedure ran and failed; ``result`` is the flow's JSON-able result all the same."""
+
+    def __init__(self, message: str, result: Mapping[str, Any]):
+        super().__init__(message)
+        self.message, self.result = message, dict(result)
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+def looks_like_file(config: str) -> bool:
+    p = Path(config)
+    return p.exists() or p.suffix.lower() in (".yaml", ".yml") or "/" in config or os.sep in config
+
+
+def config_label(config: str) -> str:
+    """A short name for run names: the file's stem or the block's name."""
+    return Path(config).stem if looks_like_file(config) else config
+
+
+def resolve_config(config: str) -> SyncConfig:
+    """Load a configuration from a YAML file or a SyncConfigBlock; a connection the file names but
+    does not define comes from the GraphConnectionBlock of that name."""
+    path, label = _config_file(config)
+    try:
+        cfg = load_config(path)
+        missing = sorted({n for n in (cfg.source.connection, cfg.target.connection) if n} - set(cfg.connections))
+        if missing:
+            cfg = load_config(path, connections={n: _connection_block(n) for n in missing})
+    except ConfigError as exc:
+        if label is None:
+            raise
+        raise ConfigError(exc.message, file=label, line=exc.line, key=exc.key, value=exc.value,
+                          allowed=exc.allowed) from None
+    return cfg
+
+
+def _config_file(config: str) -> tuple[Path, str | None]:
+    """(file to load, label for error messages when the file is a block's copy)."""
+    if looks_like_file(config):
+        return Path(config), None
+    from blocks import SyncConfigBlock
+
+    try:
+        block = SyncConfigBlock.load(config)
+    except ValueError:
+        raise ConfigError(f"no configuration file {config!r} and no SyncConfigBlock of that name "
+                          "(prefect block ls)") from None
+    folder = Path(tempfile.mkdtemp(prefix="tenantsync-config-"))
+    path = folder / f"{config}.yaml"
+    path.write_text(block.yaml, encoding="utf-8")
+    return path, f"block {config}"
+
+
+def _connection_block(name: str) -> GraphConnection:
+    from blocks import GraphConnectionBlock
+
+    try:
+        return GraphConnectionBlock.load(name).to_connection(name)
+    except ValueError:
+        raise ConfigError(f"connection {name!r} is neither defined in 'connections' nor saved as a "
+                          "GraphConnectionBlock of that name", key="connections") from None
+
+
+# -- e-mail --------------------------------------------------------------------------------------
+
+def smtp_block(cfg: SyncConfig | None = None) -> Any:
+    """The SmtpEmailBlock named by the configuration (settings.email_block) or 'tenantsync-smtp';
+    None when there is none (then notifications are only stored, not sent)."""
+    from blocks import SmtpEmailBlock
+
+    name = getattr(getattr(cfg, "settings", None), "email_block", None) or DEFAULT_SMTP_BLOCK
+    try:
+        return SmtpEmailBlock.load(name)
+    except ValueError:
+        return None
+
+
+def notifier(cfg: SyncConfig) -> Notify | None:
+    """notify(subject, body) for the engine: e-mails settings.notification_email; a failed send
+    is logged, never fatal (the notification is in the state store either way)."""
+    to = cfg.settings.notification_email
+    block = smtp_block(cfg) if to else None
+    if block is None:
+        return None
+
+    def notify(subject: str, body: str) -> None:
+        try:
+            block.send(to, subject, body)
+        except Exception as exc:  # noqa: BLE001 - e-mail trouble must not fail a cycle
+            get_run_logger().warning("could not send the notification e-mail to %s: %s", to, exc)
+
+    return notify
+
+
+# -- run names and results ---------------------------------------------------------------------
+
+def run_name(kind: str) -> Callable[[], str]:
+    """flow_run_name callable: '<config>-<kind>' (plus '-restart' / '-dry-run' when asked)."""
+    def name() -> str:
+        params = runtime.flow_run.parameters or {}
+        parts = [config_label(str(params.get("config", "config"))), kind]
+        if params.get("restart"):
+            parts.append("restart")
+        if params.get("dry_run"):
+            parts.append("dry-run")
+        return "-".join(parts)
+
+    return name
+
+
+def rename_run(name: str) -> None:
+    """Give the current flow run a more telling name once it is known (e.g. the cycle's kind)."""
+    from prefect import get_client
+
+    run_id = runtime.flow_run.id
+    if not run_id:
+        return
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(run_id, name=name)
+    except Exception as exc:  # noqa: BLE001 - cosmetic
+        get_run_logger().debug("could not rename the flow run: %s", exc)
+
+
+def outcome(result: dict[str, Any], *, ok: bool, message: str, name: str | None = None) -> State:
+    """The flow's final state: Completed with the result, or Failed with ProcedureFailed(result)."""
+    result["ok"] = ok
+    result.setdefault("message", message)
+    if ok:
+        return Completed(message=message, data=result, **({"name": name} if name else {}))
+    return Failed(message=message, data=ProcedureFailed(message, result), **({"name": name} if name else {}))
+
+
+def file_uri(path: str | Path) -> str:
+    return Path(path).resolve().as_uri()
+
+
+def artifact_key(*parts: str) -> str:
+    """Artifact keys: lowercase letters, digits and dashes only."""
+    text = "-".join(parts).lower()
+    return "".join(c if c.isalnum() and c.isascii() else "-" for c in text).strip("-")[:120] or "tenantsync"

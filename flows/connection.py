@@ -1,0 +1,46 @@
+"""Test connection: the documented checks of both sides of a configuration, in fixing order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from tenantsync.config import SyncConfig
+from tenantsync.ops import connection_test
+
+from ._common import artifact_key, outcome, resolve_config, run_name
+
+
+@task(name="check-connections", task_run_name="check-connections", cache_policy=NO_CACHE)
+def check_connections(cfg: SyncConfig) -> connection_test.ConnectionReport:
+    """Credentials, inbound sync policy, automatic redemption, invitations, licences, UPN suffixes.
+    No retries: a failing check is the answer, not a hiccup."""
+    return connection_test.test_connection(cfg)
+
+
+@flow(name="test-connection", flow_run_name=run_name("test-connection"),
+      description="Checks both connections of a configuration the way an administrator fixes them: "
+                  "credentials, inbound identity sync allowed, automatic redemption, guest invitations, "
+                  "premium licences, UPN suffixes. Fails when a blocking check fails.")
+def test_connection(config: str) -> Any:
+    """config: a YAML file path or a SyncConfigBlock name."""
+    cfg = resolve_config(config)
+    report = check_connections(cfg)
+    table = [{"check": c.name, "status": c.status, "code": c.code, "blocking": c.blocking,
+              "message": c.message, "what to do": c.recommended_action if c.status != "passed" else ""}
+             for c in report.checks]
+    table += [{"check": n, "status": "not checked", "code": "", "blocking": False,
+               "message": "fix the failures above first", "what to do": ""} for n in report.not_checked]
+    create_table_artifact(key=artifact_key(cfg.name, "test-connection"), table=table,
+                          description=f"{cfg.name}: test connection ({'OK' if report.ok else 'FAILED'})")
+    create_markdown_artifact(key=artifact_key(cfg.name, "test-connection-report"), markdown=report.render_markdown(),
+                             description=f"{cfg.name}: test connection")
+    result: dict[str, Any] = report.as_dict()
+    result["status"] = "success" if report.ok else "failure"
+    first = report.first_failure
+    message = ("all blocking checks passed" if report.ok else
+               f"{first.name}: {first.code + ' ' if first.code else ''}{first.message}" if first else "not every check ran")
+    return outcome(result, ok=report.ok, message=f"{cfg.name}: {message}")

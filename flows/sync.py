@@ -1,0 +1,231 @@
+"""The sync cycle flow: initial or incremental (restart, dry run, deletion approval)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, runtime
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.states import Completed, Running, State
+from pydantic import Field
+
+from tasks.reports import export_cycle_reports
+from tenantsync import reports
+from tenantsync.config import SyncConfig
+from tenantsync.cycle import Cycle, CycleOptions, CycleReport
+from tenantsync.errors import GraphError, QuarantinedError
+from tenantsync.quarantine import WHAT_TO_DO, JobKeeper
+from tenantsync.service import open_cycle
+from tenantsync.store import Store
+
+from ._common import (DEFAULT_REPORTS_DIR, artifact_key, file_uri, notifier, outcome, rename_run,
+                      resolve_config, run_name)
+from ._cycle import (Progress, _md, failures_md, publish_counts, publish_reports, quarantine_text,
+                     report_result)
+
+PREVIEW = 50            # staged deletions listed in the approval artifact
+
+
+class DeletionApproval(RunInput):
+    """The form the Prefect UI shows when a cycle stops at the accidental-deletion threshold."""
+
+    approve: bool = Field(False, description="Apply the staged deletions now (the portal's 'Allow "
+                                             "deletes'). Leave unticked to keep them staged: the job "
+                                             "stays quarantined (TooManyDeletes).")
+
+
+@flow(name="sync-cycle", flow_run_name=run_name("sync"), log_prints=False,
+      description="One synchronization cycle: initial when the configuration has no state yet (or "
+                  "restart=True), else incremental. Above the deletion threshold the run pauses for "
+                  "approval of the staged deletions.")
+def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_deletes: bool = False,
+               approval_timeout_s: int = 3600, ignore_quarantine: bool = False,
+               reports_dir: str = DEFAULT_REPORTS_DIR) -> Any:
+    """config: a YAML file path or a SyncConfigBlock name. restart: a new initial cycle (watermarks,
+    escrows and quarantine cleared; links kept). dry_run: plan and report, write nothing.
+    allow_deletes: apply deletions above the threshold (ForceDeletes). approval_timeout_s: how long
+    to wait for an approval when deletions are staged (0: do not wait, keep them staged).
+    ignore_quarantine: run now even if the quarantine backoff says later."""
+    cfg = resolve_config(config)
+    options = CycleOptions(restart=restart, dry_run=dry_run, allow_deletes=allow_deletes,
+                           ignore_quarantine=ignore_quarantine)
+    store = Store.for_url(cfg.state_url)
+    progress = Progress(f"{cfg.name} cycle", key=artifact_key(cfg.name, "progress"))
+    cycle: Cycle | None = None
+    try:
+        with open_cycle(cfg, options, notify=notifier(cfg), store=store) as cycle:
+            report = _run(cycle, progress, approval_timeout_s, reports_dir)
+    except QuarantinedError as exc:
+        return _skipped(cfg, store, exc)
+    except GraphError as exc:
+        return _failed(cfg, store, cycle, exc, reports_dir)
+    return _finished(cfg, report, reports_dir)
+
+
+def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str) -> CycleReport:
+    from ._cycle import run_stages
+
+    name = cycle.cfg.name
+    suffix = "-dry-run" if cycle.opt.dry_run else ""
+    return run_stages(cycle, progress=progress,
+                      on_begun=lambda kind: rename_run(f"{name}-{kind}{suffix}"),
+                      on_staged=lambda c: ask_approval(c, timeout_s, reports_dir))
+
+
+# -- deletion approval -----------------------------------------------------------------------------
+
+def staged_rows(cycle: Cycle) -> list[dict[str, Any]]:
+    now = datetime.now(timezone.utc).isoformat()
+    return [{"sourceIdentity.id": a.source_id, "targetIdentity.id": a.target_id or "",
+             "displayName": a.display_name, "action": "disable" if "accountEnabled" in a.changes else "delete",
+             "reason": a.reason, "cycleId": cycle.cycle_id, "staged": now} for a in cycle.staged]
+
+
+def ask_approval(cycle: Cycle, timeout_s: int, reports_dir: str) -> bool:
+    """List the staged deletions (pending-deletions.csv and an artifact) and pause for a decision.
+    True when an administrator approved; rejection and timeout leave them staged."""
+    log = get_run_logger()
+    cfg, rows = cycle.cfg, staged_rows(cycle)
+    csv_path: Path | None = None
+    if not cycle.opt.dry_run:
+        csv_path = reports.write_csv(rows, reports.PENDING_DELETION_COLUMNS,
+                                     reports.config_dir(cfg.name, reports_dir) / "pending-deletions.csv").resolve()
+        create_link_artifact(key=artifact_key(cfg.name, "pending-deletions"), link=file_uri(csv_path),
+                             link_text=f"pending-deletions.csv ({len(rows)} staged)")
+    threshold = cfg.settings.deletion_threshold
+    head = (f"**{len(rows)} deletions** (deletes and disables) were planned in cycle `{cycle.cycle_id}` of "
+            f"`{cfg.name}`, above the accidental-deletion threshold of {threshold}. None has been applied.")
+    where = f"The full list is in `{csv_path}` ({file_uri(csv_path)})." if csv_path else "Dry run: nothing is kept."
+    lines = [f"# Staged deletions: `{cfg.name}`", "", head, "", where, "",
+             "| Source id | Target id | Display name | Action | Reason |", "|---|---|---|---|---|"]
+    lines += [f"| {r['sourceIdentity.id']} | {r['targetIdentity.id']} | {_md(r['displayName'])} | {r['action']} | "
+              f"{_md(r['reason'])} |" for r in rows[:PREVIEW]]
+    if len(rows) > PREVIEW:
+        lines.append(f"| ... | | {len(rows) - PREVIEW} more in pending-deletions.csv | | |")
+    create_markdown_artifact(key=artifact_key(cfg.name, "staged-deletions"), markdown="\n".join(lines),
+                             description=f"{len(rows)} staged deletions")
+    if cycle.opt.dry_run or timeout_s <= 0:
+        return False
+    form = DeletionApproval.with_initial_data(
+        description=f"{head}\n\n{where}\n\nTick **approve** to apply them now; leave it unticked to keep them "
+                    "staged (the job stays quarantined with reason TooManyDeletes).", approve=False)
+    log.warning("%d deletions staged above the threshold of %d: waiting up to %d s for approval",
+                len(rows), threshold, timeout_s)
+    try:
+        answer = pause_flow_run(wait_for_input=form, timeout=timeout_s,
+                                poll_interval=1 if timeout_s <= 60 else 5, key="deletion-approval")
+    except FlowPauseTimeout:
+        _back_to_running()
+        log.warning("no decision within %d s: the deletions stay staged", timeout_s)
+        return False
+    log.info("staged deletions %s", "approved" if answer.approve else "rejected: they stay staged")
+    return bool(answer.approve)
+
+
+def _back_to_running() -> None:
+    """After a pause times out the run is still Paused on the server: carry on to the end."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(runtime.flow_run.id, Running(message="approval timed out"), force=True)
+
+
+# -- outcomes --------------------------------------------------------------------------------------
+
+def what_to_do(result: dict[str, Any]) -> str:
+    job, counts = result.get("job") or {}, result.get("counts") or {}
+    q = job.get("quarantine") or {}
+    if q:
+        return WHAT_TO_DO.get(q.get("reason", ""), WHAT_TO_DO["default"])
+    if result.get("dry_run"):
+        return "Nothing was written (dry run). Run again without dry_run to apply these actions."
+    if counts.get("failure"):
+        return ("Some users failed: read provisioning-log.csv (errorCode, reason). They are retried in "
+                "later cycles at growing intervals; fix the cause to stop the failures.")
+    return "Nothing to do."
+
+
+def summary_markdown(result: dict[str, Any], paths: dict[str, str], failures: list[str] | None = None) -> str:
+    c = result.get("counts") or {}
+    title = f"# Sync cycle `{result['config']}`: {result.get('kind', '')}" + (" (dry run)" if result.get("dry_run") else "")
+    lines = [title, "", f"**{'OK' if result.get('ok') else 'Needs attention'}**: {result.get('message') or ''}", ""]
+    if c:
+        lines += ["| " + " | ".join(c) + " |", "|" + "---|" * len(c), "| " + " | ".join(str(v) for v in c.values()) + " |", ""]
+    if result.get("staged"):
+        lines += [f"**{result['staged']} deletions are staged** (not applied); see pending-deletions.csv.", ""]
+    lines += ["## Job status", "", quarantine_text(result.get("job") or {}), ""]
+    lines += failures or []
+    lines += ["", "## What to do", "", what_to_do(result), ""]
+    if paths:
+        lines += ["## Reports", ""] + [f"- {name}: `{p}`" for name, p in paths.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _export(cfg: SyncConfig, cycle_id: str, reports_dir: str) -> dict[str, str]:
+    if not cycle_id:
+        return {}
+    try:
+        return export_cycle_reports(cfg.state_url, cfg.name, cycle_id, reports_dir)
+    except Exception as exc:  # noqa: BLE001 - the cycle's outcome matters more than its export
+        get_run_logger().warning("reports were not exported: %s", exc)
+        return {}
+
+
+def _publish(cfg: SyncConfig, result: dict[str, Any], actions: list, paths: dict[str, str]) -> None:
+    publish_counts(cfg.name, actions, f"{cfg.name} cycle {result.get('cycle_id', '')}: actions by status")
+    create_markdown_artifact(key=artifact_key(cfg.name, "summary"),
+                             markdown=summary_markdown(result, paths, failures_md(actions)),
+                             description=f"{cfg.name}: cycle summary")
+    publish_reports(cfg.name, paths)
+    result["reports"] = paths
+
+
+def _finished(cfg: SyncConfig, report: CycleReport, reports_dir: str) -> State:
+    result = report_result(report)
+    paths = _export(cfg, report.cycle_id, reports_dir)
+    quarantined = report.job.get("code") in ("Quarantine", "Disabled")
+    ok = not report.failed
+    result["ok"] = ok
+    result["status"] = "quarantined" if quarantined else ("failure" if not ok else "success")
+    _publish(cfg, result, report.actions, paths)
+    message = report.message or ("done" if ok else "failures: see provisioning-log.csv")
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts.items() if v)
+    text = f"{cfg.name} {report.kind} cycle: {counts or 'nothing to do'}. {message}".strip()
+    if quarantined:
+        return outcome(result, ok=False, message=text, name="Quarantined")
+    if not ok:       # per-object failures: escrowed and retried later; the job itself is fine
+        return Completed(name="CompletedWithFailures", message=text, data=result)
+    return outcome(result, ok=True, message=text)
+
+
+def _skipped(cfg: SyncConfig, store: Store, exc: QuarantinedError) -> State:
+    """Quarantined and not yet due: nothing ran. Completed ('Skipped') so that every scheduled run
+    of a quarantined job is not one more failure; ok=False so the command line exits non-zero."""
+    result = {"config": cfg.name, "kind": "skipped", "cycle_id": "", "dry_run": False, "counts": {},
+              "job": JobKeeper.describe(store.job(cfg.name)), "staged": len(store.staged(cfg.name)),
+              "message": str(exc), "ok": False, "status": "quarantined"}
+    create_markdown_artifact(key=artifact_key(cfg.name, "summary"), markdown=summary_markdown(result, {}),
+                             description=f"{cfg.name}: skipped (quarantined)")
+    get_run_logger().warning("%s", exc)
+    return Completed(name="Skipped", message=str(exc), data=result)
+
+
+def _failed(cfg: SyncConfig, store: Store, cycle: Cycle | None, exc: GraphError, reports_dir: str) -> State:
+    """A failure on a tenant itself (credentials, permissions, connection): no cycle could run."""
+    cycle_id = cycle.cycle_id if cycle else ""
+    job = JobKeeper.describe(store.job(cfg.name))
+    actions = cycle.actions if cycle else []
+    result = {"config": cfg.name, "kind": cycle.kind if cycle else "", "cycle_id": cycle_id,
+              "dry_run": cycle.opt.dry_run if cycle else False, "counts": {}, "job": job, "staged": 0,
+              "message": str(exc), "status": "failure",
+              "error": {"status": exc.status, "code": exc.code, "message": exc.message, "kind": exc.kind.value}}
+    paths = _export(cfg, cycle_id, reports_dir)
+    result["ok"] = False
+    _publish(cfg, result, actions, paths)
+    quarantined = job.get("code") == "Quarantine"
+    return outcome(result, ok=False, message=f"{cfg.name}: {exc}", name="Quarantined" if quarantined else None)

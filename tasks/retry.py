@@ -1,0 +1,31 @@
+"""Which failures a task retries: transient Graph errors only (429, 5xx, timeouts, dropped
+connections), never a bad request, a missing object or a refused credential."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.tasks import exponential_backoff
+
+from tenantsync.errors import GraphError
+
+
+def transient_graph_error(task: Any, task_run: Any, state: Any) -> bool:
+    """retry_condition_fn: True only when the task failed with a retryable GraphError."""
+    try:
+        state.result()
+    except GraphError as exc:
+        return exc.retryable
+    except BaseException:       # noqa: BLE001 - anything else is not ours to retry
+        return False
+    return False
+
+
+# The Graph connector already honours Retry-After inside one call; these retries are the second
+# line, for a stage that still failed: 2 s, 4 s, 8 s, each +-50 %.
+GRAPH_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": transient_graph_error,
+}
