@@ -62,10 +62,9 @@ class Cycle:
         self.cfg, self.store, self.opt = cfg, store, options or CycleOptions()
         self.source_tenant = cfg.connection(cfg.source.connection).tenant_id
         s = cfg.settings
-        self.target = EntraTarget(target_api, anchor_attribute=s.anchor_attribute,
-                                  select=[m.target for m in cfg.effective_mappings])
         self.mapping = MappingPlan(cfg.effective_mappings,
                                    upn_transform=lambda upn: b2b_upn(upn, self.target.initial_domain()))
+        self.target = EntraTarget(target_api, anchor_attribute=s.anchor_attribute, select=self.mapping.targets)
         self.source = EntraSource(source_api, self.mapping.source_attributes)
         self.jobs = JobKeeper(store, cfg, notify=notify)
         self.kind: Kind = "on-demand" if self.opt.user_ids else "incremental"

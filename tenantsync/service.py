@@ -32,8 +32,8 @@ def graph_apis(cfg: SyncConfig, *, dry_run: bool = False) -> Iterator[tuple[Grap
 
 @contextmanager
 def open_cycle(cfg: SyncConfig, options: CycleOptions | None = None, *,
-               notify: Callable[[str, str], None] | None = None) -> Iterator[Cycle]:
+               notify: Callable[[str, str], None] | None = None, store: Store | None = None) -> Iterator[Cycle]:
     options = options or CycleOptions()
     with graph_apis(cfg, dry_run=options.dry_run) as (source, target):
-        yield Cycle(cfg, source_api=source, target_api=target, store=Store.for_url(cfg.state_url),
+        yield Cycle(cfg, source_api=source, target_api=target, store=store or Store.for_url(cfg.state_url),
                     options=options, notify=notify)

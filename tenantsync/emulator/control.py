@@ -3,8 +3,8 @@
 POST  /_emulator/reset                                 body: a fixture, or {"path": file};
                                                        replaces every tenant
 POST  /_emulator/tenants/{tid}/users/{uid}/redeem      the guest accepts its invitation
-POST  /_emulator/tenants/{tid}/users/{uid}/leave       the B2B user leaves the organisation: soft
-                                                       deleted (restorable) and listed in
+POST  /_emulator/tenants/{tid}/users/{uid}/leave       the B2B user leaves the organisation: its
+                                                       account is removed for good and listed in
                                                        `departures` of the dump
 POST  /_emulator/faults                                body: {"spec": "rate=..,codes=.."} or the
                                                        spec string, or {"rate":..,"codes":[..]};
@@ -119,7 +119,10 @@ async def leave(request: Request) -> Response:
         return err
     record = {"id": user["id"], "userPrincipalName": user.get("userPrincipalName"),
               "mail": user.get("mail"), "leftDateTime": now_iso()}
+    # Modelled as the B2B account disappearing for good: an account sitting in deleted items is
+    # read by the engine as deleted by a target administrator (not restored, as documented).
     tenant.soft_delete_user(user["id"])
+    tenant.hard_delete_user(user["id"])
     tenant.departures.append(record)
     return _Json(record)
 
