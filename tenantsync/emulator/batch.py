@@ -13,8 +13,9 @@ import random
 import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tenantsync.emulator.protocol import (GraphHttpError, GraphRequest, GraphResponse,
-                                          error_body, normalize_query, read_json_body)
+from tenantsync.emulator.protocol import (JSON_CONTENT_TYPE, GraphHttpError, GraphRequest,
+                                          GraphResponse, error_response, normalize_query,
+                                          read_json_body)
 
 MAX_REQUESTS = 20
 _METHODS = {"GET", "POST", "PATCH", "PUT", "DELETE"}
@@ -103,6 +104,16 @@ def _entry(item_id: str, resp: GraphResponse) -> dict:
     return entry
 
 
+def _local_error(item_id: str, sub: GraphRequest, status: int, code: str, message: str) -> dict:
+    """An item answered by the batch layer itself (not run)."""
+    resp = error_response(sub, status, code, message)
+    resp.headers.update({"request-id": sub.request_id,
+                         "client-request-id": sub.headers.get("client-request-id",
+                                                              sub.request_id),
+                         "Content-Type": JSON_CONTENT_TYPE})
+    return _entry(item_id, resp)
+
+
 def handle_batch(req: GraphRequest) -> GraphResponse:
     """POST /$batch."""
     if req.is_item:
@@ -113,23 +124,20 @@ def handle_batch(req: GraphRequest) -> GraphResponse:
     for item in items:
         sub = _sub_request(req, item)
         failed = [d for d in item.get("dependsOn") or [] if results[d]["status"] >= 400]
-        if failed:
+        no_type = sub.body is not None and "content-type" not in sub.headers
+        if failed or no_type:
             route, _, _ = emulator.router.match(sub.method, sub.path)
-            emulator.stats.record(sub.method, route.template if route else "<unmatched>", 424,
-                                  item=True, write=False)
-            body = error_body("FailedDependency", f"The request failed because request "
-                              f"'{failed[0]}' it depends on failed.", sub.request_id,
-                              sub.request_id)
-            results[item["id"]] = {"id": item["id"], "status": 424,
-                                   "headers": {"Content-Type": "application/json"}, "body": body}
+            emulator.stats.record(sub.method, route.template if route else "<unmatched>",
+                                  424 if failed else 400, item=True, write=False)
+        if failed:
+            results[item["id"]] = _local_error(
+                item["id"], sub, 424, "FailedDependency",
+                f"The request failed because request '{failed[0]}' it depends on failed.")
             continue
-        if sub.body is not None and "content-type" not in sub.headers:
-            results[item["id"]] = {"id": item["id"], "status": 400,
-                                   "headers": {"Content-Type": "application/json"},
-                                   "body": error_body("BadRequest", "A Content-Type header is "
-                                                      "required for a request with a body.",
-                                                      sub.request_id, sub.request_id)}
-            emulator.stats.record(sub.method, "<invalid>", 400, item=True, write=False)
+        if no_type:
+            results[item["id"]] = _local_error(
+                item["id"], sub, 400, "BadRequest",
+                "A Content-Type header is required for a request with a body.")
             continue
         results[item["id"]] = _entry(item["id"], emulator.handle(sub))
     responses = list(results.values())
