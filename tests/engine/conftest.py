@@ -19,6 +19,7 @@ GROUP, OTHER_GROUP, NESTED = "g0000000-0000-4000-8000-000000000001", "g0000000-0
     "g0000000-0000-4000-8000-000000000003"
 
 
+HQ_PERSON = "a0000000-0000-4000-8000-000000000002"
 PENDING = "b0000000-0000-4000-8000-000000000010"
 
 
@@ -47,6 +48,8 @@ def world(n_users: int = 10) -> dict:
     target_users = [
         {"id": "a0000000-0000-4000-8000-000000000001", "userPrincipalName": "admin@contoso.com",
          "mail": "user3@emea.contoso.com", "displayName": "HQ Admin", "userType": "Member", "accountEnabled": True},
+        {"id": HQ_PERSON, "userPrincipalName": "kim@contoso.com", "mail": "kim@contoso.com",
+         "displayName": "Kim HQ", "userType": "Member", "accountEnabled": True},
         # invited by hand long ago, never accepted; its UPN comes from an old address
         {"id": PENDING, "userPrincipalName": "old.user10_emea.contoso.com#EXT#@contosohq.onmicrosoft.com",
          "mail": "user10@emea.contoso.com", "displayName": "Old Name", "userType": "Guest",
