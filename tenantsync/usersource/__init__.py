@@ -1,0 +1,19 @@
+"""Entra ID as the user source of an application's own user directory (SQL), and UPN-suffix
+readiness. Plain Python: the Prefect flow ``user_source_sync`` wraps ``run_user_source``.
+
+```python
+from tenantsync.usersource import run_user_source, render
+result = run_user_source("data/configs/user-source.yaml", notify=send)   # send(to, subject, body)
+render("Hello ${displayName} (${costCenter})", "jane@contoso.com", "data/configs/user-source.yaml")
+from tenantsync.usersource.upn_suffix import readiness
+```
+"""
+
+from __future__ import annotations
+
+from .config import UserSourceConfig, load_user_source_config, parse_user_source_config
+from .render import render
+from .run import run_user_source
+
+__all__ = ["UserSourceConfig", "load_user_source_config", "parse_user_source_config", "render",
+           "run_user_source"]
