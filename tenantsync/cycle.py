@@ -90,7 +90,8 @@ class Cycle:
         if not self.opt.user_ids:
             self.kind = "incremental" if marks.get("users") else "initial"
         self._marks_in = marks
-        self.links = store.links(cfg.name) if self.kind != "on-demand" else store.links_for(cfg.name, self.opt.user_ids)
+        # An initial cycle needs every link; others load the links of each page (cost grows with changes).
+        self.links = store.links(cfg.name) if self.kind == "initial" else store.links_for(cfg.name, self.opt.user_ids)
         self.cycle_id = store.start_cycle(cfg.name, self.kind, dry_run=self.opt.dry_run)
         try:
             self._read_memberships()
@@ -156,7 +157,11 @@ class Cycle:
             page = [u for u in page if u["id"] not in {a.source_id for a in missing}]
         users: list[dict[str, Any]] = []
         removals: dict[str, Removal] = {}
-        prior = self.store.snapshots(cfg.name, [u["id"] for u in page]) if self.kind == "incremental" else {}
+        prior: dict[str, dict[str, Any]] = {}
+        if self.kind == "incremental":
+            ids = [u["id"] for u in page]
+            prior = self.store.snapshots(cfg.name, ids)
+            self.links.update(self.store.links_for(cfg.name, ids))
         for raw in page:
             uid = raw["id"]
             self._seen.add(uid)
@@ -257,7 +262,7 @@ class Cycle:
             active = sum(1 for l in self.links.values() if l.state in ("active", "pending"))
             abort = empty_source_abort(self._in_scope, active) if not self.opt.user_ids else None
         else:
-            active = sum(1 for l in self.links.values() if l.state in ("active", "pending"))
+            active = self.store.count_links(self.cfg.name, states=("active", "pending"))
             removing = sum(1 for a in self.actions if a.kind == "delete" and a.status == "success")
             adding = sum(1 for a in self.actions if a.kind == "create" and a.status == "success")
             abort = empty_source_abort(0, active) if active and removing >= active and not adding \
