@@ -322,20 +322,21 @@ def _guest_invitations(report: ConnectionReport, tgt: Any) -> None:
 
 
 def _upn_suffixes(report: ConnectionReport, src: Any, tgt: Any) -> None:
-    """Source users' UPN suffixes against the target's domains: a warning, never blocking."""
+    """Source users' UPN suffixes against the target's domains: a warning, never blocking.
+
+    Uses the user-source readiness check (tenantsync.usersource.upn_suffix) when it is installed,
+    so that test connection and the user-source flow never disagree; else a local equivalent.
+    """
     name = "UPN suffixes"
     try:
-        suffixes = source_upn_suffixes(src)
-        domains = tgt.get_json("/domains").get("value", [])
+        rows = _readiness(src, tgt)
     except GraphError as exc:
         report.checks.append(Check(name, "warning", exc.code or f"HTTP{exc.status}",
                                    f"UPN suffixes could not be read: {exc.message}",
-                                   "Grant Domain.Read.All / User.Read.All, then retry."))
+                                   "Grant User.Read.All (source) and Domain.Read.All (target), then retry."))
         return
-    states = suffix_states(suffixes, domains)
-    bad = {s: st for s, st in states.items() if st != "Verified"}
-    listing = ", ".join(f"{s} ({suffixes[s]} user{'s' if suffixes[s] != 1 else ''}): {states[s]}"
-                        for s in sorted(states))
+    listing = ", ".join(f"{s} ({n} user{'s' if n != 1 else ''}): {st}" for s, st, n, _ in rows)
+    bad = [(s, st, w) for s, st, _, w in rows if st != "Verified"]
     if not bad:
         report.checks.append(Check(name, "passed", message="Every source UPN suffix is a verified "
                                    f"domain of the target: {listing or 'no source users'}."))
@@ -343,11 +344,22 @@ def _upn_suffixes(report: ConnectionReport, src: Any, tgt: Any) -> None:
     report.checks.append(Check(
         name, "warning", UPN_SUFFIX_CODE,
         f"Source UPN suffixes not verified in the target: {listing}.",
-        "Not blocking: B2B users get '<alias>_<suffix>#EXT#@<target initial domain>' UPNs anyway. "
-        "Where the same users also come from an application directory or Entra Connect, add and "
-        "verify these domains in the target tenant, or those UPNs fall back to "
-        "<mailNickname>@<initial domain>.", blocking=False,
-        details="; ".join(f"{s}: {st}" for s, st in sorted(bad.items()))))
+        "Not blocking for cross-tenant synchronization: B2B users get "
+        "'<alias>_<suffix>#EXT#@<target initial domain>' UPNs anyway. Where the same people are also "
+        "synchronized by UPN (user source, Entra Connect), add and verify these domains in the target "
+        "tenant, or their UPNs fall back to <mailNickname>@<initial domain>.", blocking=False,
+        details="; ".join(w or f"{s}: {st}" for s, st, w in bad)))
+
+
+def _readiness(src: Any, tgt: Any) -> list[tuple[str, str, int, str | None]]:
+    """(suffix, state, users, warning) per UPN suffix of the source's internal users."""
+    try:
+        from ..usersource.upn_suffix import readiness_from_graph
+    except ImportError:  # pragma: no cover - the user-source module ships with the engine
+        suffixes = source_upn_suffixes(src)
+        states = suffix_states(suffixes, tgt.get_json("/domains").get("value", []))
+        return [(s, states[s], suffixes[s], None) for s in sorted(suffixes)]
+    return [(r.suffix, str(r.state), r.users, r.warning) for r in readiness_from_graph(src, tgt)]
 
 
 def source_upn_suffixes(src: Any) -> Counter[str]:
@@ -362,17 +374,7 @@ def source_upn_suffixes(src: Any) -> Counter[str]:
 
 
 def suffix_states(suffixes: Any, domains: list[dict[str, Any]]) -> dict[str, str]:
-    """Each suffix as Entra Connect's wizard marks it (reference §12): Verified, Not verified, Not added.
-
-    Uses the user-source readiness check when that module is present, so the two never disagree.
-    """
-    try:  # pragma: no cover - depends on the user-source module being present
-        from ..usersource import upn_suffix as _us  # type: ignore[attr-defined]
-        fn = getattr(_us, "suffix_state", None)
-        if callable(fn):
-            return {s: str(fn(s, domains)) for s in suffixes}
-    except ImportError:
-        pass
+    """Each suffix as Entra Connect's wizard marks it (reference §12): Verified, Not verified, Not added."""
     known = {(d.get("id") or "").lower(): bool(d.get("isVerified")) for d in domains}
     return {s: ("Verified" if known[s] else "Not verified") if s in known else "Not added" for s in suffixes}
 

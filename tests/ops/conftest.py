@@ -1,3 +1,3 @@
 """Fixtures of the ops tests; the helpers live in opsworld.py (importable by the test modules)."""
 
-from opsworld import emulator, ops, smtp_sink  # noqa: F401
+from .opsworld import emulator, ops, smtp_sink  # noqa: F401

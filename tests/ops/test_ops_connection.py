@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from opsworld import PREMIUM_PLAN, SRC, TGT, partner, user, world
+from .opsworld import PREMIUM_PLAN, SRC, TGT, partner, user, world
 
 from tenantsync.errors import ErrorKind, GraphError
 from tenantsync.ops.connection_test import (B2B_POLICY_CODE, B2B_POLICY_DETAILS, CHECK_NAMES, FORBIDDEN_CODE,
@@ -23,8 +23,15 @@ def failed(report):
 def test_healthy_configuration_passes_every_check_in_order(ops):
     report = test_connection(ops.cfg)
     assert names(report) == list(CHECK_NAMES)
-    assert [c.status for c in report.checks] == ["passed"] * len(CHECK_NAMES), report.render_text()
+    # a domain is verified in one tenant only: the source's suffix is "Not added" in the target
+    assert [c.status for c in report.checks] == ["passed"] * 6 + ["warning"], report.render_text()
     assert report.ok and report.exit_code == 0
+
+
+def test_upn_suffix_verified_in_the_target_passes(ops):
+    ops.load(world(target={"domains": [{"id": "emea.ops.example", "isVerified": True}]}))
+    report = test_connection(ops.cfg)
+    assert [c.status for c in report.checks] == ["passed"] * len(CHECK_NAMES), report.render_text()
 
 
 def test_test_connection_writes_nothing_and_never_quarantines(ops):
@@ -142,8 +149,11 @@ def test_upn_suffixes_not_verified_or_not_added_are_a_warning_only(ops):
     ops.load(fixture)
     report = test_connection(ops.cfg)
     check = report.check("UPN suffixes")
-    assert check.status == "warning" and not check.blocking
-    assert "lab.ops.example: Not verified" in check.details and "new.ops.example: Not added" in check.details
+    assert check.status == "warning" and not check.blocking and check.code == "UpnSuffixNotVerified"
+    assert "lab.ops.example (1 user): Not verified" in check.message
+    assert "new.ops.example (1 user): Not added" in check.message
+    assert "emea.ops.example (11 users): Verified" in check.message
+    assert "UPN suffix lab.ops.example (1 user) is added to the target tenant but not verified" in check.details
     assert "emea.ops.example" not in check.details
     assert report.ok                                   # a warning never blocks
 

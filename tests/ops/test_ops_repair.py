@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from opsworld import HQ_DOMAIN, OUT_OF_SCOPE, uid, world
+from .opsworld import HQ_DOMAIN, OUT_OF_SCOPE, uid, world
 
 from tenantsync.config import load_config
 from tenantsync.ops.ondemand import provision

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from opsworld import uid, world
+from .opsworld import uid, world
 
 from tenantsync.cycle import Cycle, CycleOptions
 from tenantsync.errors import GraphError, QuarantinedError
