@@ -24,7 +24,7 @@ SRC = "51515151-0000-4000-8000-000000000001"
 TGT = "7a7a7a7a-0000-4000-8000-000000000002"
 GROUP = "6a000000-0000-4000-8000-000000000001"
 HQ_DOMAIN = "opshq.onmicrosoft.com"
-OUT_OF_SCOPE = 500          # department Marketing: fails the scoping filter
+OUT_OF_SCOPE = 9000         # department Marketing: fails the scoping filter
 PREMIUM_PLAN = {"capabilityStatus": "Enabled", "service": "AADPremiumService",
                 "servicePlanId": "41781fb2-bc02-4b7c-bd55-b576c07bb09d"}
 
