@@ -5,7 +5,10 @@ POST  /_emulator/reset                                 body: a fixture, or {"pat
 POST  /_emulator/tenants/{tid}/users/{uid}/redeem      the guest accepts its invitation
 POST  /_emulator/tenants/{tid}/users/{uid}/leave       the B2B user leaves the organisation: its
                                                        account is removed for good and listed in
-                                                       `departures` of the dump
+                                                       `departures` of the dump; `?mode=soft`
+                                                       leaves it in deleted items instead (what
+                                                       Entra does; the engine reads that as an
+                                                       admin's delete, so hard is the default)
 POST  /_emulator/faults                                body: {"spec": "rate=..,codes=.."} or the
                                                        spec string, or {"rate":..,"codes":[..]};
                                                        "" turns faults off
@@ -121,8 +124,13 @@ async def leave(request: Request) -> Response:
               "mail": user.get("mail"), "leftDateTime": now_iso()}
     # Modelled as the B2B account disappearing for good: an account sitting in deleted items is
     # read by the engine as deleted by a target administrator (not restored, as documented).
+    mode = request.query_params.get("mode", "hard")
+    if mode not in ("hard", "soft"):
+        return _error(400, "InvalidMode", "mode must be hard or soft")
     tenant.soft_delete_user(user["id"])
-    tenant.hard_delete_user(user["id"])
+    if mode == "hard":
+        tenant.hard_delete_user(user["id"])
+    record["mode"] = mode
     tenant.departures.append(record)
     return _Json(record)
 

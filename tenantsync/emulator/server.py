@@ -251,9 +251,10 @@ class EmulatorServer:
         """The guest `user_id` of `tenant_id` accepts its invitation."""
         return self._call("POST", f"/_emulator/tenants/{tenant_id}/users/{user_id}/redeem")
 
-    def leave(self, tenant_id: str, user_id: str) -> dict:
-        """The B2B user leaves the organisation (soft-deleted in `tenant_id`)."""
-        return self._call("POST", f"/_emulator/tenants/{tenant_id}/users/{user_id}/leave")
+    def leave(self, tenant_id: str, user_id: str, *, mode: str = "hard") -> dict:
+        """The B2B user leaves the organisation: removed for good (mode="soft": deleted items)."""
+        return self._call("POST", f"/_emulator/tenants/{tenant_id}/users/{user_id}/leave",
+                          params={"mode": mode})
 
     def set_faults(self, spec: str | dict | None) -> dict:
         """Fault injection settings ('' or None: off)."""
