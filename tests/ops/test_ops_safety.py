@@ -179,3 +179,34 @@ def test_failure_rate_quarantines_end_to_end_with_scaled_thresholds(ops, smtp_si
     ops.api("target").request("PATCH", "/policies/authorizationPolicy", {"allowInvitesFrom": "everyone"})
     again = ops.sync(restart=True)
     assert again.counts["create"] == 10 and ops.store.job(ops.cfg.name).code == "Active"
+
+
+def test_disables_count_toward_the_threshold_and_are_staged_as_disables(ops):
+    ops.configure(settings={"deletion_threshold": 3, "on_leave_scope": "disable",
+                            "notification_email": "identity-ops@example.com"})
+    ops.sync()
+    src = ops.api("source")
+    src.batch([{"method": "PATCH", "url": f"/users/{uid(i)}", "headers": {"Content-Type": "application/json"},
+                "body": {"department": "Legal"}} for i in range(1, 5)])
+    report = ops.sync()
+    assert report.staged == 4 and report.counts["disable"] == 0
+    assert {s["action"] for s in ops.store.staged(ops.cfg.name)} == {"disable"}
+    assert all(ops.synced()[uid(i)]["accountEnabled"] is True for i in range(1, 5))
+    assert ops.store.job(ops.cfg.name).quarantine.reason == "TooManyDeletes"
+    approved = ops.sync(allow_deletes=True)
+    assert approved.counts["disable"] == 4
+    assert all(ops.synced()[uid(i)]["accountEnabled"] is False for i in range(1, 5))
+
+
+def test_quarantine_longer_than_28_days_disables_the_job_until_restart(ops):
+    from tenantsync.quarantine import JobKeeper
+
+    t0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    JobKeeper(ops.store, ops.cfg, clock=lambda: t0).enter_quarantine("EncounteredQuarantineException", "401")
+    later = JobKeeper(ops.store, ops.cfg, clock=lambda: t0 + timedelta(days=29))
+    with pytest.raises(QuarantinedError, match="more than 4 weeks"):
+        later.check_due()
+    assert ops.store.job(ops.cfg.name).code == "Disabled"
+    with pytest.raises(QuarantinedError, match="disabled"):
+        ops.sync()
+    assert ops.sync(restart=True).job["code"] == "Active"
