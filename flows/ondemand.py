@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import State
 
-from tasks.ratelimit import on_demand_window
+from tasks.limits import on_demand_window
 from tenantsync.config import SyncConfig
 from tenantsync.cycle import CycleOptions, CycleReport
 from tenantsync.errors import GraphError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from prefect.input import RunInput
 from prefect.states import Completed, Running, State
 from pydantic import Field
 
+from tasks.limits import CycleBusy, cycle_lock
 from tasks.reports import export_cycle_reports
 from tenantsync import reports
 from tenantsync.config import SyncConfig
@@ -58,9 +60,10 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
     progress = Progress(f"{cfg.name} cycle", key=artifact_key(cfg.name, "progress"))
     cycle: Cycle | None = None
     try:
-        with open_cycle(cfg, options, notify=notifier(cfg), store=store) as cycle:
+        with (nullcontext() if dry_run else cycle_lock(cfg.name)), \
+                open_cycle(cfg, options, notify=notifier(cfg), store=store) as cycle:
             report = _run(cycle, progress, approval_timeout_s, reports_dir)
-    except QuarantinedError as exc:
+    except (QuarantinedError, CycleBusy) as exc:
         return _skipped(cfg, store, exc)
     except GraphError as exc:
         return _failed(cfg, store, cycle, exc, reports_dir)
@@ -140,6 +143,9 @@ def _back_to_running() -> None:
 def what_to_do(result: dict[str, Any]) -> str:
     job, counts = result.get("job") or {}, result.get("counts") or {}
     q = job.get("quarantine") or {}
+    if result.get("status") == "busy":
+        return ("Wait for the other cycle to end; if it is paused for approval, approve or reject its "
+                "staged deletions in the Prefect UI (or cancel it).")
     if q:
         return WHAT_TO_DO.get(q.get("reason", ""), WHAT_TO_DO["default"])
     if result.get("dry_run"):
@@ -203,14 +209,16 @@ def _finished(cfg: SyncConfig, report: CycleReport, reports_dir: str) -> State:
     return outcome(result, ok=True, message=text)
 
 
-def _skipped(cfg: SyncConfig, store: Store, exc: QuarantinedError) -> State:
-    """Quarantined and not yet due: nothing ran. Completed ('Skipped') so that every scheduled run
-    of a quarantined job is not one more failure; ok=False so the command line exits non-zero."""
+def _skipped(cfg: SyncConfig, store: Store, exc: QuarantinedError | CycleBusy) -> State:
+    """Nothing ran: the job is quarantined and not yet due, or another cycle of the configuration
+    holds the lock. Completed ('Skipped') so that every scheduled run of a quarantined job is not
+    one more failure; ok=False so the command line exits non-zero."""
+    busy = isinstance(exc, CycleBusy)
     result = {"config": cfg.name, "kind": "skipped", "cycle_id": "", "dry_run": False, "counts": {},
               "job": JobKeeper.describe(store.job(cfg.name)), "staged": len(store.staged(cfg.name)),
-              "message": str(exc), "ok": False, "status": "quarantined"}
+              "message": str(exc), "ok": False, "status": "busy" if busy else "quarantined"}
     create_markdown_artifact(key=artifact_key(cfg.name, "summary"), markdown=summary_markdown(result, {}),
-                             description=f"{cfg.name}: skipped (quarantined)")
+                             description=f"{cfg.name}: skipped ({'busy' if busy else 'quarantined'})")
     get_run_logger().warning("%s", exc)
     return Completed(name="Skipped", message=str(exc), data=result)
 

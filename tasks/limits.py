@@ -55,7 +55,7 @@ def on_demand_window(requests: int, *, timeout_s: float | None = 600) -> Iterato
         raise ValueError(f"provision on demand sends 1 to {ON_DEMAND_REQUESTS} requests per call, not {requests}")
     ensure_on_demand_limit()
     with concurrency(ON_DEMAND_LIMIT, occupy=requests, strict=True, timeout_seconds=timeout_s,
-                     lease_duration=LEASE_S):
+                     lease_duration=LEASE_S, raise_on_lease_renewal_failure=False):
         granted = time.monotonic()
         try:
             yield
@@ -63,3 +63,42 @@ def on_demand_window(requests: int, *, timeout_s: float | None = 600) -> Iterato
             rest = ON_DEMAND_WINDOW_S - (time.monotonic() - granted)
             if rest > 0:
                 time.sleep(rest)
+
+
+# -- one cycle per configuration at a time ---------------------------------------------------------
+
+CYCLE_LOCK_WAIT_S = 60
+
+
+class CycleBusy(RuntimeError):
+    """Another cycle of the same configuration holds the lock (running, or paused for approval)."""
+
+
+def _ensure_limit(name: str, limit: int) -> None:
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            try:
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
+            except ObjectAlreadyExists:
+                pass
+
+
+@contextmanager
+def cycle_lock(config_name: str, *, wait_s: float = CYCLE_LOCK_WAIT_S) -> Iterator[None]:
+    """Two cycles of one configuration must not overlap (initial and incremental deployments, the
+    command line, a run paused for approval): a limit of 1 named tenantsync-cycle-<config>."""
+    name = f"tenantsync-cycle-{config_name}"
+    _ensure_limit(name, 1)
+    acquired = False
+    try:
+        with concurrency(name, occupy=1, strict=True, timeout_seconds=wait_s, lease_duration=300,
+                         raise_on_lease_renewal_failure=False):
+            acquired = True
+            yield
+    except TimeoutError:
+        if acquired:
+            raise
+        raise CycleBusy(f"another cycle of {config_name} is running (or paused for approval); "
+                        f"waited {wait_s:.0f} s") from None

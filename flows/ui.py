@@ -1,0 +1,167 @@
+"""`make ui`: a local Prefect server and UI where every tenantsync procedure can be run by hand.
+
+Starts, in order, and stops them all on Ctrl-C:
+  1. `prefect server start` (PREFECT_HOME: the repository's .prefect-home), waiting for /api/health;
+  2. the Graph emulator with data/samples/tenants.json on 127.0.0.1:8765 (unless one already answers);
+  3. then, against that server: the process work pool `tenantsync-process`, the block types
+     (`prefect block register -m blocks`), every deployment of prefect.yaml (`prefect deploy --all`);
+  4. a process worker with the sample tokens (EMEA_TOKEN=emea-token, US_TOKEN=us-token, HQ_TOKEN=hq-token).
+
+    python -m flows.ui [--port 4200] [--emulator-port 8765] [--no-emulator] [--no-worker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+POOL = "tenantsync-process"
+SAMPLE_TOKENS = {"EMEA_TOKEN": "emea-token", "US_TOKEN": "us-token", "HQ_TOKEN": "hq-token"}
+
+
+def _log(text: str) -> None:
+    print(f"[make ui] {text}", flush=True)
+
+
+def _answers(url: str, timeout: float = 1.0) -> bool:
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait(url: str, what: str, proc: subprocess.Popen | None, timeout_s: float, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if _answers(url):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"{what} exited with status {proc.returncode}" + (f"; see {log}" if log else ""))
+        time.sleep(0.5)
+    raise SystemExit(f"{what} did not answer {url} within {timeout_s:.0f} s" + (f"; see {log}" if log else ""))
+
+
+def environment(port: int, emulator_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PREFECT_HOME", str(REPO / ".prefect-home"))
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    env.setdefault("TENANTSYNC_GRAPH_URL", f"http://127.0.0.1:{emulator_port}/v1.0")
+    for name, value in SAMPLE_TOKENS.items():
+        env.setdefault(name, value)
+    return env
+
+
+def prefect_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "prefect", *args]
+
+
+class Children:
+    """Background processes, stopped in reverse order (SIGINT, then SIGTERM, then SIGKILL)."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log, "ab")
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        out.close()
+        self.procs.append((name, proc))
+        _log(f"{name} started (pid {proc.pid}, log {log})")
+        return proc
+
+    def stop(self) -> None:
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.terminate()
+                    try:
+                        proc.wait(5)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                _log(f"{name} stopped")
+        self.procs.clear()
+
+
+def run(cmd: list[str], env: dict[str, str], what: str) -> None:
+    _log(what)
+    done = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed (status {done.returncode}):\n{done.stdout[-3000:]}")
+
+
+def setup(env: dict[str, str]) -> None:
+    """Work pool, block types and deployments on the server of env's PREFECT_API_URL (idempotent)."""
+    pools = subprocess.run(prefect_cmd("work-pool", "inspect", POOL), cwd=REPO, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if pools.returncode != 0:
+        run(prefect_cmd("work-pool", "create", POOL, "--type", "process"), env, f"creating work pool {POOL}")
+    run(prefect_cmd("block", "register", "-m", "blocks"), env, "registering block types")
+    run(prefect_cmd("--no-prompt", "deploy", "--all"), env, "deploying prefect.yaml (prefect deploy --all)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.ui", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=4200, help="Prefect server port (default 4200)")
+    parser.add_argument("--emulator-port", type=int, default=8765, help="emulator port (default 8765)")
+    parser.add_argument("--no-emulator", action="store_true", help="do not start the emulator")
+    parser.add_argument("--no-worker", action="store_true", help="do not start a worker")
+    args = parser.parse_args(argv)
+
+    env = environment(args.port, args.emulator_port)
+    home = Path(env["PREFECT_HOME"])
+    ui_url = f"http://127.0.0.1:{args.port}"
+    children = Children()
+    try:
+        if _answers(f"{ui_url}/api/health"):
+            _log(f"a Prefect server already answers on {ui_url}: using it")
+        else:
+            server = children.start("Prefect server", prefect_cmd("server", "start", "--host", "127.0.0.1",
+                                                                  "--port", str(args.port)), env, home / "server.log")
+            _wait(f"{ui_url}/api/health", "the Prefect server", server, 180, home / "server.log")
+            _log(f"Prefect server ready on {ui_url}")
+        if not args.no_emulator:
+            health = f"http://127.0.0.1:{args.emulator_port}/_emulator/health"
+            if _answers(health):
+                _log(f"an emulator already answers on port {args.emulator_port}: using it")
+            else:
+                emu = children.start("Graph emulator", [sys.executable, "-m", "tenantsync.emulator", "--fixture",
+                                                        str(REPO / "data/samples/tenants.json"), "--port",
+                                                        str(args.emulator_port)], env, home / "emulator.log")
+                _wait(health, "the emulator", emu, 60, home / "emulator.log")
+                _log(f"emulator ready on http://127.0.0.1:{args.emulator_port}/v1.0 (sample tenants)")
+        setup(env)
+        if not args.no_worker:
+            children.start("process worker", prefect_cmd("worker", "start", "--pool", POOL), env, home / "worker.log")
+        print(f"\n  Prefect UI:   {ui_url}\n  Deployments:  {ui_url}/deployments\n"
+              f"  Emulator:     http://127.0.0.1:{args.emulator_port}/v1.0\n"
+              f"  Logs:         {home}/{{server,emulator,worker}}.log\n\n"
+              "  Press Ctrl-C to stop everything.\n", flush=True)
+        while True:
+            for name, proc in children.procs:
+                if proc.poll() is not None:
+                    raise SystemExit(f"{name} exited with status {proc.returncode}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        _log("stopping")
+        return 0
+    finally:
+        children.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
