@@ -1,6 +1,7 @@
-"""Invitation outbox, notifications, managed Apple ID per user.
+"""Invitation outbox, notifications, managed Apple ID per user (revision ids stay within alembic's
+varchar(32) version column).
 
-Revision ID: 0002_outbox_notifications_appleid
+Revision ID: 0002_outbox_appleid
 Revises: 0001_directory
 Create Date: 2026-11-25
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_outbox_notifications_appleid"
+revision = "0002_outbox_appleid"
 down_revision = "0001_directory"
 branch_labels = None
 depends_on = None
