@@ -153,10 +153,13 @@ class Tenant:
                 ids.discard(user["id"])
 
     # -- users ---------------------------------------------------------------------------
-    def add_user(self, user: dict, *, record: bool = True) -> dict:
+    def add_user(self, user: dict, *, record: bool = True, created: str | None = None) -> dict:
         """Add a live user (fixture load: record=False, it belongs to the initial state)."""
-        uid = user.setdefault("id", str(uuid.uuid4()))
-        user.setdefault("createdDateTime", now_iso())
+        if "id" not in user:
+            user["id"] = str(uuid.uuid4())
+        uid = user["id"]
+        if "createdDateTime" not in user:
+            user["createdDateTime"] = created or now_iso()
         upn = user.get("userPrincipalName")
         if upn:
             self.upn_index[upn.lower()] = uid
@@ -263,8 +266,11 @@ class Tenant:
     # -- groups --------------------------------------------------------------------------
     def add_group(self, group: dict, *, record: bool = True) -> dict:
         """Add a group without members."""
-        gid = group.setdefault("id", str(uuid.uuid4()))
-        group.setdefault("createdDateTime", now_iso())
+        if "id" not in group:
+            group["id"] = str(uuid.uuid4())
+        gid = group["id"]
+        if "createdDateTime" not in group:
+            group["createdDateTime"] = now_iso()
         self.groups[gid] = group
         self.members[gid] = {}
         self.member_logs[gid] = MemberLog()

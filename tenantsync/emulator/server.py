@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import subprocess
@@ -25,6 +24,7 @@ import uvicorn
 
 from tenantsync.emulator.app import build_app, create_emulator
 from tenantsync.emulator.faults import FaultSpec
+from tenantsync.emulator.protocol import dumps
 
 DEFAULT_PORT = 8765
 
@@ -156,10 +156,11 @@ class EmulatorServer:
         fixture = self.fixture
         if isinstance(fixture, dict):
             fd, path = tempfile.mkstemp(prefix="tenantsync-fixture-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(fixture, fh)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(dumps(fixture))
             self._tmp.append(path)
             fixture = path
+            self.fixture = path            # reset() re-reads it; no 100k-user dict kept here
         if isinstance(faults, FaultSpec):
             faults = faults.text
         elif isinstance(faults, dict):
@@ -242,9 +243,8 @@ class EmulatorServer:
     def reset(self, fixture: dict | str | Path | None = None) -> dict:
         """Replace every tenant with `fixture` (default: the fixture the server started with)."""
         fixture = self.fixture if fixture is None else fixture
-        if not isinstance(fixture, dict):
-            fixture = json.loads(Path(fixture).read_text(encoding="utf-8"))
-        return self._call("POST", "/_emulator/reset", content=json.dumps(fixture),
+        content = dumps(fixture) if isinstance(fixture, dict) else Path(fixture).read_bytes()
+        return self._call("POST", "/_emulator/reset", content=content,
                           headers={"Content-Type": "application/json"})
 
     def redeem(self, tenant_id: str, user_id: str) -> dict:
