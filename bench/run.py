@@ -556,7 +556,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gb": mem, "python": platform.python_version(),
-            "platform": platform.platform()}
+            "platform": platform.platform(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def git_commit() -> str | None:
@@ -582,11 +582,13 @@ def measure_capacity(n: int, seed: str, groups: int, seconds: float, workdir: Pa
 
 
 def choose_scale(n: int, requested: float | None) -> float:
-    """Time scale: the initial cycle's ~2N writes at 20·S writes/s should take about a minute
-    (S ≥ 10), while 20·S stays well under what the engine and the emulator can do (S ≤ 100)."""
+    """Time scale S: Graph's 20 writes/s become 20·S writes/s. It must stay well under what the
+    engine and the emulator can do together on 2 cores (else utilisation measures the machine, not
+    the write limiter): S = 20 (400 writes/s) up to 20,000 users, S = 50 (1,000 writes/s) above,
+    so that the 200,000 writes of N = 100,000 take about 3.5 minutes."""
     if requested:
         return requested
-    return float(min(100, max(10, round(2 * n / 20 / 60 / 10) * 10)))
+    return 20.0 if n <= 20_000 else 50.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -616,7 +618,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = RESULTS / "work"
     info = machine()
     print(f"tenantsync benchmark — sizes {', '.join(f'{n:,}' for n in sizes)}; machine: "
-          f"{info['nproc']} cores, {info['cpu']}, Python {info['python']}", flush=True)
+          f"{info['nproc']} cores, {info['cpu']}, Python {info['python']}; load average "
+          f"{info['loadavg_start'][0]} (other processes share these cores)", flush=True)
     cap_n = min(sizes)
     print(f"measuring the emulator's capacity ({cap_n:,}-user tenant, no throttle) ...", flush=True)
     cap = measure_capacity(cap_n, args.seed, args.groups, args.capacity_seconds if not args.quick else 1.0,
@@ -635,6 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     goal_items = goals(runs)
     command = "python -m bench.run" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
                                        if (argv if argv is not None else sys.argv[1:]) else "")
+    info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     results = {"when": stamp, "command": command.strip(), "commit": git_commit(), "machine": info,
                "total_s": round(total, 1), "capacity": cap, "runs": runs,
                "goals": [{"met": ok, "text": text} for ok, text in goal_items],
