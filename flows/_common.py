@@ -41,15 +41,17 @@ def config_label(config: str) -> str:
     return Path(config).stem if looks_like_file(config) else config
 
 
-def resolve_config(config: str) -> SyncConfig:
+def resolve_config(config: str, loader: Callable[..., Any] = load_config) -> Any:
     """Load a configuration from a YAML file or a SyncConfigBlock; a connection the file names but
-    does not define comes from the GraphConnectionBlock of that name."""
+    does not define comes from the GraphConnectionBlock of that name. ``loader(path, connections=)``
+    is load_config (cross-tenant) or load_user_source_config."""
     path, label = _config_file(config)
     try:
-        cfg = load_config(path)
-        missing = sorted({n for n in (cfg.source.connection, cfg.target.connection) if n} - set(cfg.connections))
+        cfg = loader(path)
+        named = (cfg.source.connection, getattr(cfg.target, "connection", None))
+        missing = sorted({n for n in named if n} - set(cfg.connections))
         if missing:
-            cfg = load_config(path, connections={n: _connection_block(n) for n in missing})
+            cfg = loader(path, connections={n: _connection_block(n) for n in missing})
     except ConfigError as exc:
         if label is None:
             raise

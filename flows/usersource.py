@@ -2,60 +2,54 @@
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 from typing import Any
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from tenantsync.config import SyncConfig
+from tasks.limits import CycleBusy, cycle_lock
+from tenantsync.usersource import UserSourceConfig, load_user_source_config, run_user_source
 
-from ._common import artifact_key, notifier, outcome, resolve_config, run_name, smtp_block
-from ._cycle import publish_counts, quarantine_text, report_result
+from ._common import artifact_key, outcome, resolve_config, run_name, smtp_block
 
 
 @task(name="user-source-cycle", task_run_name="user-source-cycle", cache_policy=NO_CACHE)
-def user_source_cycle(cfg: SyncConfig) -> Any:
-    from tenantsync import usersource
-
-    run = usersource.run_user_source
-    kwargs: dict[str, Any] = {"notify": notifier(cfg)}
+def user_source_cycle(cfg: UserSourceConfig) -> dict[str, Any]:
+    """Users round, groups round, invitation outbox, notifications (one transaction per page).
+    No Prefect retries: a run stopped half-way reads the same changes again next time."""
     block = smtp_block(cfg)
-    params = inspect.signature(run).parameters
-    if block is not None and "send_email" in params:        # invitation e-mails to users
-        kwargs["send_email"] = block.send
-    return run(cfg, **{k: v for k, v in kwargs.items() if k in params})
+    if block is None:
+        get_run_logger().info("no SMTP block (tenantsync-smtp): invitations stay queued, notifications stored")
+    return run_user_source(cfg, notify=block.send if block is not None else None)
 
 
-def _as_dict(report: Any) -> dict[str, Any]:
-    if hasattr(report, "cycle_id") and hasattr(report, "counts"):
-        return report_result(report)
-    if hasattr(report, "as_dict"):
-        return dict(report.as_dict())
-    if dataclasses.is_dataclass(report):
-        return dataclasses.asdict(report)
-    return dict(report) if isinstance(report, dict) else {"result": report}
+def summary_markdown(result: dict[str, Any]) -> str:
+    lines = [f"# User-source sync `{result.get('config')}` ({result.get('instance', '')})", "",
+             f"**{result.get('status')}**: {result.get('message', '')}", "",
+             f"Directory: `{result.get('directory', '')}`; cycle `{result.get('cycle_id')}` ({result.get('kind')}).", ""]
+    notes = result.get("notifications") or []
+    if notes:
+        lines += ["## Notifications", ""] + [f"- {n.get('subject', n) if isinstance(n, dict) else n}" for n in notes]
+    return "\n".join(lines) + "\n"
 
 
 @flow(name="user-source-sync", flow_run_name=run_name("user-source"),
-      description="Keeps an application's own user directory in step with an Entra ID tenant "
-                  "(users, invitations by e-mail).")
+      description="Keeps an application's own user directory in step with an Entra ID tenant: users, "
+                  "groups and memberships from the delta, invitation e-mails to new users (SMTP block "
+                  "'tenantsync-smtp'), notifications to settings.notification_email.")
 def user_source_sync(config: str) -> Any:
-    """config: a YAML file path or a SyncConfigBlock name (its target is a directory URL)."""
-    cfg = resolve_config(config)
-    report = user_source_cycle(cfg)
-    result = _as_dict(report)
-    result.setdefault("config", cfg.name)
-    actions = list(getattr(report, "actions", []) or [])
-    if actions:
-        publish_counts(cfg.name, actions, f"{cfg.name}: user-source cycle")
-    failed = bool(getattr(report, "failed", False)) or bool((result.get("counts") or {}).get("failure"))
-    create_markdown_artifact(
-        key=artifact_key(cfg.name, "summary"), description=f"{cfg.name}: user-source cycle",
-        markdown=f"# User-source sync `{cfg.name}`\n\n{result.get('message', '')}\n\n"
-                 f"{quarantine_text(result.get('job') or {})}\n")
-    result["status"] = "failure" if failed else "success"
-    return outcome(result, ok=not failed, message=f"{cfg.name}: user-source cycle "
-                                                  f"{'failed' if failed else 'done'}")
+    """config: a user-source YAML file path or a SyncConfigBlock name (target: a directory URL)."""
+    cfg = resolve_config(config, loader=load_user_source_config)
+    try:
+        with cycle_lock(cfg.name):
+            result = user_source_cycle(cfg)
+    except CycleBusy as exc:
+        return outcome({"config": cfg.name, "status": "busy"}, ok=False, message=str(exc))
+    counts = result.get("counts") or {}
+    create_table_artifact(key=artifact_key(cfg.name, "counts"), table=[{"count": k, "value": v} for k, v in counts.items()],
+                          description=f"{cfg.name}: user-source cycle counts")
+    create_markdown_artifact(key=artifact_key(cfg.name, "summary"), markdown=summary_markdown(result),
+                             description=f"{cfg.name}: user-source cycle")
+    ok = result.get("status") in ("success", "disabled")
+    return outcome(result, ok=ok, message=f"{cfg.name}: {result.get('message', '')}")

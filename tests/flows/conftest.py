@@ -66,7 +66,8 @@ def make_config(tmp_path, world):
 
     def make(name: str = "emea-to-hq", **settings) -> Path:
         text = (CONFIGS / f"{name}.yaml").read_text(encoding="utf-8")
-        text = re.sub(r"(?m)^state: .*$", f"state: sqlite:///{tmp_path}/state/{name}.db", text)
+        text = text.replace("sqlite:///data/state/", f"sqlite:///{tmp_path}/state/")
+        assert "data/state" not in text
         for key, value in settings.items():
             text, n = re.subn(rf"(?m)^  {key}: .*$", f"  {key}: {value}", text)
             if not n:
