@@ -20,6 +20,7 @@ Every write method is one transaction. Object ids are Entra object ids.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,8 +30,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 from sqlalchemy import (JSON, Boolean, Column, Connection, DateTime, Engine, Index, Integer,
-                        MetaData, String, Table, Text, UniqueConstraint, create_engine, delete,
-                        event, func, inspect, select, update)
+                        MetaData, String, Table, Text, UniqueConstraint, bindparam, create_engine,
+                        delete, event, func, inspect, select, update)
 from sqlalchemy.engine import URL, make_url
 
 from ..errors import ConfigError, TenantSyncError
@@ -374,6 +375,45 @@ class DirectoryTarget:
             rows = conn.execute(select(instances).order_by(instances.c.name)).mappings().all()
             return [dict(r) for r in rows]
 
+    @contextmanager
+    def run_lock(self, instance: str) -> Iterator[bool]:
+        """Hold the run lock of ``instance`` while the block runs; yields False (and holds
+        nothing) when another run of it, in any process, has it. PostgreSQL: a session advisory
+        lock; SQLite: an flock on ``<database>.<instance>.lock`` beside the file."""
+        key = int.from_bytes(hashlib.sha256(f"tenantsync-directory:{instance}".encode()).digest()[:8],
+                             "big", signed=True)
+        if self.engine.dialect.name == "postgresql":
+            conn = self.engine.connect()
+            try:
+                got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
+                conn.commit()
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.execute(select(func.pg_advisory_unlock(key)))
+                        conn.commit()
+            finally:
+                conn.close()
+            return
+        database = self.url.database or ""
+        if not database or database == ":memory:" or database.startswith("file:"):
+            yield True
+            return
+        import fcntl
+
+        path = Path(database).expanduser()
+        with open(path.with_name(f"{path.name}.{instance}.lock"), "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     # -- sync state --------------------------------------------------------------------------------
     def delta_links(self, instance: str) -> dict[str, tuple[str, str]]:
         """resource -> (delta link, fingerprint)."""
@@ -439,6 +479,7 @@ class DirectoryTarget:
             invited = {row["user_id"] for row in _select_in(
                 conn, select(invitations.c.user_id), invitations.c.user_id, ids)} if invitation else set()
             inserts, changed_attrs, new_invites = [], [], []
+            changed_rows, source_rows = [], []
             for rec in records:
                 old = existing.get(rec.id)
                 values = {f: rec.fields.get(f) for f in USER_FIELDS}
@@ -457,16 +498,21 @@ class DirectoryTarget:
                     continue
                 same = (all(old[f] == values[f] for f in USER_FIELDS) and old["instance"] == instance
                         and attrs.get(rec.id, {}) == own_attrs)
-                if old.get("source") != rec.source or not same:
-                    conn.execute(update(users).where(users.c.id == rec.id)
-                                 .values(instance=instance, source=rec.source,
-                                         **({} if same else {"updated_at": now}), **values))
+                if not same:
+                    changed_rows.append({"_id": rec.id, "instance": instance, "source": rec.source,
+                                         "updated_at": now, **values})
+                elif old.get("source") != rec.source:    # untracked properties only: no update time
+                    source_rows.append({"_id": rec.id, "source": rec.source})
                 if not same:
                     out.updated.append(rec.id)
                     if attrs.get(rec.id, {}) != own_attrs:
                         changed_attrs.append((rec.id, own_attrs))
             if inserts:
                 conn.execute(users.insert(), inserts)
+            if changed_rows:        # one executemany per page, not a statement per user
+                conn.execute(update(users).where(users.c.id == bindparam("_id")), changed_rows)
+            if source_rows:
+                conn.execute(update(users).where(users.c.id == bindparam("_id")), source_rows)
             if changed_attrs:
                 _delete_in(conn, user_attributes, user_attributes.c.user_id, [i for i, _ in changed_attrs])
                 rows = [{"user_id": i, "name": k, "value": v, "updated_at": now}
@@ -478,7 +524,8 @@ class DirectoryTarget:
                 out.invitations_queued = len(new_invites)
             if keep_only is not None:
                 mine = conn.execute(select(users.c.id).where(users.c.instance == instance)).scalars().all()
-                removed += [i for i in mine if i not in keep_only and i not in removed]
+                listed = set(removed)
+                removed += [i for i in mine if i not in keep_only and i not in listed]
             if removed:
                 present = {row["id"] for row in _select_in(
                     conn, select(users.c.id).where(users.c.instance == instance), users.c.id, removed)}
@@ -505,7 +552,11 @@ class DirectoryTarget:
         with self._read() as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
             values: dict[str, dict[str, str | None]] = {}
-            for r in conn.execute(select(user_attributes)).mappings():
+            attrs = select(user_attributes)
+            if instance:
+                attrs = attrs.where(user_attributes.c.user_id.in_(
+                    select(users.c.id).where(users.c.instance == instance)))
+            for r in conn.execute(attrs).mappings():
                 values.setdefault(r["user_id"], {})[r["name"]] = r["value"]
         for r in rows:
             r["attributes"] = values.get(r["id"], {})
@@ -566,7 +617,8 @@ class DirectoryTarget:
                 conn.execute(groups.insert(), inserts)
             if keep_only is not None:
                 mine = conn.execute(select(groups.c.id).where(groups.c.instance == instance)).scalars().all()
-                removed += [i for i in mine if i not in keep_only and i not in removed]
+                listed = set(removed)
+                removed += [i for i in mine if i not in keep_only and i not in listed]
             if removed:
                 present = {row["id"] for row in _select_in(
                     conn, select(groups.c.id).where(groups.c.instance == instance), groups.c.id, removed)}

@@ -162,6 +162,20 @@ def run_user_source(cfg_or_path: UserSourceConfig | str | Path, *, notify: Send 
     connection = cfg.source_connection
     directory.claim_instance(cfg.name, s.instance_name, tenant_id=connection.tenant_id,
                              error=lambda msg: ConfigError(msg, **cfg.where(("settings", "enabled"))))
+    with directory.run_lock(cfg.name) as mine:
+        if not mine:
+            message = f"another run of user source {cfg.name!r} is in progress: this one did nothing"
+            log.info(message)
+            return {**base, "status": "busy", "kind": None, "cycle_id": None, "message": message,
+                    "counts": dict.fromkeys(COUNT_KEYS, 0), "notifications": [], "invitations": [],
+                    "ended": datetime.now(UTC).isoformat()}
+        return _run(cfg, source, directory, notify, api, base)
+
+
+def _run(cfg: UserSourceConfig, source: "UserSource", directory: DirectoryTarget, notify: Send | None,
+         api: Any, base: dict[str, Any]) -> dict[str, Any]:
+    s = cfg.settings
+    connection = cfg.source_connection
     links = directory.delta_links(cfg.name)
     users_link = _valid(links.get("users"), source.users_fingerprint)
     groups_link = _valid(links.get("groups"), source.groups_fingerprint)
@@ -191,12 +205,19 @@ def run_user_source(cfg_or_path: UserSourceConfig | str | Path, *, notify: Send 
             message = f"Entra ID answered an error: {exc}"
         if state.users_read:
             notes += attribute_notifications(s.instance_name, state.users_read, state.missing, source.tracked)
+    except BaseException as exc:                 # a database failure, a bug, an interrupt
+        try:
+            directory.finish_cycle(cycle_id, "failed", state.counts, f"{kind} cycle failed: "
+                                   f"{type(exc).__name__}: {exc}")
+        except Exception:                        # the database itself may be what failed
+            log.exception("%s: could not record the failed cycle %s", cfg.name, cycle_id)
+        raise
     finally:
         if own_api and api is not None:
             api.close()
 
-    invitations = _send_invitations(directory, cfg, notify, state) if s.auto_invite or directory.invitations(
-        cfg.name, status="pending") else []
+    # Queued invitations go out even when a round failed: the users they belong to are imported.
+    invitations = _send_invitations(directory, cfg, notify, state)
     stored = _store_notifications(directory, cfg, cycle_id, notes, notify)
     c = state.counts
     summary = (f"users +{c['users_created']} ~{c['users_updated']} -{c['users_removed']}, "

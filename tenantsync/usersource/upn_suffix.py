@@ -294,6 +294,27 @@ def readiness_from_graph(source_api: Any, target_api: Any | None = None) -> list
     return readiness(users, domains, initial_domain_of(domains))
 
 
+def readiness_for_config(cfg: Any) -> list[SuffixRow]:
+    """Readiness of a configuration's source users: against the target tenant's domains for a
+    cross-tenant configuration (target ``connection``), against the source tenant's own domains
+    for a user source (whose users keep their Entra UPNs)."""
+    from ..graph.api import GraphApi
+
+    if hasattr(cfg, "source_connection"):                 # a user-source configuration
+        source, target = cfg.source_connection, None
+    else:
+        source = cfg.connection(cfg.source.connection)
+        target = cfg.connection(cfg.target.connection) if getattr(cfg.target, "connection", None) else None
+    src = GraphApi(source, read_only=True)
+    tgt = GraphApi(target, read_only=True) if target is not None else None
+    try:
+        return readiness_from_graph(src, tgt)
+    finally:
+        src.close()
+        if tgt is not None:
+            tgt.close()
+
+
 # -- the stateful form (reference §12 vectors) ----------------------------------------------------
 
 @dataclass(frozen=True)
@@ -334,6 +355,6 @@ def sync_identity(onprem: Mapping[str, Any], previous: CloudState | None, target
 
 
 __all__ = ["CloudState", "SuffixRow", "SuffixState", "UserUpn", "derive_mail_nickname", "domain_states",
-           "initial_domain_of", "readiness", "readiness_artifact", "readiness_from_graph",
+           "initial_domain_of", "readiness", "readiness_artifact", "readiness_for_config", "readiness_from_graph",
            "readiness_warnings", "suffix_state", "sync_identity", "upn_is_valid", "user_rows", "user_upn",
            "write_readiness_report"]
