@@ -33,11 +33,15 @@ _FAULT_ERRORS = {
 }
 
 
-def _load(fixture: dict | str | Path) -> Directory:
-    """Load a fixture with the cyclic GC paused, then freeze the result out of GC scans.
+FREEZE_ABOVE_USERS = 20_000
 
-    A 100,000-user directory is millions of objects; without this every full collection walks
-    them all (seconds while loading, and tens of ms stalls while serving pages).
+
+def _load(fixture: dict | str | Path) -> Directory:
+    """Load a fixture with the cyclic GC paused; freeze a large result out of GC scans.
+
+    A 100,000-user directory is millions of objects: without this every full collection walks
+    them all (seconds while loading, stalls while serving pages). Small directories are not
+    frozen, so that garbage of a long test session stays collectable.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -46,7 +50,9 @@ def _load(fixture: dict | str | Path) -> Directory:
     finally:
         if was_enabled:
             gc.enable()
-    gc.freeze()
+    if sum(len(t.users) for t in directory.tenants.values()) > FREEZE_ABOVE_USERS:
+        gc.collect()            # what is garbage now must not be frozen with the directory
+        gc.freeze()
     return directory
 
 

@@ -19,6 +19,7 @@ A token from before an emulator reset is answered 410 Gone (code resyncRequired)
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.listing import context_name
@@ -138,7 +139,6 @@ def _full_page(tenant: Tenant, resource: str, state: dict) -> tuple[list[dict], 
         live = {i for i in state["f"] if i in objects}
         pairs = sorted((meta[i].ord, i) for i in live)
         keys, ids = [k for k, _ in pairs], [i for _, i in pairs]
-        from bisect import bisect_right
         i = bisect_right(keys, state["c"][0])
     else:
         keys, ids = order.keys, order.ids
@@ -169,7 +169,7 @@ def _incremental_page(tenant: Tenant, resource: str,
     """Next page of a later round: walk the change log from position p up to sequence T."""
     users = resource == "users"
     log = tenant.user_log if users else tenant.group_log
-    since, upto, size = state["S"], state["T"], state["n"]
+    upto, size = state["T"], state["n"]
     wanted = set(state["f"]) if state["f"] is not None else None
     build = _user_change if users else _group_change
     items: list[dict] = []

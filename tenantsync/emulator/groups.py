@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from tenantsync.emulator.listing import respond_list
+from tenantsync.emulator.listing import reject_unsupported, respond_list
 from tenantsync.emulator.odata import parse_select, project
 from tenantsync.emulator.protocol import (GraphRequest, GraphResponse, bad_request, not_found,
                                           read_json_body)
-from tenantsync.emulator.schema import GROUP_DEFAULT, GROUPS
+from tenantsync.emulator.schema import GROUP_DEFAULT, GROUPS, USERS
 from tenantsync.emulator.users import project_object, writable_properties
 
 _REF = re.compile(r"/(?:directoryObjects|users|groups)/([^/?#]+)/?$", re.IGNORECASE)
@@ -37,6 +37,7 @@ def list_groups(req: GraphRequest) -> GraphResponse:
 def get_group(req: GraphRequest, id: str) -> GraphResponse:
     """GET /groups/{id}."""
     group = _group_or_404(req, id)
+    reject_unsupported(req.query)
     select = parse_select(req.query.get("$select"), GROUPS)
     return GraphResponse(200, {"@odata.context": req.context("groups/$entity"),
                                **project_group(group, select)})
@@ -141,7 +142,6 @@ class _MemberProps:
 
     @staticmethod
     def canonical(name: str) -> str | None:
-        from tenantsync.emulator.schema import USERS
         return USERS.canonical(name) or GROUPS.canonical(name)
 
 

@@ -7,6 +7,7 @@ request's other query options, as Graph's does.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Callable
 
 from tenantsync.emulator.odata import (ODataError, parse_filter, parse_orderby, parse_select,
@@ -34,6 +35,16 @@ def check_count(req: GraphRequest) -> bool:
     return True
 
 
+def reject_unsupported(query: dict[str, str]) -> None:
+    """400 for $expand/$search/$skip: Graph refuses $skip on directory objects, and the others
+    are not emulated, so say so instead of silently answering something else."""
+    for option in ("$expand", "$search", "$skip"):
+        if option in query:
+            raise ODataError(f"The query option '{option}' is not supported here (tenantsync "
+                             "emulator: $expand only on /groups/delta, no $search/$skip).",
+                             "Request_UnsupportedQuery")
+
+
 def context_name(base: str, select: list[str] | None) -> str:
     """`users` or `users(displayName,id)`: the @odata.context fragment of a collection."""
     return f"{base}({','.join(select)})" if select else base
@@ -52,6 +63,7 @@ def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
     """
     q = req.query
     tenant = req.tenant
+    reject_unsupported(q)
     select = parse_select(q.get("$select"), props)
     flt = parse_filter(q["$filter"], props) if q.get("$filter") else None
     top = parse_top(q.get("$top"), default_top)
@@ -134,7 +146,6 @@ def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
 
 
 def _start(keys: list[int], cursor: int) -> int:
-    from bisect import bisect_right
     return bisect_right(keys, cursor)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tenantsync.emulator.directory import Tenant
-from tenantsync.emulator.listing import respond_list
+from tenantsync.emulator.listing import reject_unsupported, respond_list
 from tenantsync.emulator.odata import parse_filter, parse_select, project
 from tenantsync.emulator.protocol import (GraphRequest, GraphResponse,
                                           bad_request, not_found, read_json_body)
@@ -112,6 +112,7 @@ def count_users(req: GraphRequest) -> GraphResponse:
 def get_user(req: GraphRequest, id: str) -> GraphResponse:
     """GET /users/{id | userPrincipalName}."""
     user = _user_or_404(req, id)
+    reject_unsupported(req.query)
     select = parse_select(req.query.get("$select"), USERS)
     fragment = f"users({','.join(select)})/$entity" if select else "users/$entity"
     return GraphResponse(200, {"@odata.context": req.context(fragment),
