@@ -112,15 +112,23 @@ def prefect_env() -> None:
         env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "CRITICAL")
 
 
-def run_flow(module: str, name: str, /, **params: Any) -> Any:
-    """Import flows.<module> lazily and call its flow in this process."""
+def run_flow(module: str, name: str, /, **params: Any) -> tuple[Any, str | None]:
+    """Import flows.<module> lazily and call its flow in this process.
+
+    Returns (result, failure message or None): a flow that ran and failed raises ProcedureFailed,
+    which carries the same JSON-able result as a success."""
     prefect_env()
     if not os.environ.get("PREFECT_API_URL"):
         err().print("Starting a temporary Prefect server (about 20 s the first time; set PREFECT_API_URL "
                     "to use a running one)...", markup=False, style="dim")
     import importlib
+
+    from flows import ProcedureFailed
     flow = getattr(importlib.import_module(module), name)
-    return flow(**params)
+    try:
+        return flow(**params), None
+    except ProcedureFailed as exc:
+        return exc.result, exc.message
 
 
 def check_config(config: str) -> None:
@@ -135,19 +143,21 @@ def check_config(config: str) -> None:
 
 def procedure(config_path: str | None, module: str, name: str, render: Callable[[Mapping[str, Any]], None],
               json_out: bool, /, **params: Any) -> None:
-    def go() -> Any:
+    def go() -> tuple[Any, str | None]:
         if config_path is not None:
             check_config(config_path)
         return run_flow(module, name, **params)
 
     started = time.monotonic()
-    result = _guarded(go)
+    result, failure = _guarded(go)
     if json_out:
         print(json.dumps(result, indent=2, default=str, ensure_ascii=False))
     else:
         render(result if isinstance(result, Mapping) else {"result": result})
         err().print(f"done in {time.monotonic() - started:.1f} s", style="dim", markup=False)
-    if failed(result):
+    if failure is not None or failed(result):
+        message = failure or (result.get("message") if isinstance(result, Mapping) else "") or "the run failed"
+        err().print(f"error: {message}", markup=False)
         raise typer.Exit(1)
 
 
@@ -155,48 +165,61 @@ def failed(result: Any) -> bool:
     """The flows' results say failure with ok=False, a failure status, failures or quarantine."""
     if not isinstance(result, Mapping):
         return False
-    if result.get("ok") is False or str(result.get("status", "")).lower() in ("failure", "failed", "error"):
+    if result.get("ok") is False or str(result.get("status", "")).lower() in ("failure", "failed", "error",
+                                                                              "quarantined", "busy"):
         return True
     if (result.get("counts") or {}).get("failure", 0):
         return True
-    if str((result.get("job") or {}).get("code", "")) in ("Quarantine", "Disabled"):
-        return True
-    return any(failed(v) for v in result.values() if isinstance(v, Mapping) and v is not result) or \
-        any(failed(v) for key in ("results", "connections", "cycles", "configs") for v in (result.get(key) or [])
-            if isinstance(v, Mapping))
+    return str((result.get("job") or {}).get("code", "")) in ("Quarantine", "Disabled")
 
 
 # -- rendering ---------------------------------------------------------------------------------
 
-COUNT_KEYS = ("create", "update", "delete", "disable", "stagedDelete", "other",
-              "success", "failure", "skipped", "warning")
+ACTION_KEYS = ("create", "update", "delete", "disable", "stagedDelete", "other")
+STATUS_KEYS = ("success", "failure", "skipped", "warning")
+STATUS_STYLE = {"passed": "green", "success": "green", "Success": "green", "repaired": "green",
+                "failed": "red", "failure": "red", "Failure": "red", "not repaired": "yellow",
+                "warning": "yellow", "skipped": "dim", "Skipped": "dim"}
+
+
+def styled(status: Any) -> str:
+    text = escape(str(status if status is not None else ""))
+    style = STATUS_STYLE.get(str(status))
+    return f"[{style}]{text}[/]" if style else text
 
 
 def counts_table(counts: Mapping[str, Any], title: str = "") -> Table:
+    """Actions and outcomes side by side in one table of two rows, narrow enough for 80 columns."""
     t = Table(title=title or None, title_justify="left")
-    for k in COUNT_KEYS:
-        t.add_column(k, justify="right", style="red" if k == "failure" and counts.get(k) else None)
-    t.add_row(*(str(counts.get(k, 0)) for k in COUNT_KEYS))
+    t.add_column("action")
+    for k in ACTION_KEYS:
+        t.add_column(k, justify="right")
+    t.add_row("count", *(str(counts.get(k, 0)) for k in ACTION_KEYS))
+    t.add_section()
+    t.add_row("outcome", *(f"{k}" for k in STATUS_KEYS), "", "")
+    t.add_row("count", *(f"[red]{counts.get(k, 0)}[/]" if k == "failure" and counts.get(k)
+                         else str(counts.get(k, 0)) for k in STATUS_KEYS), "", "")
     return t
 
 
 def kv_table(data: Mapping[str, Any], title: str = "") -> Table:
     t = Table(title=title or None, title_justify="left", show_header=False)
     t.add_column("", style="bold")
-    t.add_column("")
+    t.add_column("", overflow="fold")
     for k, v in data.items():
-        t.add_row(str(k), short(v))
+        t.add_row(escape(str(k)), escape(short(v, 200)))
     return t
 
 
-def rows_table(rows: list[Mapping[str, Any]], title: str = "", columns: list[str] | None = None) -> Table:
+def rows_table(rows: list[Mapping[str, Any]], title: str = "", columns: list[str] | None = None,
+               status: tuple[str, ...] = ("status", "outcome"), limit: int = 120) -> Table:
     columns = columns or list(dict.fromkeys(k for r in rows for k, v in r.items()
                                             if not isinstance(v, (dict, list))))
     t = Table(title=title or None, title_justify="left")
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(*(short(r.get(c)) for c in columns))
+        t.add_row(*(styled(r.get(c)) if c in status else escape(short(r.get(c), limit)) for c in columns))
     return t
 
 
@@ -211,6 +234,11 @@ def short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def escape(text: str) -> str:
+    from rich.markup import escape as _e
+    return _e(text)
+
+
 def render_generic(result: Mapping[str, Any], title: str = "") -> None:
     """Scalars as a key/value table, counts as a counts table, lists of dicts as tables."""
     con = out()
@@ -220,8 +248,6 @@ def render_generic(result: Mapping[str, Any], title: str = "") -> None:
     for k, v in result.items():
         if isinstance(v, Mapping) and k == "counts":
             con.print(counts_table(v, "counts"))
-        elif isinstance(v, Mapping) and k in ("reports", "files"):
-            con.print(kv_table({n: str(p) for n, p in v.items()}, k))
         elif isinstance(v, Mapping) and v:
             con.print(kv_table(v, k))
         elif isinstance(v, list) and v and all(isinstance(i, Mapping) for i in v):
@@ -230,9 +256,19 @@ def render_generic(result: Mapping[str, Any], title: str = "") -> None:
             con.print(f"{k}: {', '.join(short(i, 60) for i in v)}", markup=False)
 
 
+def report_paths(paths: Mapping[str, Any] | None, title: str = "reports") -> None:
+    """The configuration-level report files, and how many cycle folders."""
+    if not paths:
+        return
+    main = {k: v for k, v in paths.items() if "/" not in k}
+    cycles = sum(1 for k in paths if k.endswith("/provisioning-log"))
+    if cycles:
+        main[f"{cycles} cycle(s)"] = "<cycleId>/provisioning-log.csv beside cycles.csv"
+    out().print(kv_table(main, title))
+
+
 def render_cycle(result: Mapping[str, Any]) -> None:
     con = out()
-    counts = result.get("counts") or {}
     job = result.get("job") or {}
     head = {k: result.get(k) for k in ("config", "kind", "cycle_id", "dry_run") if k in result}
     head["job status"] = job.get("code", "")
@@ -241,37 +277,84 @@ def render_cycle(result: Mapping[str, Any]) -> None:
         head["quarantine"] = f"{q.get('reason')} (next attempt {q.get('nextAttempt')})"
     if result.get("staged"):
         head["staged deletions"] = result["staged"]
+    if result.get("message") and not str(result["message"]).startswith("Job status:"):
+        head["message"] = result["message"]
     con.print(kv_table(head, f"sync {result.get('config', '')}".strip()))
-    con.print(counts_table(counts, "actions and outcomes"))
-    if result.get("message"):
-        con.print(str(result["message"]), markup=False)
-    rest = {k: v for k, v in result.items() if k not in (*head, "counts", "job", "message", "staged", "actions")}
+    if result.get("counts"):
+        con.print(counts_table(result["counts"], "actions and outcomes"))
+    report_paths(result.get("reports"))
+    rest = {k: v for k, v in result.items() if k not in (*head, "counts", "job", "message", "staged", "actions",
+                                                         "reports", "ok", "status")}
     if rest:
         render_generic(rest)
 
 
-def render_provision(result: Mapping[str, Any]) -> None:
+def render_connection(result: Mapping[str, Any]) -> None:
     con = out()
-    users = result.get("users") or result.get("results") or []
+    verdict = "[green]OK[/]" if result.get("ok") else "[red]FAILED[/]"
+    con.print(f"Test connection [bold]{escape(str(result.get('config', '')))}[/]: source "
+              f"{escape(str(result.get('sourceTenant', '')))} → target {escape(str(result.get('targetTenant', '')))}: "
+              f"{verdict}")
+    checks = [{"check": c.get("name"), "status": c.get("status"),
+               "message": (f"{c['code']}: " if c.get("code") else "") + str(c.get("message") or "")
+                          + (f" What to do: {c['recommended_action']}" if c.get("status") != "passed"
+                             and c.get("recommended_action") else "")}
+              for c in result.get("checks") or []]
+    checks += [{"check": n, "status": "not checked", "message": "fix the failures above first"}
+               for n in result.get("notChecked") or []]
+    if checks:
+        con.print(rows_table(checks, columns=["check", "status", "message"], limit=600))
+
+
+def render_provision(result: Mapping[str, Any], con: Console | None = None) -> None:
+    con = con or out()
+    users = result.get("users") or []
     if not users:
         render_generic(result)
         return
     for u in users:
-        name = u.get("displayName") or u.get("userId") or u.get("source_id") or u.get("id") or ""
-        con.print(f"[bold]{escape(str(name))}[/bold]: {escape(str(u.get('action', '')))} "
-                  f"{escape(str(u.get('status', '')))} {escape(str(u.get('reason', '')))}")
-        steps = u.get("steps") or u.get("provisioningSteps") or []
-        if steps:
-            con.print(rows_table(steps, columns=[c for c in ("name", "provisioningStepType", "status", "description")
-                                                   if any(c in s for s in steps)]))
-    rest = {k: v for k, v in result.items() if k not in ("users", "results")}
-    if rest:
-        render_generic(rest)
+        reply = (u.get("reply") or {}).get("result", "")
+        con.print(f"[bold]{escape(str(u.get('displayName') or u.get('sourceId', '')))}[/] "
+                  f"({escape(str(u.get('sourceId', '')))}): {styled(reply)}")
+        steps = []
+        if u.get("import"):
+            steps.append({"step": "Import user", "status": u["import"].get("status"),
+                          "details": u["import"].get("description")})
+        if u.get("scoping"):
+            sc = u["scoping"]
+            why = sc.get("description") or ""
+            if sc.get("failingRule"):
+                why += f" (failing rule: {sc['failingRule']})"
+            steps.append({"step": "Determine if user is in scope", "status": sc.get("status"), "details": why})
+        if u.get("matching"):
+            steps.append({"step": "Match user between source and target system",
+                          "status": u["matching"].get("status"), "details": u["matching"].get("description")})
+        act = u.get("action") or {}
+        step = act.get("step") or {}
+        steps.append({"step": "Perform action", "status": step.get("status", act.get("status")),
+                      "details": f"{act.get('title', '')}: {step.get('description') or act.get('reason', '')}"
+                                 + (f" ({act['errorCode']})" if act.get("errorCode") else "")})
+        con.print(rows_table(steps, columns=["step", "status", "details"], limit=600))
+        mods = u.get("modifiedProperties") or []
+        if mods:
+            con.print(rows_table(mods, columns=["name", "old", "new"], title="modified properties"))
+    if result.get("error"):
+        con.print(f"[red]{escape(short(result['error'], 300))}[/]")
 
 
-def escape(text: str) -> str:
-    from rich.markup import escape as _e
-    return _e(text)
+def render_repair(result: Mapping[str, Any]) -> None:
+    con = out()
+    con.print(escape(str(result.get("summary") or result.get("message") or "")))
+    rows = [dict(r, UPN=r.get("oldUpn") if r.get("oldUpn") == r.get("newUpn")
+                 else f"{r.get('oldUpn')} → {r.get('newUpn')}") for r in result.get("rows") or []]
+    if rows:
+        con.print(rows_table(rows, columns=["DisplayName", "UPN", "outcome", "why"], limit=300))
+    report_paths(result.get("reports"))
+
+
+def render_reports(result: Mapping[str, Any]) -> None:
+    out().print(escape(str(result.get("message") or "")))
+    report_paths(result.get("files"), f"reports of {result.get('config', '')}")
 
 
 # -- tools (no Prefect) ------------------------------------------------------------------------
@@ -377,8 +460,7 @@ def render(
 @app.command("test-connection")
 def test_connection(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
     """Check both connections of a configuration (credentials, policies, auto-redemption)."""
-    procedure(config, "flows.connection", "test_connection", lambda r: render_generic(r, "test connection"),
-              json_out, config=config)
+    procedure(config, "flows.connection", "test_connection", render_connection, json_out, config=config)
 
 
 @app.command()
@@ -411,14 +493,12 @@ def provision(
 def repair_upn(
     config: str = ConfigArg,
     csv: Optional[Path] = typer.Option(None, "--csv", metavar="FILE",
-                                       help="Also write the pending-acceptance users to this CSV file."),
+                                       help="Where to write pending-acceptance.csv (default: data/reports/<configuration>/); "
+                                            "upn-repair.csv (before/after) goes beside it."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Repair the UPNs of pending-acceptance B2B users in the target."""
-    def render(result: Mapping[str, Any]) -> None:
-        render_generic(result, "pending-acceptance UPN repair")
-
-    procedure(config, "flows.repair", "repair_upn", render, json_out, config=config,
+    procedure(config, "flows.repair", "repair_upn", render_repair, json_out, config=config,
               **({"csv_path": str(csv)} if csv else {}))
 
 
@@ -435,7 +515,7 @@ def report(
     json_out: bool = JsonOpt,
 ) -> None:
     """Export the CSV reports and the HTML summary of a configuration."""
-    procedure(config, "flows.reports", "export_reports", lambda r: render_generic(r, "reports"), json_out,
+    procedure(config, "flows.reports", "export_reports", render_reports, json_out,
               config=config, out_dir=str(out_dir))
 
 

@@ -43,6 +43,8 @@ PENDING_ACCEPTANCE_COLUMNS = ("DisplayName", "UserPrincipalName", "id", "mail", 
 REPAIR_COLUMNS = ("DisplayName", "id", "mail", "oldUpn", "newUpn", "outcome", "why", "sourceId", "matchedBy")
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CHART_CYCLES = 240        # bars in the chart (the most recent cycles)
+TABLE_CYCLES = 500        # rows in the HTML cycles table (cycles.csv has them all)
 
 
 # -- cells -------------------------------------------------------------------------------------
@@ -188,9 +190,15 @@ def write_summary(cfg_name: str, cycles: Sequence[Mapping[str, Any]], staged: Se
         f"<title>tenantsync: {e(cfg_name)}</title>", f"<style>{_CSS}</style></head><body>",
         f"<h1>Configuration <code>{e(cfg_name)}</code></h1>",
         f"<p>{len(rows)} cycle(s). Job status after the last cycle: <strong>{e(state)}</strong>.</p>",
-        "<h2>Actions and failures per cycle</h2>", chart_svg(rows),
+        "<h2>Actions and failures per cycle</h2>",
+        (f"<p>The last {CHART_CYCLES} of {len(rows)} cycles.</p>" if len(rows) > CHART_CYCLES else ""),
+        chart_svg(rows[-CHART_CYCLES:]),
         "<h2>Totals</h2>", _table([totals], [*ACTIONS, *STATUSES]),
-        "<h2>Cycles</h2>", _cycles_table(rows),
+        "<h2>Cycles</h2>",
+        (f'<p>The last {TABLE_CYCLES} of {len(rows)} cycles, newest first; all of them are in '
+         '<a href="cycles.csv">cycles.csv</a>.</p>' if len(rows) > TABLE_CYCLES else
+         '<p>Newest first; also in <a href="cycles.csv">cycles.csv</a>.</p>'),
+        _cycles_table(rows[-TABLE_CYCLES:]),
     ]
     if staged:
         parts += [f"<h2>Pending deletions ({len(staged)})</h2>",
@@ -244,24 +252,38 @@ def _cycles_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def chart_svg(rows: Sequence[Mapping[str, Any]], *, width: int = 760, height: int = 260) -> str:
-    """Stacked bars of actions per cycle (oldest left) and a red line of failures, as inline SVG."""
+def _nice_top(value: float) -> int:
+    """A readable axis maximum at or above value, whose quarters are round numbers."""
+    if value <= 40:
+        return max(4, math.ceil(value / 4) * 4)
+    power = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 1.2, 1.6, 2, 3, 4, 5, 6, 8, 10):
+        if step * power >= value:
+            return int(step * power)
+    return int(10 * power)
+
+
+def chart_svg(rows: Sequence[Mapping[str, Any]], *, width: int = 800, height: int = 300) -> str:
+    """Stacked bars of actions per cycle (oldest left, total on top) and a red line of failures,
+    as inline SVG: no script, no external resource."""
     e = html.escape
-    left, right, top, bottom = 48, 130, 12, 58
+    left, right, top, bottom = 80, 130, 18, 92
     plot_w, plot_h = width - left - right, height - top - bottom
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="Actions and failures per cycle">',
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="Actions and failures per cycle" '
+           'font-family="sans-serif">',
            f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>']
-    peak = max([sum(r.get(a, 0) for a in ACTIONS) for r in rows] + [r.get("failure", 0) for r in rows] + [1])
+    peak = _nice_top(max([sum(r.get(a, 0) for a in ACTIONS) for r in rows] + [r.get("failure", 0) for r in rows] + [1]))
     scale = plot_h / peak
     for i in range(5):                                     # y grid and labels
         v = peak * i / 4
         y = top + plot_h - v * scale
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{round(v)}</text>')
+        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{v:g}</text>')
     n = max(len(rows), 1)
     slot = plot_w / n
     bar = max(min(slot * 0.7, 40), 1)
+    every = 1 if n <= 24 else max(n // 12, 1)
     points = []
     for i, r in enumerate(rows):
         x = left + i * slot + (slot - bar) / 2
@@ -273,16 +295,24 @@ def chart_svg(rows: Sequence[Mapping[str, Any]], *, width: int = 760, height: in
                 out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                            f'fill="{_COLOURS[a]}"><title>{e(a)}: {r.get(a, 0)}</title></rect>')
         cx = left + i * slot + slot / 2
+        total = sum(r.get(a, 0) for a in ACTIONS)
+        if n <= 24 or i % every == 0:
+            out.append(f'<text x="{cx:.1f}" y="{y - 3:.1f}" font-size="9" text-anchor="middle" '
+                       f'fill="#444">{total}</text>')
+            when = r.get("started")
+            label = f"{r.get('kind') or ''} {when:%m-%d %H:%M}" if isinstance(when, datetime) else str(r.get("kind") or i + 1)
+            ly = top + plot_h + 12
+            out.append(f'<text x="{cx:.1f}" y="{ly}" font-size="9" text-anchor="end" '
+                       f'transform="rotate(-35 {cx:.1f} {ly})">{e(label.strip())}</text>')
         points.append((cx, top + plot_h - r.get("failure", 0) * scale, r.get("failure", 0)))
-        if n <= 24 or i % max(n // 12, 1) == 0:
-            label = _plain(r.get("started"))[5:16] if r.get("started") else str(i + 1)
-            out.append(f'<text x="{cx:.1f}" y="{top + plot_h + 14}" font-size="9" text-anchor="end" '
-                       f'transform="rotate(-35 {cx:.1f} {top + plot_h + 14})">{e(label)}</text>')
     if points:
         out.append('<polyline fill="none" stroke="#d32f2f" stroke-width="2" points="'
                    + " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points) + '"/>')
-        out += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#d32f2f"><title>failures: {f}</title></circle>'
-                for x, y, f in points]
+        for x, y, f in points:
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#d32f2f"><title>failures: {f}</title></circle>')
+            if f:
+                out.append(f'<text x="{x + 5:.1f}" y="{y - 5:.1f}" font-size="10" fill="#d32f2f" '
+                           f'font-weight="bold">{f}</text>')
     else:
         out.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" '
                    'font-size="13" fill="#777">no cycle yet</text>')
