@@ -1,7 +1,18 @@
 """Microsoft Graph v1.0 emulator (the subset tenantsync's connectors use), for several tenants.
 
-Public API: EmulatorServer (server.py), run() and main() (server.py, the `tenantsync emulator`
-command), create_emulator()/build_app() (app.py) for embedding the ASGI app.
+Public API (server.py): EmulatorServer, run() (the `tenantsync emulator` command), main(argv);
+app.py: create_emulator() and build_app() to embed the ASGI app.
+
+Modules, one job each:
+  server.py      EmulatorServer, run(), main()          app.py        route table + ASGI app
+  core.py        pipeline: fault, auth, route, throttle  control.py    /_emulator control API
+  directory.py   tenant state, every change recorded     changelog.py  delta bookkeeping
+  fixture.py     fixture JSON -> Directory               schema.py     Graph property names
+  odata.py       $filter/$select/$orderby/$top           listing.py    collection paging
+  users.py groups.py invitations.py policies.py phone.py delta.py batch.py   Graph handlers
+  throttle.py    'graph' throttling profile              faults.py     fault injection
+  stats.py       request counters                        protocol.py   wire conventions
+  routing.py     path templates
 """
 
 from __future__ import annotations

@@ -105,6 +105,12 @@ def test_count_typed_with_consistency_header(emu, sdk_warm):
     assert len(page.value) == 5 and page.odata_next_link
 
 
+def test_unsupported_options_are_refused_not_ignored(emu, http):
+    for params in ({"$expand": "manager"}, {"$skip": "5"}, {"$search": '"displayName:a"'}):
+        r = http().get("/users", params=params)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "Request_UnsupportedQuery"
+
+
 def test_top_over_999_is_refused(emu, http):
     r = http().get("/users", params={"$top": "1000"})
     assert r.status_code == 400
