@@ -71,3 +71,24 @@ def test_readiness_for_a_user_source_configuration(tenant, directory_url):
 
     (row,) = readiness_for_config(make_config(tenant, directory_url))
     assert (row.suffix, row.state, row.users) == ("corp.example", SuffixState.VERIFIED, 5)
+
+
+def test_csv_report_of_the_directory(tenant, directory_url, tmp_path, admin):
+    import csv
+
+    from tenantsync.usersource.report import export_report
+
+    from .usworld import STAFF, uid
+
+    admin.request("PATCH", f"/users/{uid(1)}", {"displayName": "=HYPERLINK(\"x\")"})
+    cfg = make_config(tenant, directory_url)
+    run_user_source(cfg)
+    files = export_report(cfg, tmp_path)
+    rows = {name: list(csv.DictReader(path.open(encoding="utf-8"))) for name, path in files.items()}
+    assert len(rows["directory-users"]) == 5 and len(rows["directory-groups"]) == 3
+    first = next(r for r in rows["directory-users"] if r["id"] == uid(1))
+    assert first["displayName"] == "'=HYPERLINK(\"x\")"                 # formula-safe
+    assert first["managedAppleId"] == "user1@appleid.corp.example"
+    assert len([m for m in rows["directory-memberships"] if m["groupId"] == STAFF]) == 5
+    assert [r["status"] for r in rows["directory-cycles"]] == ["success"]
+    assert {r["status"] for r in rows["directory-invitations"]} == {"pending"}
