@@ -1,7 +1,8 @@
 """Seeded fault injection for /v1.0 calls (never for /_emulator).
 
 Spec string: `rate=0.1,codes=429:503:504:drop,latency_ms=5,seed=7` (every key optional;
-codes default to 429:503:504). A share `rate` of calls is answered with one of `codes`, picked by a
+codes default to 429:503:504); also accepted: the same as JSON (`{"rate": 0.1, "codes":
+["503", "drop"]}`) or the path of a file holding either. A share `rate` of calls is answered with one of `codes`, picked by a
 random.Random(seed), so the same sequence of calls meets the same faults. `drop` closes the
 connection without an answer; inside $batch, where no connection can be dropped, it becomes a 504.
 `latency_ms` is added to every /v1.0 HTTP request.
@@ -9,6 +10,8 @@ connection without an answer; inside $batch, where no connection can be dropped,
 
 from __future__ import annotations
 
+import json
+import os
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +41,17 @@ def parse_spec(spec: str | dict | FaultSpec | None) -> FaultSpec:
         return FaultSpec()
     if isinstance(spec, FaultSpec):
         return spec
+    if isinstance(spec, str) and not spec.lstrip().startswith("{") and "=" not in spec \
+            and os.path.isfile(spec):
+        with open(spec, encoding="utf-8") as fh:       # a file holding the spec
+            spec = fh.read().strip()
+    if isinstance(spec, str) and spec.lstrip().startswith("{"):
+        try:
+            spec = json.loads(spec)                     # JSON text: {"rate": 0.1, ...}
+        except ValueError as exc:
+            raise ValueError(f"fault spec: invalid JSON ({exc})") from None
+        if not isinstance(spec, dict):
+            raise ValueError("fault spec: JSON must be an object")
     if isinstance(spec, dict):
         items: dict[str, Any] = dict(spec)
         text = ",".join(f"{k}={v}" for k, v in spec.items())

@@ -3,6 +3,11 @@
 Paging is a cursor, not an offset: the skiptoken holds the order key of the last object served,
 so creates and deletes between pages neither skip nor repeat objects. The nextLink keeps the
 request's other query options, as Graph's does.
+
+As on Graph's directory objects: $count=true needs `ConsistencyLevel: eventual` (else 400);
+`ne`, `not`, `endswith` and $orderby with $filter are "advanced queries" that need both the header
+and $count=true (else 400 Request_UnsupportedQuery); later pages (with $skiptoken) need neither.
+$top is 1..999 (default 100). $expand/$search/$skip are refused rather than ignored.
 """
 
 from __future__ import annotations

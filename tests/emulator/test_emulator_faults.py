@@ -67,6 +67,13 @@ def test_batch_items_fail_on_their_own(emu):
     assert {200, 503, 504} <= set(statuses)   # a dropped item is a 504 inside a batch
 
 
+def test_spec_as_json_or_file(tmp_path):
+    assert parse_spec('{"rate": 0.2, "codes": ["503", "drop"], "seed": 1}').codes == ("503", "drop")
+    path = tmp_path / "faults.txt"
+    path.write_text("rate=0.5,codes=504")
+    assert parse_spec(str(path)).codes == ("504",)
+
+
 def test_spec_parsing():
     spec = parse_spec(SPEC)
     assert (spec.rate, spec.codes, spec.latency_ms, spec.seed) == \
