@@ -1,17 +1,15 @@
-"""The route table and the ASGI application.
+"""The route table, and the ASGI application that puts Graph and the control API together.
 
-/v1.0/... is served by a thin raw-ASGI layer (fast, and able to drop a connection for fault
-injection); /_emulator/... is a Starlette app (control.py). Repeated slashes are collapsed
-everywhere, because SDK base-URL mistakes produce `/v1.0//users`.
+/v1.0/... is served by asgi.py (a thin raw-ASGI layer); /_emulator/... by a Starlette app
+(control.py). Repeated slashes are collapsed everywhere, because SDK base-URL mistakes produce
+`/v1.0//users`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 from typing import Any, Awaitable, Callable
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 
@@ -19,7 +17,7 @@ from tenantsync.emulator import (batch, control, delta, groups, invitations, pho
                                  users)
 from tenantsync.emulator.core import Emulator
 from tenantsync.emulator.faults import FaultSpec
-from tenantsync.emulator.protocol import GraphRequest, dumps, loads, normalize_query
+from tenantsync.emulator.asgi import serve_graph
 from tenantsync.emulator.routing import Route, Router
 
 _PHONE = "/users/{id}/authentication/phoneMethods"
@@ -77,8 +75,6 @@ ROUTES: list[Route] = [
 ROUTER = Router(ROUTES)
 
 _SLASHES = re.compile(r"/{2,}")
-_STATIC_HEADERS = [(b"odata-version", b"4.0"), (b"cache-control", b"no-cache"),
-                   (b"strict-transport-security", b"max-age=31536000")]
 
 ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]],
                    Awaitable[None]]
@@ -90,66 +86,6 @@ def create_emulator(fixture: dict | str | Path | None, *, throttle: str | None =
     """An Emulator wired to the route table."""
     return Emulator(fixture, router=ROUTER, throttle=throttle, time_scale=time_scale,
                     faults=faults, latency_ms=latency_ms)
-
-
-async def _read_body(receive: Callable[[], Awaitable[dict]]) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
-async def _drop(send: Callable[[dict], Awaitable[None]]) -> None:
-    """Close the connection without answering (uvicorn exposes its transport on `send`)."""
-    cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        raise ConnectionAbortedError("fault injection: connection dropped")
-    transport.close()
-    if hasattr(cycle, "disconnected"):
-        cycle.disconnected = True        # so uvicorn does not try to answer a 500 afterwards
-
-
-async def _serve_graph(emulator: Emulator, scope: dict, receive: Any, send: Any) -> None:
-    raw = await _read_body(receive)
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    body: Any = None
-    if raw:
-        try:
-            body = loads(raw)
-        except ValueError:
-            body = raw                  # handlers answer 400 for a body that is not JSON
-    server = scope.get("server") or ("127.0.0.1", 80)
-    host = headers.get("host") or f"{server[0]}:{server[1]}"
-    req = GraphRequest(method=scope["method"].upper(), path=scope["path"][5:] or "/",
-                       query=normalize_query(parse_qsl(scope["query_string"].decode("latin-1"),
-                                                       keep_blank_values=True)),
-                       headers=headers, body=body, base=f"{scope.get('scheme', 'http')}://{host}")
-    delay = emulator.delay_seconds
-    if delay > 0:
-        await asyncio.sleep(delay)
-    resp = emulator.handle(req)
-    if resp.drop:
-        await _drop(send)
-        return
-    if resp.body is None:
-        content = b""
-    elif isinstance(resp.body, str):
-        content = resp.body.encode()
-    elif isinstance(resp.body, bytes):
-        content = resp.body
-    else:
-        content = dumps(resp.body)
-    out = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in resp.headers.items()]
-    out += _STATIC_HEADERS
-    out.append((b"content-length", str(len(content)).encode()))
-    await send({"type": "http.response.start", "status": resp.status, "headers": out})
-    await send({"type": "http.response.body", "body": content})
 
 
 def build_app(emulator: Emulator) -> ASGIApp:
@@ -164,7 +100,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
                 path = _SLASHES.sub("/", path)
                 scope = {**scope, "path": path}
             if path == "/v1.0" or path.startswith("/v1.0/"):
-                await _serve_graph(emulator, scope, receive, send)
+                await serve_graph(emulator, scope, receive, send)
                 return
         await control_app(scope, receive, send)
 
