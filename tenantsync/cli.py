@@ -131,21 +131,25 @@ def run_flow(module: str, name: str, /, **params: Any) -> tuple[Any, str | None]
         return exc.result, exc.message
 
 
-def check_config(config: str) -> None:
+def check_config(config: str, *, user_source: bool = False) -> None:
     """Validate a configuration file before Prefect starts (bad input changes nothing, and fails fast)."""
     path = Path(config)
     looks_like_file = path.exists() or path.suffix.lower() in (".yaml", ".yml") or os.sep in config or "/" in config
     if not looks_like_file:
         return          # a Prefect block name: the flow loads it
-    from .config import load_config
-    load_config(path)
+    if user_source:
+        from .usersource import load_user_source_config
+        load_user_source_config(path)
+    else:
+        from .config import load_config
+        load_config(path)
 
 
 def procedure(config_path: str | None, module: str, name: str, render: Callable[[Mapping[str, Any]], None],
-              json_out: bool, /, **params: Any) -> None:
+              json_out: bool, /, *, user_source: bool = False, **params: Any) -> None:
     def go() -> tuple[Any, str | None]:
         if config_path is not None:
-            check_config(config_path)
+            check_config(config_path, user_source=user_source)
         return run_flow(module, name, **params)
 
     started = time.monotonic()
@@ -352,6 +356,34 @@ def render_repair(result: Mapping[str, Any]) -> None:
     report_paths(result.get("reports"))
 
 
+def render_user_source(result: Mapping[str, Any]) -> None:
+    con = out()
+    head = {k: result.get(k) for k in ("config", "instance", "directory", "kind", "cycle_id", "status", "message",
+                                       "error", "users_read", "duration_s") if result.get(k) not in (None, "")}
+    con.print(kv_table(head, "user-source sync"))
+    counts = result.get("counts") or {}
+    if counts:
+        t = Table(title="changes", title_justify="left")
+        for what in ("users", "groups", "memberships", "invitations"):
+            t.add_column(what)
+        by = {w: ", ".join(f"{k.split('_', 1)[1]} {v}" for k, v in counts.items() if k.startswith(w + "_"))
+              for w in ("users", "groups", "memberships", "invitations")}
+        t.add_row(*(escape(by[w]) for w in ("users", "groups", "memberships", "invitations")))
+        con.print(t)
+    notes = result.get("notifications") or []
+    if notes:
+        con.print(rows_table([n for n in notes if isinstance(n, Mapping)], "notifications",
+                             columns=["kind", "subject", "recipient", "emailed"]))
+    invitations = result.get("invitations") or []
+    if invitations:
+        states: dict[str, int] = {}
+        for i in invitations:
+            states[str(i.get("status"))] = states.get(str(i.get("status")), 0) + 1
+        notes_seen = sorted({str(i.get("note")) for i in invitations if i.get("note")})
+        con.print(f"invitations: {', '.join(f'{k} {v}' for k, v in states.items())}"
+                  + (f" ({'; '.join(notes_seen[:3])})" if notes_seen else ""), markup=False)
+
+
 def render_reports(result: Mapping[str, Any]) -> None:
     out().print(escape(str(result.get("message") or "")))
     report_paths(result.get("files"), f"reports of {result.get('config', '')}")
@@ -505,7 +537,8 @@ def repair_upn(
 @app.command("user-source")
 def user_source(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
     """Synchronize Entra ID users into an application's own user directory."""
-    procedure(config, "flows.usersource", "user_source_sync", render_cycle, json_out, config=config)
+    procedure(config, "flows.usersource", "user_source_sync", render_user_source, json_out, user_source=True,
+              config=config)
 
 
 @app.command()
