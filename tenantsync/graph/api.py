@@ -33,9 +33,11 @@ class DeltaRound:
     The link is only known after the last page; store it only once the changes are applied.
     """
 
-    def __init__(self, api: "GraphApi", first: Callable[[], Any]) -> None:
+    def __init__(self, api: "GraphApi", first: Callable[[], Any],
+                 headers: dict[str, str] | None = None) -> None:
         self._api = api
         self._first = first
+        self._headers = headers
         self._started = False
         self.delta_link: str | None = None
 
@@ -43,7 +45,7 @@ class DeltaRound:
         if self._started:
             raise RuntimeError("a DeltaRound can be iterated once; start a new round with delta()")
         self._started = True
-        for page in self._api._follow(self._first):
+        for page in self._api._follow(self._first, self._headers):
             if "@odata.deltaLink" in page:
                 self.delta_link = page["@odata.deltaLink"]
             yield page.get("value", [])
@@ -99,7 +101,8 @@ class GraphApi:
     def _run(self, coro: Awaitable[T]) -> T:
         return self._loop.run(coro)  # type: ignore[arg-type]
 
-    def _follow(self, first: Callable[[], Any]) -> Iterator[dict[str, Any]]:
+    def _follow(self, first: Callable[[], Any], headers: dict[str, str] | None = None
+                ) -> Iterator[dict[str, Any]]:
         """Pages from ``first`` along @odata.nextLink. The next page is fetched while the caller
         works on the current one (one page ahead, never more)."""
         core = self._core
@@ -112,7 +115,7 @@ class GraphApi:
                 future = None
                 if link:
                     future = self._loop.submit(
-                        core.send(lambda link=link: link_request(link), method="GET"))
+                        core.send(lambda link=link: link_request(link, headers), method="GET"))
                 yield page
         finally:
             if future is not None:
@@ -130,15 +133,20 @@ class GraphApi:
 
     def delta(self, resource: str, select: Sequence[str] | None = None,
               expand_members: bool = False, filter: str | None = None,
-              link: str | None = None) -> DeltaRound:
-        """A delta round of "users" or "groups": from scratch, or from a stored ``link``."""
+              link: str | None = None, page_size: int = 999) -> DeltaRound:
+        """A delta round of "users" or "groups": from scratch, or from a stored ``link``.
+
+        Delta takes no $top: the page size is asked for with ``Prefer: odata.maxpagesize``.
+        """
+        headers = {"Prefer": f"odata.maxpagesize={page_size}"}
         if link:
-            return DeltaRound(self, lambda: link_request(link))
+            return DeltaRound(self, lambda: link_request(link, headers), headers)
         path = resource.strip("/")
         path = path if path.endswith("/delta") else f"{path}/delta"
         params = query(select, filter, expand="members" if expand_members else None)
         client = self._core.client
-        return DeltaRound(self, lambda: collection_request(client, path, params))
+        return DeltaRound(self, lambda: collection_request(client, path, params, headers),
+                          headers)
 
     def group_members(self, group_id: str, select: Sequence[str] | None = None
                       ) -> list[dict[str, Any]]:

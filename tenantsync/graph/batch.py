@@ -98,7 +98,7 @@ class _Run:
     async def send(self, chunk: list[int]) -> None:
         core = self.core
         items = [(i, self.requests[i]) for i in chunk]
-        writes = [i for i in chunk if is_write(str(self.requests[i]["method"]))]
+        writes = {i for i in chunk if is_write(str(self.requests[i]["method"]))}
         body = batch_body(items, core.base_url)
 
         def make() -> RequestInformation:
@@ -134,7 +134,7 @@ class _Run:
                 self.requeue(i, core.policy.delay(self.attempts[i], item_retry_after))
             else:
                 self.file(i, answer, status)
-        if writes:
+        if writes:          # every answer: those without 429 refine the limiter's estimate
             core.limiter.record(sent_at=sent_at, accepted=accepted, throttled=throttled,
                                 retry_after=retry_after)
 

@@ -135,7 +135,7 @@ class AsyncGraph:
                     self.stats.throttled += 1
                     if writes:
                         self.limiter.record(sent_at=sent_at, accepted=0, throttled=writes,
-                                            retry_after=err.retry_after)
+                                            retry_after=err.retry_after, whole_request=True)
                 raise err from None
         log.debug("graph %s %s -> ok (%.0f ms)", ri.http_method, _path(ri),
                   (time.monotonic() - started) * 1000)

@@ -54,7 +54,8 @@ def query(select: Sequence[str] | None = None, filter: str | None = None,
     return q
 
 
-def collection_request(client: Any, resource: str, params: dict[str, Any]) -> RequestInformation:
+def collection_request(client: Any, resource: str, params: dict[str, Any],
+                       headers: dict[str, str] | None = None) -> RequestInformation:
     """GET request for the first page of ``resource`` with OData ``params`` (see ``query``)."""
     builder = _builder(client, resource)
     if builder is not None:
@@ -64,15 +65,19 @@ def collection_request(client: Any, resource: str, params: dict[str, Any]) -> Re
         ri = RequestInformation(Method.GET, "{+baseurl}/" + path + QUERY_TEMPLATE, {})
     ri.query_parameters = dict(params)
     ri.headers.try_add("Accept", "application/json")
+    for name, value in (headers or {}).items():
+        ri.headers.try_add(name, value)
     if params.get("%24count"):
         # Real Graph needs it for $count and advanced filters on directory objects.
         ri.headers.try_add("ConsistencyLevel", "eventual")
     return ri
 
 
-def link_request(link: str) -> RequestInformation:
+def link_request(link: str, headers: dict[str, str] | None = None) -> RequestInformation:
     """GET an @odata.nextLink / @odata.deltaLink as is (the SDK's ``with_url``)."""
     ri = RequestInformation(Method.GET)
     ri.url = link
     ri.headers.try_add("Accept", "application/json")
+    for name, value in (headers or {}).items():
+        ri.headers.try_add(name, value)
     return ri

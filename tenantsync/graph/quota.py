@@ -1,21 +1,30 @@
 """Adaptive write limiter: stay just under the tenant's write budget instead of bouncing off 429s.
 
-Graph's write budget is per app+tenant (3,000 writes / 150 s; reference §11) and shared with
-whatever else writes to the tenant, so the client cannot know its real share: it learns it.
+Graph's write budget is per app+tenant (3,000 writes / 150 s; reference §11), a token bucket
+shared with whatever else writes to the tenant, so the client cannot know its share: it learns it.
 
-How (one paragraph is the whole algorithm):
-- Writes pass a token bucket (GCRA form: one "theoretical arrival time", FIFO, a small burst).
-  Until the first 429 the rate is unlimited: only max_concurrency bounds us.
-- A 429 on a write means the server's bucket is empty; from then on it admits exactly its refill
-  rate R. A batch response tells what fraction of our writes it accepted, and we know the rate we
-  were sending at, so R ≈ sent_rate × accepted_fraction. The new rate is that estimate × 0.9
-  (β), at most ÷10 per event. Only one decrease per "epoch": results of requests sent before the
-  last decrease are ignored, so one congestion episode is not counted many times.
-- Every write also waits for the Retry-After the server gave (``blocked_until``): the next writes
-  would be refused anyway until then.
-- While the limiter is the bottleneck (callers wait on it) the rate grows again: quickly (8 %/s)
-  back to the last estimate, then slowly (1 %/s) above it, to find budget freed by other writers.
-  A slow probe overshoots by a little, so the next 429 rejects only a few writes.
+The whole algorithm:
+- Writes are paced by a token bucket of our own (GCRA: FIFO, one $batch of burst). Until the
+  first 429 the rate is unlimited: only max_concurrency bounds us, and the server's bucket (it
+  starts full) is spent as fast as it will go.
+- A 429 among a batch's writes means the server's bucket was empty: it admits its refill rate
+  R and refuses the rest, so a batch sent at rate r that gets a fraction f accepted says R ≈ r·f.
+  r is the rate we *actually* sent at (writes over the last few sends since the last cut, not
+  the configured rate: the sender may be late, CPU-bound or bursty). Over one "epoch" (answers to
+  writes sent between two cuts; those still in flight at a cut land later and refine it)
+  R̂ = Σ accepted / Σ (writes_k / r_k). Our rate becomes 0.9·R̂.
+- The first 429 after the unlimited start is not a sample (that batch also spent what was left
+  of the full bucket): the rate is halved until the in-flight answers give real samples.
+- After a cut our own bucket restarts empty (no burst credit, one interval of wait), so the next
+  answer measures the new rate.
+- While the limiter is the bottleneck the rate grows: 8 %/s up to R̂ (or while R̂ rests on fewer
+  than 5 accepted writes: too coarse to trust), then 0.5 %/s above it, to find budget freed by
+  other writers. A slow probe overshoots by little, so the 429 that ends it refuses a write or
+  two, and its sample (≈ 19 of 20 accepted) is precise.
+- Retry-After: refused batch *items* are retried after their own Retry-After (batch.py) while the
+  other writes go on at the cut rate; a whole request answered 429 holds every write until its
+  Retry-After. (The emulator's Retry-After is >= 1 s even when time-scaled: pausing all writes per
+  item 429 would waste a large share of the budget without sparing the server anything.)
 Reads are not limited here (their budget is separate and far larger); they honour Retry-After
 through the retry loop.
 """
@@ -24,7 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -32,113 +42,185 @@ from dataclasses import dataclass, field
 class LimiterSettings:
     start_rate: float | None = None     # writes/s before any 429 (None: unlimited)
     min_rate: float = 0.5               # never slower than this (writes/s)
-    beta: float = 0.9                   # new rate = estimate × beta
-    max_cut: float = 0.1                # one decrease never cuts below rate × max_cut
-    fast_growth: float = 0.08           # per second, while below the last estimate
-    slow_growth: float = 0.01           # per second, above it (probing)
-    burst_seconds: float = 0.25         # tokens that may be spent at once after an idle spell
-    rate_window: float = 2.0            # seconds over which the send rate is measured
+    beta: float = 0.9                   # rate = estimate × beta
+    fast_growth: float = 0.08           # per second, below the estimate (or if it is coarse)
+    slow_growth: float = 0.005          # per second, above it (probing)
+    confident_accepts: int = 5          # accepted writes an estimate needs to be trusted
+    burst_writes: int = 20              # writes that may go at once after an idle spell
+    rate_sends: int = 8                 # sends over which the actual send rate is measured
 
 
 @dataclass
 class LimiterState:
     rate: float | None = None           # current writes/s (None: unlimited)
-    estimate: float | None = None       # last learned server rate
-    decreases: int = 0
-    throttle_events: int = 0
+    estimate: float | None = None       # R̂, the learned server rate
+    confident: bool = False             # R̂ rests on enough accepted writes
+    cuts: int = 0                       # rate decreases
+    throttle_events: int = 0            # answers carrying write 429s
     blocked_until: float = 0.0
     sent: deque[tuple[float, int]] = field(default_factory=deque)
 
 
+@dataclass
+class _Epoch:
+    """Samples from the answers to writes sent between two cuts."""
+
+    start: float                        # writes sent from here on belong to it
+    ceiling: float                      # the rate that met the 429: never go back above it
+    accepted: float = 0.0
+    span: float = 0.0                   # Σ writes_k / r_k: the send time the samples cover
+
+
 class WriteLimiter:
-    """Token bucket of writes per second, adapted on 429 (multiplicative) and grown back."""
+    """Token bucket of writes per second, cut to the measured server rate on 429, grown back."""
 
     def __init__(self, settings: LimiterSettings | None = None,
-                 clock: "callable[[], float]" = time.monotonic) -> None:   # type: ignore[valid-type]
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings or LimiterSettings()
         self.state = LimiterState(rate=self.settings.start_rate)
         self._clock = clock
         self._tat = 0.0                      # GCRA theoretical arrival time
-        self._last_cut = -1.0                # send time before which results are stale
+        self._last_cut = float("-inf")       # answers to writes sent before this are stale
         self._last_growth: float | None = None
+        self._sent_rate: OrderedDict[float, float] = OrderedDict()   # send time -> actual rate
+        self._epoch: _Epoch | None = None
+        self._gen = 0                        # moves whenever pacing restarts (cut, refinement)
 
-    # --- sending -------------------------------------------------------------------------
     @property
     def rate(self) -> float | None:
         return self.state.rate
 
+    # --- sending -------------------------------------------------------------------------
     async def acquire(self, writes: int) -> float:
         """Wait until ``writes`` writes may be sent; returns the send time to report back."""
         if writes <= 0:
             return self._clock()
         while True:
-            now = self._clock()
-            if now < self.state.blocked_until:            # the server asked us to hold off
-                await asyncio.sleep(self.state.blocked_until - now)
-                continue
-            rate = self.state.rate
+            await self._wait_unblocked()
+            rate, gen = self.state.rate, self._gen
             if rate is None:
                 break
+            now = self._clock()
             # GCRA: reserve the slot now (FIFO across callers), then sleep until it comes.
             tat = max(self._tat, now)
             self._tat = tat + writes / rate
-            wait = tat - self.settings.burst_seconds - now
-            if wait > 0:
-                self._grow(now)
-                await asyncio.sleep(wait)
-            # A 429 may have arrived while we slept: honour its Retry-After too.
-            while (left := self.state.blocked_until - self._clock()) > 0:
-                await asyncio.sleep(left)
-            break
+            wait = tat - self.settings.burst_writes / rate - now
+            if wait <= 0:
+                break
+            self._grow(now)
+            await asyncio.sleep(wait)
+            if self._gen == gen and self.state.blocked_until <= self._clock():
+                break
+            # A cut or a Retry-After came in while we slept: the slot was reserved at the old
+            # rate, so reserve again at the new one (else the next answer measures the old rate).
         sent_at = self._clock()
-        self.state.sent.append((sent_at, writes))
+        sent = self.state.sent
+        sent.append((sent_at, writes))
+        while len(sent) > self.settings.rate_sends:
+            sent.popleft()
+        self._sent_rate[sent_at] = self._actual_rate(sent_at)
+        while len(self._sent_rate) > 1024:
+            self._sent_rate.popitem(last=False)
         return sent_at
+
+    async def _wait_unblocked(self) -> None:
+        while (left := self.state.blocked_until - self._clock()) > 0:
+            await asyncio.sleep(left)
 
     def _grow(self, now: float) -> None:
         """The limiter is the bottleneck: let the rate creep up (see module doc)."""
         last, self._last_growth = self._last_growth, now
-        rate = self.state.rate
+        rate, estimate = self.state.rate, self.state.estimate
         if last is None or rate is None:
             return
-        dt = min(now - last, 1.0)
-        below = self.state.estimate is not None and rate < self.state.estimate
-        growth = self.settings.fast_growth if below else self.settings.slow_growth
-        self.state.rate = rate * (1.0 + growth * dt)
+        fast = not self.state.confident or (estimate is not None and rate < estimate)
+        growth = self.settings.fast_growth if fast else self.settings.slow_growth
+        self.state.rate = rate * (1.0 + growth * min(now - last, 1.0))
 
-    def _send_rate(self, now: float) -> float | None:
-        window = self.settings.rate_window
+    def _actual_rate(self, now: float) -> float:
+        """Writes/s actually sent over the last few sends since the last cut."""
         sent = self.state.sent
-        while sent and sent[0][0] < now - window:
-            sent.popleft()
-        if len(sent) < 2:
-            return None
-        span = max(now - sent[0][0], 1e-3)
-        return sum(n for _, n in sent) / span
+        if len(sent) >= 3 and now > sent[0][0]:
+            # The first send opens the span; the writes after it fill it.
+            return sum(n for _, n in list(sent)[1:]) / (now - sent[0][0])
+        if self.state.rate is not None:
+            return self.state.rate
+        return sum(n for _, n in sent) / max(now - sent[0][0], 0.05) if sent else \
+            self.settings.min_rate
 
     # --- feedback ------------------------------------------------------------------------
     def record(self, *, sent_at: float, accepted: int, throttled: int,
-               retry_after: float | None = None) -> None:
-        """Report how the server answered the writes sent at ``sent_at``."""
+               retry_after: float | None = None, whole_request: bool = False) -> None:
+        """Report how the server answered the writes sent at ``sent_at``.
+
+        ``whole_request``: the request itself got 429 (not items inside a $batch).
+        """
+        rate_then = self._sent_rate.pop(sent_at, None)
         if throttled <= 0:
             return
         now = self._clock()
         self.state.throttle_events += 1
-        if retry_after:
-            self.state.blocked_until = max(self.state.blocked_until, now + retry_after)
-        if sent_at < self._last_cut:
-            return                                       # same congestion episode
-        measured = self._send_rate(now)
-        current = self.state.rate
-        sending = measured if current is None else min(current, measured or current)
-        if sending is None:                              # too little history: halve
-            sending = (accepted + throttled) / max(now - sent_at, 1e-3)
-        fraction = accepted / (accepted + throttled)
-        if accepted == 0:
-            fraction = 0.5                               # no information: plain halving
-        estimate = max(self.settings.min_rate, sending * max(fraction, self.settings.max_cut))
+        current = self.state.rate or rate_then or self._actual_rate(now)
+        if whole_request:
+            if retry_after:
+                self.state.blocked_until = max(self.state.blocked_until, now + retry_after)
+            if sent_at >= self._last_cut:       # no fraction in it: halve
+                self._epoch = _Epoch(now, current)
+                self._cut(now, current / 2)
+            return
+        if sent_at >= self._last_cut:
+            # A 429 on writes sent at the current rate: a new epoch and a cut.
+            self._epoch = _Epoch(self._last_cut, max(current, rate_then or 0.0))
+            if self.state.rate is None:
+                # First 429 after the unlimited start: this batch also spent the rest of the
+                # full bucket, so it is no sample. Halve until in-flight answers say more.
+                self._cut(now, current / 2)
+                return
+            self._add(accepted, throttled, rate_then)
+            self._cut(now, None)
+        elif self._epoch is not None and sent_at >= self._epoch.start:
+            # Still in flight at the cut: another sample of the same epoch.
+            self._add(accepted, throttled, rate_then)
+            self._apply()
+
+    def _add(self, accepted: int, throttled: int, rate_then: float | None) -> None:
+        epoch = self._epoch
+        if epoch is None or not rate_then:
+            return
+        epoch.accepted += accepted
+        epoch.span += (accepted + throttled) / rate_then
+
+    def _apply(self) -> None:
+        """Rate from the epoch's samples: 0.9 × Σ accepted / Σ send time."""
+        epoch, s = self._epoch, self.settings
+        if epoch is None or epoch.span <= 0:
+            return
+        # None accepted at all: R admits less than one write per span; count half a write.
+        estimate = max(s.min_rate, max(epoch.accepted, 0.5) / epoch.span)
         self.state.estimate = estimate
-        self.state.rate = max(self.settings.min_rate, estimate * self.settings.beta)
-        self.state.decreases += 1
+        self.state.confident = epoch.accepted >= s.confident_accepts
+        new = max(s.min_rate, min(epoch.ceiling, estimate * s.beta))
+        if self.state.rate is not None and new < self.state.rate * 0.95:
+            self._repace(self._clock(), new)
+        else:
+            self.state.rate = new
+
+    def _cut(self, now: float, fallback: float | None) -> None:
+        if fallback is not None:
+            self.state.rate = max(self.settings.min_rate, fallback)
+            self.state.confident = False
+        else:
+            self._apply()
+        self.state.cuts += 1
         self._last_cut = now
+        self._repace(now, self.state.rate or 1.0)
+
+    def _repace(self, now: float, rate: float) -> None:
+        """Switch to ``rate`` at once, also for callers already asleep on a slot."""
+        self.state.rate = rate
+        self._gen += 1
         self._last_growth = None
-        self._tat = min(self._tat, now)
+        self.state.sent.clear()                # measure the actual rate afresh
+        # No burst credit, and one full interval before the next write: the server's bucket is
+        # empty now, and the next answer should measure the new rate, not the old one.
+        self._tat = now + 2 * self.settings.burst_writes / rate
