@@ -68,11 +68,16 @@ def _exit_code(exc: BaseException) -> int:
     return 2 if isinstance(exc, (ConfigError, ExpressionError)) else 1
 
 
-def _guarded(fn: Callable[[], Any]) -> Any:
-    """Run fn; a tenantsync error (or any other) becomes one line on stderr and an exit status."""
+def _guarded(fn: Callable[[], Any], *, bad_input: tuple[type[BaseException], ...] = ()) -> Any:
+    """Run fn; a tenantsync error (or any other) becomes one line on stderr and an exit status.
+    Exceptions of the ``bad_input`` types are the caller's input refused: exit status 2."""
     from .errors import TenantSyncError
     try:
         return fn()
+    except bad_input as exc:
+        if _state["verbose"]:
+            err().print_exception()
+        fail(str(exc) or type(exc).__name__, 2)
     except typer.Exit:
         raise
     except KeyboardInterrupt:
@@ -108,8 +113,6 @@ def prefect_env() -> None:
     if not _state["verbose"]:
         # Quiet the console only: run logs still reach the Prefect API (and the UI).
         env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-        env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "CRITICAL")
-        env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "CRITICAL")
 
 
 def run_flow(module: str, name: str, /, **params: Any) -> tuple[Any, str | None]:
@@ -406,7 +409,7 @@ def emulator(
         from .emulator.server import run
         run(str(fixture), port, latency_ms, throttle, time_scale, faults)
 
-    _guarded(go)
+    _guarded(go, bad_input=(ValueError,))          # fixture, throttle profile or fault spec refused
 
 
 @app.command()

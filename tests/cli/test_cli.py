@@ -138,3 +138,31 @@ def test_tools_never_import_prefect(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
                           timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "CLEAN", done.stdout + done.stderr
+
+
+def test_emulator_refuses_a_bad_fixture_or_profile(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json", encoding="utf-8")
+    result = runner.invoke(app, ["emulator", "--fixture", str(bad), "--port", "0"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: cannot read fixture"), result.output
+    result = runner.invoke(app, ["emulator", "--fixture", str(REPO / "data/samples/tenants.json"), "--port", "0",
+                                 "--throttle", "nope"])
+    assert result.exit_code == 2 and "unknown throttle profile" in result.stderr, result.output
+
+
+def test_emulator_serves_graph_until_stopped() -> None:
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, "-m", "tenantsync", "emulator", "--fixture",
+                             str(REPO / "data/samples/tenants.json"), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "tenantsync emulator on http://127.0.0.1:" in line, line + proc.stderr.read()
+        url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        reply = httpx.get(f"{url}/users?$top=1&$select=id", headers={"Authorization": "Bearer emea-token"},
+                          timeout=10)
+        assert reply.status_code == 200 and len(reply.json()["value"]) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
