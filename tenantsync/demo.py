@@ -99,12 +99,11 @@ def outcome_of(result: Any) -> str:
     counts = result.get("counts")
     if isinstance(counts, Mapping):
         parts.append(", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do")
-    if "ok" in result and not counts:
+    said = next((str(result[k]).splitlines()[0] for k in ("message", "summary", "error") if result.get(k)), "")
+    if said and not said.startswith("Job status: Active"):
+        parts.append(said.removeprefix(f"{result.get('config')}: ") if result.get("config") else said)
+    if not parts and "ok" in result:
         parts.append("ok" if result["ok"] else "FAILED")
-    for key in ("message", "summary", "error"):
-        if result.get(key):
-            parts.append(str(result[key]).splitlines()[0])
-            break
     return "; ".join(parts) or ", ".join(f"{k}={v}" for k, v in list(result.items())[:4])
 
 
@@ -275,7 +274,8 @@ def _run_steps(demo: Demo) -> None:
 def describe_repair(result: Any) -> str:
     rows = (result or {}).get("rows") or []
     fixed = [f"{r['DisplayName']}: {r['oldUpn']} → {r['newUpn']}" for r in rows if r.get("outcome") == "repaired"]
-    return "; ".join([str(result.get("summary", ""))] + fixed)
+    summary = str(result.get("summary", "")).removeprefix(f"{result.get('config')}: ").rstrip(".")
+    return "; ".join([summary] + fixed)
 
 
 def describe_on_demand(result: Any) -> str:
