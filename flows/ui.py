@@ -53,6 +53,7 @@ def environment(port: int, emulator_port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PREFECT_HOME", str(REPO / ".prefect-home"))
     env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    env["PWD"] = str(REPO)              # prefect.yaml: set_working_directory {{ $PWD }}
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     env.setdefault("TENANTSYNC_GRAPH_URL", f"http://127.0.0.1:{emulator_port}/v1.0")

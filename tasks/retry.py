@@ -21,11 +21,12 @@ def transient_graph_error(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-# The Graph connector already honours Retry-After inside one call; these retries are the second
-# line, for a stage that still failed: 2 s, 4 s, 8 s, each +-50 %.
+# The Graph connector already retries each request (Retry-After, else backoff: up to 6 times, about
+# 30 s); these retries are the second line, for a stage that still failed on a longer outage:
+# after 5 s, then 10 s, each +-50 %.
 GRAPH_RETRIES: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=2),
+    "retries": 2,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=5),
     "retry_jitter_factor": 0.5,
     "retry_condition_fn": transient_graph_error,
 }

@@ -135,4 +135,4 @@ def test_only_transient_graph_errors_are_retried():
     assert transient_graph_error(None, None, failed(ValueError("x"))) is False
     assert transient_graph_error(None, None, Completed()) is False
     for t in (plan_page, apply_batch):
-        assert t.retries == 3 and t.retry_condition_fn is transient_graph_error and t.retry_jitter_factor
+        assert t.retries == 2 and t.retry_condition_fn is transient_graph_error and t.retry_jitter_factor
