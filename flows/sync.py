@@ -54,8 +54,10 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
     to wait for an approval when deletions are staged (0: do not wait, keep them staged).
     ignore_quarantine: run now even if the quarantine backoff says later."""
     cfg = resolve_config(config)
+    # allow_deletes is the documented ForceDeletes: it is how a TooManyDeletes quarantine is
+    # lifted, so it must not wait for the quarantine's next attempt (+6 h) first.
     options = CycleOptions(restart=restart, dry_run=dry_run, allow_deletes=allow_deletes,
-                           ignore_quarantine=ignore_quarantine)
+                           ignore_quarantine=ignore_quarantine or allow_deletes)
     store = Store.for_url(cfg.state_url)
     progress = Progress(f"{cfg.name} cycle", key=artifact_key(cfg.name, "progress"))
     cycle: Cycle | None = None

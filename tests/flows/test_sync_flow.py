@@ -128,13 +128,14 @@ def _resume_when_paused(approve: bool, found: list) -> None:
             time.sleep(0.5)
 
 
-def test_deletions_above_threshold_wait_for_approval(make_config, reports_dir, world):
+def _stage_five_deletions(make_config, world, **settings):
+    """An initial cycle, then five synced users leave the assigned group (threshold 3)."""
     from tenantsync.store import Store
 
     from flows.sync import sync_cycle
 
-    cfg = make_config(deletion_threshold=3)
-    state, result = run(sync_cycle, config=str(cfg), reports_dir=str(reports_dir))
+    cfg = make_config(deletion_threshold=3, **settings)
+    state, _ = run(sync_cycle, config=str(cfg), reports_dir=str(cfg.parent / "reports"))
     assert state.is_completed(), state.message
     store = Store.for_url(f"sqlite:///{cfg.parent}/state/emea-to-hq.db")
     linked = sorted(sid for sid, link in store.links("emea-to-hq").items() if link.state == "active")[:5]
@@ -142,6 +143,13 @@ def test_deletions_above_threshold_wait_for_approval(make_config, reports_dir, w
     for sid in linked:
         api.request("DELETE", f"/groups/{EMEA_GROUP}/members/{sid}/$ref")
     api.close()
+    return cfg, store, {store.links("emea-to-hq")[s].target_id for s in linked}
+
+
+def test_deletions_above_threshold_wait_for_approval(make_config, reports_dir, world):
+    from flows.sync import sync_cycle
+
+    cfg, store, targets = _stage_five_deletions(make_config, world)
 
     # 1) nobody answers: after the timeout the five deletions stay staged and the job is quarantined
     state, result = run(sync_cycle, config=str(cfg), approval_timeout_s=2, reports_dir=str(reports_dir))
@@ -152,11 +160,21 @@ def test_deletions_above_threshold_wait_for_approval(make_config, reports_dir, w
     assert pending.exists() and len(pending.read_text(encoding="utf-8").strip().splitlines()) == 6
     keys = {a.key for a in artifacts_of(state)}
     assert {"emea-to-hq-staged-deletions", "emea-to-hq-pending-deletions"} <= keys
-    targets = {store.links("emea-to-hq")[s].target_id for s in linked}
-    assert all(hq_users(world)[t].get("accountEnabled", True) for t in targets)   # nothing applied
+    assert targets <= set(hq_users(world))                      # nothing applied
 
-    # 2) an administrator approves in the UI (here: resume_flow_run from a thread)
+    # 2) an administrator rejects in the UI (here: resume_flow_run from a thread): still staged
     found: list = []
+    resumer = threading.Thread(target=_resume_when_paused, args=(False, found), daemon=True)
+    resumer.start()
+    state, result = run(sync_cycle, config=str(cfg), ignore_quarantine=True, approval_timeout_s=60,
+                        reports_dir=str(reports_dir))
+    resumer.join(5)
+    assert found and state.is_failed() and state.name == "Quarantined", state.message
+    assert result["staged"] == 5 and len(store.staged("emea-to-hq")) == 5
+    assert targets <= set(hq_users(world))
+
+    # 3) an administrator approves: exactly the staged deletions are applied
+    found.clear()
     resumer = threading.Thread(target=_resume_when_paused, args=(True, found), daemon=True)
     resumer.start()
     state, result = run(sync_cycle, config=str(cfg), ignore_quarantine=True, approval_timeout_s=60,
@@ -169,3 +187,16 @@ def test_deletions_above_threshold_wait_for_approval(make_config, reports_dir, w
     assert store.staged("emea-to-hq") == []
     assert not (targets & set(hq_users(world)))          # soft-deleted in HQ
     assert not pending.exists()                           # resolved: the stale list is gone
+
+
+def test_allow_deletes_applies_the_staged_deletions_of_a_quarantined_job(make_config, reports_dir, world):
+    from flows.sync import sync_cycle
+
+    cfg, store, targets = _stage_five_deletions(make_config, world)
+    state, result = run(sync_cycle, config=str(cfg), approval_timeout_s=0, reports_dir=str(reports_dir))
+    assert state.name == "Quarantined" and result["staged"] == 5
+    # the command line's --allow-deletes (ForceDeletes): no pause, no waiting for the backoff
+    state, result = run(sync_cycle, config=str(cfg), allow_deletes=True, reports_dir=str(reports_dir))
+    assert state.is_completed(), state.message
+    assert result["counts"]["delete"] == 5 and result["job"]["code"] == "Active"
+    assert store.staged("emea-to-hq") == [] and not (targets & set(hq_users(world)))
