@@ -8,6 +8,12 @@ Starts, in order, and stops them all on Ctrl-C:
   4. a process worker with the sample tokens (EMEA_TOKEN=emea-token, US_TOKEN=us-token, HQ_TOKEN=hq-token).
 
     python -m flows.ui [--port 4200] [--emulator-port 8765] [--no-emulator] [--no-worker]
+
+Prefect's own database is SQLite under PREFECT_HOME by default. For PostgreSQL (production, or
+several workers), create an empty database and set, before `make ui` / `prefect server start`:
+    PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://USER:PASSWORD@HOST:5432/prefect
+(the newer name PREFECT_SERVER_DATABASE_CONNECTION_URL is accepted too); the server creates its
+tables at start. tests/flows/test_deployments.py runs the deployment round trip that way.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """prefect.yaml against a real local Prefect server: deploy everything, run one deployment with a
-parameter through `prefect deployment run`, let a process worker execute it."""
+parameter through `prefect deployment run`, let a process worker execute it.
+
+The server keeps its own database in PostgreSQL (PREFECT_API_DATABASE_CONNECTION_URL, a fresh
+database dropped afterwards) when the machine's PostgreSQL answers (127.0.0.1:5432, user postgres,
+or TENANTSYNC_TEST_PG_URL), else in SQLite, saying so; TENANTSYNC_REQUIRE_POSTGRES=1 (CI) makes an
+unreachable PostgreSQL a failure."""
 
 from __future__ import annotations
 
@@ -16,6 +21,37 @@ import pytest
 from flowkit import REPO, free_port
 
 POOL = "tenantsync-process"
+PG_URL = os.environ.get("TENANTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def prefect_database():
+    """A fresh PostgreSQL database for Prefect's own tables (asyncpg URL), or None for SQLite."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    name = f"tenantsync_prefect_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(PG_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT",
+                              connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - unreachable: SQLite, or a failure in CI
+        if os.environ.get("TENANTSYNC_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL unreachable: {exc}")
+        print(f"\nPrefect server on SQLite: PostgreSQL unreachable ({type(exc).__name__})", file=sys.stderr)
+        yield None
+        return
+    url = make_url(PG_URL).set(drivername="postgresql+asyncpg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def prefect(*args: str, env: dict, timeout: float = 120) -> str:
@@ -28,7 +64,7 @@ def prefect(*args: str, env: dict, timeout: float = 120) -> str:
 
 
 @pytest.fixture
-def server(tmp_path, world):
+def server(tmp_path, world, prefect_database):
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -36,6 +72,8 @@ def server(tmp_path, world):
                PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_SERVER_UI_ENABLED="false",
                # no scheduler: only the run this test asks for is due (schedules stay defined)
                PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false", DO_NOT_TRACK="1")
+    if prefect_database:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                              "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -51,7 +89,7 @@ def server(tmp_path, world):
             assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "the Prefect server did not start within 120 s"
             time.sleep(0.5)
-        yield api, env
+        yield api, env, prefect_database
     finally:
         proc.terminate()
         try:
@@ -62,7 +100,7 @@ def server(tmp_path, world):
 
 
 def test_deploy_all_then_a_process_worker_runs_a_deployment(server, make_config, tmp_path):
-    api, env = server
+    api, env, database = server
     prefect("work-pool", "create", POOL, "--type", "process", env=env)
     prefect("block", "register", "-m", "blocks", env=env)
     prefect("--no-prompt", "deploy", "--all", env=env, timeout=180)
@@ -100,3 +138,13 @@ def test_deploy_all_then_a_process_worker_runs_a_deployment(server, make_config,
     assert (reports / "emea-to-hq" / "cycles.csv").exists() and (reports / "emea-to-hq" / "summary.html").exists()
     artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}).json()
     assert {"emea-to-hq-summary", "emea-to-hq-counts"} <= {a["key"] for a in artifacts}
+    if database:      # the run is in PostgreSQL, not in a SQLite file
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(make_url(database).set(drivername="postgresql+psycopg"), poolclass=NullPool)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM flow_run WHERE id = :i"), {"i": run_id}).scalar() == 1
+        engine.dispose()
+        assert not list((tmp_path / "prefect-home").glob("*.db"))
