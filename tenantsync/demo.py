@@ -159,9 +159,11 @@ def hq_census(api: Any) -> dict[str, Any]:
                                                             "userPrincipalName", "accountEnabled"])
              for u in page]
     ext = [u for u in users if "#EXT#" in str(u.get("userPrincipalName", ""))]
-    return {"ok": True, "users": len(users), "b2b": len(ext),
-            "pendingAcceptance": sum(1 for u in users if u.get("externalUserState") == "PendingAcceptance"),
-            "summary": f"HQ holds {len(users)} users, {len(ext)} of them B2B (#EXT#) accounts"}
+    disabled = sum(1 for u in ext if u.get("accountEnabled") is False)
+    pending = sum(1 for u in users if u.get("externalUserState") == "PendingAcceptance")
+    return {"ok": True, "users": len(users), "b2b": len(ext), "b2bDisabled": disabled, "pendingAcceptance": pending,
+            "summary": f"HQ holds {len(users)} users: {len(ext)} B2B (#EXT#) accounts, {disabled} of them disabled; "
+                       f"{pending} invitation(s) still pending acceptance"}
 
 
 def run_demo(*, console: Console | None = None, keep: bool = False, root: Path | None = None) -> dict[str, Any]:
