@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -400,9 +400,10 @@ def emulator(
                                  dir_okay=False, show_default=False),
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0: any free port)."),
     latency_ms: int = typer.Option(0, "--latency-ms", help="Added latency per request, in milliseconds."),
-    throttle: Optional[str] = typer.Option(None, "--throttle", help="Throttling profile, e.g. 'graph'."),
-    time_scale: float = typer.Option(1.0, "--time-scale", help="Speed-up of the emulator's clock (Retry-After, budgets)."),
-    faults: Optional[str] = typer.Option(None, "--faults", help="Fault injection spec (JSON text or a file)."),
+    throttle: str | None = typer.Option(None, "--throttle", help="Throttling profile, e.g. 'graph'."),
+    time_scale: float = typer.Option(1.0, "--time-scale",
+                                     help="Speed-up of the emulator's clock (Retry-After, budgets)."),
+    faults: str | None = typer.Option(None, "--faults", help="Fault injection spec (JSON text or a file)."),
 ) -> None:
     """Run the Graph emulator on 127.0.0.1 with the given tenants (until Ctrl+C)."""
     def go() -> None:
@@ -414,8 +415,9 @@ def emulator(
 
 @app.command()
 def expression(
-    expr: str = typer.Argument(..., metavar="EXPR", help="A mapping expression, e.g. 'Join(\", \", [surname], [givenName])'."),
-    user: Optional[str] = typer.Option(None, "--user", metavar="FILE.json",
+    expr: str = typer.Argument(..., metavar="EXPR",
+                               help="A mapping expression, e.g. 'Join(\", \", [surname], [givenName])'."),
+    user: str | None = typer.Option(None, "--user", metavar="FILE.json",
                                        help="The source user: a JSON file of Graph properties (or inline JSON)."),
     json_out: bool = JsonOpt,
 ) -> None:
@@ -501,14 +503,20 @@ def test_connection(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
 @app.command()
 def sync(
     config: str = ConfigArg,
-    restart: bool = typer.Option(False, "--restart", help="Start a new initial cycle (clears watermarks, escrows, quarantine)."),
+    restart: bool = typer.Option(False, "--restart",
+                                 help="Start a new initial cycle (clears watermarks, escrows, quarantine)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan and report, write nothing to the target."),
     allow_deletes: bool = typer.Option(False, "--allow-deletes", help="Apply deletions staged over the threshold."),
+    wait_approval: int = typer.Option(0, "--wait-approval", metavar="SECONDS",
+                                      help="Above the deletion threshold, wait this long for an approval in the "
+                                           "Prefect UI (0: do not wait; the deletions stay staged and "
+                                           "--allow-deletes applies them)."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Run a sync cycle: initial when no state exists, else incremental."""
     procedure(config, "flows.sync", "sync_cycle", render_cycle, json_out,
-              config=config, restart=restart, dry_run=dry_run, allow_deletes=allow_deletes)
+              config=config, restart=restart, dry_run=dry_run, allow_deletes=allow_deletes,
+              approval_timeout_s=max(wait_approval, 0))
 
 
 @app.command()
@@ -527,8 +535,9 @@ def provision(
 @app.command("repair-upn")
 def repair_upn(
     config: str = ConfigArg,
-    csv: Optional[Path] = typer.Option(None, "--csv", metavar="FILE",
-                                       help="Where to write pending-acceptance.csv (default: data/reports/<configuration>/); "
+    csv: Path | None = typer.Option(None, "--csv", metavar="FILE",
+                                       help="Where to write pending-acceptance.csv (default: "
+                                            "data/reports/<configuration>/); "
                                             "upn-repair.csv (before/after) goes beside it."),
     json_out: bool = JsonOpt,
 ) -> None:
@@ -557,7 +566,8 @@ def report(
 
 @app.command()
 def demo(json_out: bool = JsonOpt,
-         keep: bool = typer.Option(False, "--keep", help="Leave the emulator running at the end (Ctrl+C to stop).")) -> None:
+         keep: bool = typer.Option(False, "--keep",
+                                   help="Leave the emulator running at the end (Ctrl+C to stop).")) -> None:
     """Everything above on the sample tenants, against the embedded Graph emulator."""
     def go() -> Any:
         prefect_env()

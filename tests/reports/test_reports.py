@@ -24,7 +24,8 @@ def _log_row(cycle_id: str, action: str, status: str, name: str, **extra: object
             "reason": extra.pop("reason", "because"), "sourceIdentity.id": "s-" + name,
             "sourceIdentity.displayName": name, "targetIdentity.id": "t-" + name,
             "targetIdentity.displayName": name,
-            "modifiedProperties": [{"displayName": "department", "oldValue": "Sales", "newValue": "=cmd|' /C calc'!A0"}],
+            "modifiedProperties": [{"displayName": "department", "oldValue": "Sales",
+                                    "newValue": "=cmd|' /C calc'!A0"}],
             "provisioningSteps": [{"name": "EntryImport", "provisioningStepType": "import", "status": "success",
                                    "description": "Retrieved", "details": {}}],
             "durationInMilliseconds": 12, **extra}
@@ -79,7 +80,7 @@ def test_cycles_csv_has_one_row_per_cycle_with_counts(store: Store, two_cycles, 
                 "jobStatus", "quarantineReason"):
         assert col in head
     assert [r[0] for r in rows[1:]] == [first, second]
-    by = dict(zip(head, rows[1]))
+    by = dict(zip(head, rows[1], strict=True))
     assert (by["kind"], by["create"], by["failure"], by["jobStatus"]) == ("initial", "2", "1", "Active")
     assert (tmp_path / "emea-to-hq" / second / "provisioning-log.csv").exists()
 
@@ -90,7 +91,7 @@ def test_cells_that_would_run_as_formulas_are_neutralised(store: Store, two_cycl
     text = (tmp_path / "emea-to-hq" / two_cycles[0] / "provisioning-log.csv").read_text(encoding="utf-8")
     assert "'@Bob" in text
     rows = _read(tmp_path / "emea-to-hq" / second / "provisioning-log.csv")
-    by = dict(zip(rows[0], rows[1]))
+    by = dict(zip(rows[0], rows[1], strict=True))
     assert by["sourceIdentity.displayName"] == "'-Carl"
     assert by["reason"] == "'+SUM(A1)"
     assert files["summary"].exists()
