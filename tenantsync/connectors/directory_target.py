@@ -379,12 +379,17 @@ class DirectoryTarget:
     def run_lock(self, instance: str) -> Iterator[bool]:
         """Hold the run lock of ``instance`` while the block runs; yields False (and holds
         nothing) when another run of it, in any process, has it. PostgreSQL: a session advisory
-        lock; SQLite: an flock on ``<database>.<instance>.lock`` beside the file."""
-        key = int.from_bytes(hashlib.sha256(f"tenantsync-directory:{instance}".encode()).digest()[:8],
-                             "big", signed=True)
+        lock keyed by schema and instance; SQLite: an flock on ``<database>.<instance>.lock``
+        beside the file."""
+        def key_of(where: str) -> int:
+            digest = hashlib.sha256(f"tenantsync-directory:{where}:{instance}".encode()).digest()
+            return int.from_bytes(digest[:8], "big", signed=True)
+
         if self.engine.dialect.name == "postgresql":
             conn = self.engine.connect()
             try:
+                # Advisory locks are database-wide: the schema keeps two directories apart.
+                key = key_of(str(conn.execute(select(func.current_schema())).scalar()))
                 got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
                 conn.commit()
                 try:
@@ -691,19 +696,31 @@ class DirectoryTarget:
         with self._read() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
-    def claim_invitation(self, invitation_id: int) -> bool:
-        """pending|failed -> sending, before the e-mail goes out (False: someone else has it)."""
+    def claim_invitations(self, invitation_ids: Sequence[int]) -> list[int]:
+        """pending|failed -> sending, in one transaction, before the e-mails go out; returns the
+        ids claimed (a row another run claimed first is left out). A row left 'sending' by a killed
+        run is never sent again: at most one invitation per user."""
         with self._write() as conn:
-            result = conn.execute(update(invitations).where(
-                invitations.c.id == invitation_id, invitations.c.status.in_(("pending", "failed")))
-                .values(status="sending", attempts=invitations.c.attempts + 1))
-            return bool(result.rowcount)
+            ids = [int(i) for i in invitation_ids]
+            claimable = conn.execute(select(invitations.c.id).where(
+                invitations.c.id.in_(ids), invitations.c.status.in_(("pending", "failed")))).scalars().all()
+            if claimable:
+                conn.execute(update(invitations).where(invitations.c.id.in_(claimable))
+                             .values(status="sending", attempts=invitations.c.attempts + 1))
+            return sorted(claimable)
 
-    def finish_invitation(self, invitation_id: int, *, error: str | None = None) -> None:
-        values: dict[str, Any] = ({"status": "failed", "error": error} if error
-                                  else {"status": "sent", "error": None, "sent_at": utcnow()})
+    def finish_invitations(self, outcomes: Mapping[int, str | None]) -> None:
+        """id -> None (sent) or the error text (failed, retried by a later run)."""
+        now = utcnow()
+        sent = [i for i, e in outcomes.items() if e is None]
         with self._write() as conn:
-            conn.execute(update(invitations).where(invitations.c.id == invitation_id).values(**values))
+            if sent:
+                conn.execute(update(invitations).where(invitations.c.id.in_(sent))
+                             .values(status="sent", error=None, sent_at=now))
+            for i, e in outcomes.items():
+                if e is not None:
+                    conn.execute(update(invitations).where(invitations.c.id == i)
+                                 .values(status="failed", error=e))
 
     # -- notifications -----------------------------------------------------------------------------
     def add_notification(self, instance: str, cycle_id: int | None, kind: str, subject: str, body: str,

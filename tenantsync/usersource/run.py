@@ -50,6 +50,8 @@ GROUP_PROPERTIES = {"displayName": "display_name", "description": "description",
                     "mailEnabled": "mail_enabled"}
 ALWAYS_SELECTED = ("id", "userPrincipalName", "mail", "mailNickname", "accountEnabled", "displayName")
 MAX_INVITATION_ATTEMPTS = 5
+LISTED_INVITATIONS = 100       # invitations listed in a run result (failed ones first)
+INVITATION_BATCH = 50          # invitations claimed (then marked) per transaction
 COUNT_KEYS = ("users_created", "users_updated", "users_removed", "groups_created", "groups_updated",
               "groups_removed", "memberships_added", "memberships_removed", "invitations_queued",
               "invitations_sent", "invitations_failed", "invitations_pending")
@@ -218,6 +220,9 @@ def _run(cfg: UserSourceConfig, source: "UserSource", directory: DirectoryTarget
 
     # Queued invitations go out even when a round failed: the users they belong to are imported.
     invitations = _send_invitations(directory, cfg, notify, state)
+    if len(invitations) > LISTED_INVITATIONS:  # the counts say how many; the outbox has every row
+        failed = [i for i in invitations if i["status"] == "failed"][:LISTED_INVITATIONS]
+        invitations = failed + [i for i in invitations if i["status"] != "failed"][:LISTED_INVITATIONS - len(failed)]
     stored = _store_notifications(directory, cfg, cycle_id, notes, notify)
     c = state.counts
     summary = (f"users +{c['users_created']} ~{c['users_updated']} -{c['users_removed']}, "
@@ -354,8 +359,9 @@ def _groups_pages(api: Any, directory: DirectoryTarget, source: UserSource, link
 def _send_invitations(directory: DirectoryTarget, cfg: UserSourceConfig, send: Send | None,
                       state: _Round) -> list[dict[str, Any]]:
     """Send every queued invitation of this instance once; failed ones are retried next run up to
-    MAX_INVITATION_ATTEMPTS times. A row left 'sending' by a killed run is never sent again (at
-    most one e-mail per user)."""
+    MAX_INVITATION_ATTEMPTS times. Rows are claimed ('sending') before their e-mails go out, a
+    batch per transaction: a row left 'sending' by a killed run is never sent again (at most one
+    e-mail per user; the outbox shows it)."""
     out: list[dict[str, Any]] = []
     queued = [i for i in directory.invitations(cfg.name)
               if i["status"] == "pending" or (i["status"] == "failed" and i["attempts"] < MAX_INVITATION_ATTEMPTS)]
@@ -363,21 +369,27 @@ def _send_invitations(directory: DirectoryTarget, cfg: UserSourceConfig, send: S
         state.counts["invitations_pending"] = len(queued)
         return [{"user_id": i["user_id"], "recipient": i["recipient"], "status": i["status"],
                  "note": "no sender configured: kept in the outbox"} for i in queued]
-    for inv in queued:
-        if not directory.claim_invitation(inv["id"]):
-            continue
+    by_id = {i["id"]: i for i in queued}
+    ids = list(by_id)
+    for start in range(0, len(ids), INVITATION_BATCH):
+        outcomes: dict[int, str | None] = {}
         try:
-            send(inv["recipient"], inv["subject"], inv["body"])
-        except Exception as exc:  # an SMTP or network failure: keep it for the next run
-            text = f"{type(exc).__name__}: {exc}"
-            directory.finish_invitation(inv["id"], error=text)
-            state.counts["invitations_failed"] += 1
-            out.append({"user_id": inv["user_id"], "recipient": inv["recipient"], "status": "failed",
-                        "error": text})
-            continue
-        directory.finish_invitation(inv["id"])
-        state.counts["invitations_sent"] += 1
-        out.append({"user_id": inv["user_id"], "recipient": inv["recipient"], "status": "sent"})
+            for iid in directory.claim_invitations(ids[start:start + INVITATION_BATCH]):
+                inv = by_id[iid]
+                try:
+                    send(inv["recipient"], inv["subject"], inv["body"])
+                except Exception as exc:  # an SMTP or network failure: kept for the next run
+                    outcomes[iid] = f"{type(exc).__name__}: {exc}"
+                    state.counts["invitations_failed"] += 1
+                    out.append({"user_id": inv["user_id"], "recipient": inv["recipient"], "status": "failed",
+                                "error": outcomes[iid]})
+                    continue
+                outcomes[iid] = None
+                state.counts["invitations_sent"] += 1
+                out.append({"user_id": inv["user_id"], "recipient": inv["recipient"], "status": "sent"})
+        finally:
+            if outcomes:
+                directory.finish_invitations(outcomes)
     return out
 
 

@@ -136,7 +136,8 @@ def test_a_user_deleted_and_restored_is_not_invited_twice(tenant, directory_url,
 ])
 def test_managed_apple_ids_under_each_scheme(tenant, directory_url, scheme, subdomain, expected):
     cfg = make_config(tenant, directory_url, managed_apple_id={"scheme": scheme, "appleid_subdomain": subdomain})
-    run_user_source(cfg)
+    result = run_user_source(cfg)
+    assert result["counts"]["users_created"] == 5, result
     assert by_id(directory(cfg).users(cfg.name))[uid(1)]["managed_apple_id"] == expected
 
 
