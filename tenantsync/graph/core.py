@@ -117,11 +117,12 @@ class AsyncGraph:
                         ) -> tuple[bytes | None, float]:
         """One attempt -> (body, send time); raises GraphError.
 
-        Waits for the write limiter, then for the concurrency cap. A whole-request 429 on writes
-        is reported to the limiter here; per-item outcomes of a $batch are reported by batch.py.
+        Takes a concurrency slot, then waits for the write limiter (inside the slot, so the send
+        time the limiter measures is the real one). A whole-request 429 on writes is reported to
+        the limiter here; per-item outcomes of a $batch are reported by batch.py.
         """
-        sent_at = await self.limiter.acquire(writes) if writes else 0.0
         async with self._sem:
+            sent_at = await self.limiter.acquire(writes) if writes else 0.0
             self.stats.requests += 1
             self.stats.writes += writes
             started = time.monotonic()
@@ -137,6 +138,9 @@ class AsyncGraph:
                         self.limiter.record(sent_at=sent_at, accepted=0, throttled=writes,
                                             retry_after=err.retry_after, whole_request=True)
                 raise err from None
+            finally:
+                if writes:
+                    self.limiter.release()
         log.debug("graph %s %s -> ok (%.0f ms)", ri.http_method, _path(ri),
                   (time.monotonic() - started) * 1000)
         return raw, sent_at

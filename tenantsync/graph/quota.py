@@ -18,9 +18,10 @@ The whole algorithm:
 - After a cut our own bucket restarts empty (no burst credit, one interval of wait), so the next
   answer measures the new rate.
 - While the limiter is the bottleneck the rate grows: 8 %/s up to R̂ (or while R̂ rests on fewer
-  than 5 accepted writes: too coarse to trust), then 0.5 %/s above it, to find budget freed by
-  other writers. A slow probe overshoots by little, so the 429 that ends it refuses a write or
-  two, and its sample (≈ 19 of 20 accepted) is precise.
+  than 5 accepted writes: too coarse to trust), then 0.5 %/s above it, doubling every 5 s
+  without a 429 (up to 8 %/s), to find budget freed by other writers or an estimate that was
+  low. A slow probe overshoots by little, so the 429 that ends it refuses a write or two, and
+  its sample (≈ 19 of 20 accepted) is precise.
 - Retry-After: refused batch *items* are retried after their own Retry-After (batch.py) while the
   other writes go on at the cut rate; a whole request answered 429 holds every write until its
   Retry-After. (The emulator's Retry-After is >= 1 s even when time-scaled: pausing all writes per
@@ -44,10 +45,12 @@ class LimiterSettings:
     min_rate: float = 0.5               # never slower than this (writes/s)
     beta: float = 0.9                   # rate = estimate × beta
     fast_growth: float = 0.08           # per second, below the estimate (or if it is coarse)
-    slow_growth: float = 0.005          # per second, above it (probing)
+    slow_growth: float = 0.005          # per second, above it (probing) ...
+    slow_doubling: float = 5.0          # ... doubling every this many seconds without a 429
     confident_accepts: int = 5          # accepted writes an estimate needs to be trusted
     burst_writes: int = 20              # writes that may go at once after an idle spell
     rate_sends: int = 8                 # sends over which the actual send rate is measured
+    unlimited_in_flight: int = 2        # write requests in flight before the first 429
 
 
 @dataclass
@@ -85,6 +88,8 @@ class WriteLimiter:
         self._sent_rate: OrderedDict[float, float] = OrderedDict()   # send time -> actual rate
         self._epoch: _Epoch | None = None
         self._gen = 0                        # moves whenever pacing restarts (cut, refinement)
+        self._in_flight = 0
+        self._slot_freed: asyncio.Event | None = None   # made on first use, on the loop
 
     @property
     def rate(self) -> float | None:
@@ -95,6 +100,31 @@ class WriteLimiter:
         """Wait until ``writes`` writes may be sent; returns the send time to report back."""
         if writes <= 0:
             return self._clock()
+        while self.state.rate is None and self._in_flight >= self.settings.unlimited_in_flight:
+            # Before the first 429 nothing paces us; the server's bucket starts full and we spend
+            # it at full speed, but whatever is in flight when it runs dry is refused: keep that
+            # small. (Speed here costs no budget: a draining bucket wastes no refill.)
+            if self._slot_freed is None:
+                self._slot_freed = asyncio.Event()
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+        self._in_flight += 1
+        try:
+            await self._pace(writes)
+        except BaseException:          # cancelled while waiting: the caller never sends
+            self.release()
+            raise
+        sent_at = self._clock()
+        sent = self.state.sent
+        sent.append((sent_at, writes))
+        while len(sent) > self.settings.rate_sends:
+            sent.popleft()
+        self._sent_rate[sent_at] = self._actual_rate(sent_at)
+        while len(self._sent_rate) > 1024:
+            self._sent_rate.popitem(last=False)
+        return sent_at
+
+    async def _pace(self, writes: int) -> None:
         while True:
             await self._wait_unblocked()
             rate, gen = self.state.rate, self._gen
@@ -113,15 +143,12 @@ class WriteLimiter:
                 break
             # A cut or a Retry-After came in while we slept: the slot was reserved at the old
             # rate, so reserve again at the new one (else the next answer measures the old rate).
-        sent_at = self._clock()
-        sent = self.state.sent
-        sent.append((sent_at, writes))
-        while len(sent) > self.settings.rate_sends:
-            sent.popleft()
-        self._sent_rate[sent_at] = self._actual_rate(sent_at)
-        while len(self._sent_rate) > 1024:
-            self._sent_rate.popitem(last=False)
-        return sent_at
+
+    def release(self) -> None:
+        """The answer to an ``acquire``d write request is in (or it failed)."""
+        self._in_flight = max(0, self._in_flight - 1)
+        if self._slot_freed is not None:
+            self._slot_freed.set()
 
     async def _wait_unblocked(self) -> None:
         while (left := self.state.blocked_until - self._clock()) > 0:
@@ -133,8 +160,12 @@ class WriteLimiter:
         rate, estimate = self.state.rate, self.state.estimate
         if last is None or rate is None:
             return
+        s = self.settings
         fast = not self.state.confident or (estimate is not None and rate < estimate)
-        growth = self.settings.fast_growth if fast else self.settings.slow_growth
+        # Above the estimate the probe starts slow and speeds up the longer no 429 comes: an
+        # estimate that was too low (or budget freed by another writer) is found in seconds.
+        slow = s.slow_growth * 2 ** ((now - self._last_cut) / s.slow_doubling)
+        growth = s.fast_growth if fast else min(s.fast_growth, slow)
         self.state.rate = rate * (1.0 + growth * min(now - last, 1.0))
 
     def _actual_rate(self, now: float) -> float:

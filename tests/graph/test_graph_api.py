@@ -219,3 +219,18 @@ def test_close_stops_the_loop_and_refuses_further_calls(make_api):
     api.close()
     with pytest.raises(RuntimeError, match="closed"):
         api.get_json("/organization")
+
+
+def test_pickles_as_a_recipe_without_the_block_secret(fake, make_api, monkeypatch):
+    import pickle
+
+    from pydantic import SecretStr
+    api = make_api(read_only=True)
+    api.connection.auth.secret = SecretStr("block-secret-value")
+    data = pickle.dumps(api)
+    assert b"block-secret-value" not in data and TOKEN.encode() not in data
+    copy = pickle.loads(data)
+    try:
+        assert copy.read_only and copy.connection.name == "fake" and copy is not api
+    finally:
+        copy.close()
