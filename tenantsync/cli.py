@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -218,7 +217,7 @@ def kv_table(data: Mapping[str, Any], title: str = "") -> Table:
     return t
 
 
-def rows_table(rows: list[Mapping[str, Any]], title: str = "", columns: list[str] | None = None,
+def rows_table(rows: Sequence[Mapping[str, Any]], title: str = "", columns: list[str] | None = None,
                status: tuple[str, ...] = ("status", "outcome"), limit: int = 120) -> Table:
     columns = columns or list(dict.fromkeys(k for r in rows for k, v in r.items()
                                             if not isinstance(v, (dict, list))))
@@ -453,15 +452,9 @@ def load_user(spec: str) -> dict[str, Any]:
 
 
 def show_value(value: Any) -> str:
-    try:
-        from .expressions import format_value
-    except ImportError:
-        format_value = None
-    if format_value is not None:
-        return str(format_value(value))
-    if value is None:
-        return "null"
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
+    """The value as the expression builder shows it (null, [IgnoreFlow], dates as Entra writes them)."""
+    from .expressions import format_value
+    return str(format_value(value))
 
 
 def jsonable(value: Any) -> Any:
@@ -543,7 +536,7 @@ def repair_upn(
 ) -> None:
     """Repair the UPNs of pending-acceptance B2B users in the target."""
     procedure(config, "flows.repair", "repair_upn", render_repair, json_out, config=config,
-              **({"csv_path": str(csv)} if csv else {}))
+              csv_path=str(csv) if csv else None)
 
 
 @app.command("user-source")
@@ -586,4 +579,4 @@ def run() -> None:  # python -m tenantsync
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run())
+    run()

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +258,7 @@ def _run_steps(demo: Demo) -> None:
 
     cfg = load_config(emea)
     source = GraphApi(cfg.connection(cfg.source.connection))
-    target = GraphApi(cfg.connection(cfg.target.connection), read_only=True)
+    target = GraphApi(cfg.connection(cfg.target.connection or "hq"), read_only=True)
     try:
         changed = demo.step("Change EMEA users through Graph", lambda: change_source_users(source))
         demo.step("Incremental cycle EMEA → HQ", cycle(emea))
@@ -275,8 +276,7 @@ def _run_steps(demo: Demo) -> None:
         source.close()
         target.close()
     for name, path in demo.configs.items():
-        demo.step(f"Export reports {name}",
-                  lambda path=path: export_reports(config=str(path), out_dir=out), describe_reports)
+        demo.step(f"Export reports {name}", partial(export_reports, config=str(path), out_dir=out), describe_reports)
 
 
 def describe_repair(result: Any) -> str:
