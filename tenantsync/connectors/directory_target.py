@@ -129,7 +129,7 @@ invitations = Table(
     Column("recipient", String(1024)),
     Column("subject", Text, nullable=False),
     Column("body", Text, nullable=False),
-    Column("status", String(16), nullable=False),          # pending | sending | sent | failed | no_address
+    Column("status", String(16), nullable=False),  # pending|sending|sent|failed|no_address|cancelled
     Column("attempts", Integer, nullable=False),
     Column("error", Text),
     _ts("created_at"), _ts("sent_at", nullable=True),
@@ -538,6 +538,11 @@ class DirectoryTarget:
                 _delete_in(conn, users, users.c.id, gone)
                 _delete_in(conn, user_attributes, user_attributes.c.user_id, gone)
                 out.members_removed += _delete_in(conn, memberships, memberships.c.member_id, gone)
+                # An invitation not sent yet goes nowhere once its user is gone (the row stays).
+                for chunk in _chunks(gone):
+                    conn.execute(update(invitations).where(
+                        invitations.c.user_id.in_(chunk), invitations.c.status.in_(("pending", "failed")))
+                        .values(status="cancelled", error="the user was removed before it was sent"))
                 out.removed = gone
             if link is not None:
                 self._save_link(conn, instance, "users", *link)

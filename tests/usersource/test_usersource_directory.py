@@ -33,6 +33,8 @@ def test_users_upsert_only_what_changed(directory_url):
     assert d.find_user("inst", "A@X.EXAMPLE")["attributes"] == {}
     out = d.apply_users("inst", [], keep_only={"b"})
     assert out.removed == ["a"] and [u["id"] for u in d.users("inst")] == ["b"]
+    # the removed user's invitation, not sent yet, is cancelled; the row is kept
+    assert {i["user_id"]: i["status"] for i in d.invitations("inst")} == {"a": "cancelled", "b": "pending"}
 
 
 def test_groups_keep_properties_a_delta_item_does_not_carry(directory_url):
