@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from prefect import get_run_logger
-from prefect.artifacts import (create_link_artifact, create_markdown_artifact, create_progress_artifact,
+from prefect.artifacts import (create_link_artifact, create_progress_artifact,
                                create_table_artifact, update_progress_artifact)
 from prefect.utilities.annotations import quote
 

@@ -28,7 +28,7 @@ from tenantsync.store import Store
 from ._common import (DEFAULT_REPORTS_DIR, artifact_key, file_uri, notifier, outcome, rename_run,
                       resolve_config, run_name)
 from ._cycle import (Progress, _md, failures_md, publish_counts, publish_reports, quarantine_text,
-                     report_result)
+                     report_result, run_stages)
 
 PREVIEW = 50            # staged deletions listed in the approval artifact
 
@@ -73,8 +73,6 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
 
 
 def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str) -> CycleReport:
-    from ._cycle import run_stages
-
     name = cycle.cfg.name
     suffix = "-dry-run" if cycle.opt.dry_run else ""
     return run_stages(cycle, progress=progress,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +22,7 @@ def run(flow, **params):
     state = flow(return_state=True, **params)
     data = state.result(raise_on_failure=False)
     result = getattr(data, "result", data)
+    json.dumps(result)          # every flow returns a JSON-able dict (the CLI prints it with --json)
     return state, result
 
 

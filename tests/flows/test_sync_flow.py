@@ -117,10 +117,14 @@ def _resume_when_paused(approve: bool, found: list) -> None:
     from prefect import get_client
     from prefect.flow_runs import resume_flow_run
 
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
     deadline = time.monotonic() + 60
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
-            for fr in client.read_flow_runs(limit=20):
+            for fr in client.read_flow_runs(flow_run_filter=paused):
                 if fr.state and fr.state.is_paused():
                     found.append(fr.id)
                     resume_flow_run(fr.id, run_input={"approve": approve})
