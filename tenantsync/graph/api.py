@@ -33,7 +33,7 @@ class DeltaRound:
     The link is only known after the last page; store it only once the changes are applied.
     """
 
-    def __init__(self, api: "GraphApi", first: Callable[[], Any],
+    def __init__(self, api: GraphApi, first: Callable[[], Any],
                  headers: dict[str, str] | None = None) -> None:
         self._api = api
         self._first = first
@@ -116,8 +116,7 @@ class GraphApi:
                 link = page.get("@odata.nextLink")
                 future = None
                 if link:
-                    future = self._loop.submit(
-                        core.send(lambda link=link: link_request(link, headers), method="GET"))
+                    future = self._loop.submit(core.send(_link_maker(link, headers), method="GET"))
                 yield page
         finally:
             if future is not None:
@@ -172,7 +171,8 @@ class GraphApi:
         writes = 0 if method.upper() == "GET" else 1
         raw = self._run(core.send(lambda: core.raw_request(method, path, body),
                                   method=method, writes=writes))
-        return loads(raw)
+        result: dict[str, Any] | None = loads(raw)
+        return result
 
     def batch(self, requests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Run ``requests`` via $batch; one {"status", "headers", "body"} each, in input order."""
@@ -220,7 +220,7 @@ class GraphApi:
     def close(self) -> None:
         self._finalizer()                     # runs _shutdown once, whoever calls first
 
-    def __enter__(self) -> "GraphApi":
+    def __enter__(self) -> GraphApi:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -237,6 +237,10 @@ class GraphApi:
     def __repr__(self) -> str:
         return (f"GraphApi({self.connection.name!r}, {self.connection.base_url!r}, "
                 f"read_only={self.read_only})")
+
+
+def _link_maker(link: str, headers: dict[str, str] | None) -> Callable[[], Any]:
+    return lambda: link_request(link, headers)
 
 
 def _rebuild(connection: GraphConnection, options: dict[str, Any]) -> GraphApi:

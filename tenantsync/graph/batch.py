@@ -15,6 +15,7 @@ transient, and raised otherwise (401, 403, 400 ... concern the call, not the ite
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 from collections.abc import Mapping, Sequence
@@ -86,10 +87,8 @@ class _Run:
                 # Nothing ready: sleep until the next item is due or another worker files one.
                 timeout = self.heap[0][0] - now if self.heap else None
                 async with self.changed:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.changed.wait(), timeout)
-                    except asyncio.TimeoutError:
-                        pass
                 continue
             await self.send(chunk)
             async with self.changed:
@@ -159,7 +158,8 @@ class _Run:
         self.remaining -= 1
 
 
-async def run_batch(core: AsyncGraph, requests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+async def run_batch(core: AsyncGraph, requests: Sequence[Mapping[str, Any]]
+                    ) -> list[dict[str, Any]]:
     """See module doc. ``requests``: {"method", "url", "body"?, "headers"?} each."""
     for req in requests:
         core.guard(str(req["method"]), str(req["url"]))       # dry run: refuse before sending

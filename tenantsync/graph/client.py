@@ -28,7 +28,8 @@ from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHosts
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider)
 from kiota_http.middleware.options import RetryHandlerOption
-from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_service_client import GraphServiceClient
 from msgraph.graph_request_adapter import options as MSGRAPH_DEFAULT_OPTIONS
 from msgraph_core import GraphClientFactory
 
@@ -52,7 +53,7 @@ class StaticTokenCredential:
     async def close(self) -> None:
         return None
 
-    async def __aenter__(self) -> "StaticTokenCredential":
+    async def __aenter__(self) -> StaticTokenCredential:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -69,13 +70,13 @@ class _CredentialTokenProvider(AccessTokenProvider):
         self._credential = credential
         self._validator = AllowedHostsValidator([host])
 
-    async def get_authorization_token(self, uri: str,
-                                      additional_authentication_context: dict[str, Any] = {},
-                                      ) -> str:
+    async def get_authorization_token(
+            self, uri: str, additional_authentication_context: dict[str, Any] | None = None
+    ) -> str:
         if not self._validator.is_url_host_valid(uri):
             return ""                                 # never send the token to another host
         token = await self._credential.get_token(*GRAPH_SCOPES)
-        return token.token
+        return str(token.token)
 
     def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
         return self._validator

@@ -38,7 +38,7 @@ class AuthSettings(BaseModel):
     secret: SecretStr | None = None
 
     @model_validator(mode="after")
-    def _needs_what_kind_needs(self) -> "AuthSettings":
+    def _needs_what_kind_needs(self) -> AuthSettings:
         # Refuse an incomplete credential at load time, not at the first request.
         missing: list[str] = []
         if self.kind == "static_token" and not (self.token_env or self.secret):

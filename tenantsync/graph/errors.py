@@ -71,7 +71,7 @@ def redact(text: str) -> str:
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds (fractions accepted) or HTTP date."""
+    """Seconds to wait from a Retry-After header: delta-seconds (fractions too) or HTTP date."""
     if not value:
         return None
     value = value.strip()
@@ -148,7 +148,8 @@ def to_graph_error(exc: BaseException) -> GraphError:
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         # The token endpoint (or managed identity endpoint) did not answer: try again later.
         return GraphError(NO_RESPONSE, "tokenEndpointUnavailable",
-                          f"the credential could not reach its token endpoint ({type(exc).__name__})",
+                          "the credential could not reach its token endpoint "
+                          f"({type(exc).__name__})",
                           kind=ErrorKind.TRANSIENT)
     if isinstance(exc, ClientAuthenticationError):
         # The credential could not get a token. azure-identity's text is long; keep the AADSTS

@@ -8,6 +8,7 @@ plain code, pytest and Prefect worker threads (which may run their own loops) al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import concurrent.futures
 import threading
 from collections.abc import Coroutine
@@ -57,10 +58,9 @@ class LoopThread:
             self.loop.stop()
             return
         if final is not None:
-            try:
+            # Cleanup is best effort: never mask the caller's own error.
+            with contextlib.suppress(Exception):
                 self.submit(final).result(timeout)
-            except Exception:      # cleanup is best effort: never mask the caller's own error
-                pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout)
         if not self._thread.is_alive():

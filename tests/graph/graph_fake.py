@@ -148,5 +148,5 @@ class FakeGraph:
     def delta(self, q: dict[str, list[str]]) -> tuple[int, dict[str, str], Any]:
         since = int(q.get("$deltatoken", ["-1"])[0])
         changed = [u for u in self.users.values() if u["version"] > since]
-        return 200, {}, {"value": changed,
-                         "@odata.deltaLink": f"{self.base}/users/delta()?$deltatoken={self.version}"}
+        link = f"{self.base}/users/delta()?$deltatoken={self.version}"
+        return 200, {}, {"value": changed, "@odata.deltaLink": link}

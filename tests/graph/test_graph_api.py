@@ -50,7 +50,8 @@ def test_pages_follow_next_links_and_send_the_query(fake, make_api):
 
 
 def test_a_throttled_read_waits_for_retry_after_then_succeeds(fake, make_api):
-    fake.script("GET", "/organization", error(429, "TooManyRequests", headers={"Retry-After": "0.3"}),
+    fake.script("GET", "/organization",
+                error(429, "TooManyRequests", headers={"Retry-After": "0.3"}),
                 error(503, "serviceNotAvailable"))
     api = make_api()
     started = time.monotonic()
@@ -116,7 +117,8 @@ def test_batch_of_45_mixed_requests_returns_in_order_with_statuses(fake, make_ap
         if i % 3 == 0:
             reqs.append({"method": "GET", "url": f"/users/u{i:05d}"})
         elif i % 3 == 1:
-            reqs.append({"method": "PATCH", "url": f"/users/u{i:05d}", "body": {"displayName": f"n{i}"}})
+            reqs.append({"method": "PATCH", "url": f"/users/u{i:05d}",
+                         "body": {"displayName": f"n{i}"}})
         else:
             reqs.append({"method": "GET", "url": f"/users/missing{i}"})
     results = api.batch(reqs)

@@ -23,7 +23,8 @@ def uid(n: int) -> str:
 
 
 def fixture() -> dict:
-    users = [{"id": uid(i), "userPrincipalName": f"user{i}@contoso.com", "mail": f"user{i}@contoso.com",
+    users = [{"id": uid(i), "userPrincipalName": f"user{i}@contoso.com",
+              "mail": f"user{i}@contoso.com",
               "displayName": f"User {i:04d}", "givenName": "User", "surname": f"{i:04d}",
               "userType": "Member", "accountEnabled": True, "department": "Sales"}
              for i in range(N_USERS)]
