@@ -577,6 +577,16 @@ def git_commit() -> str | None:
         return None
 
 
+def dirty_files() -> list[str]:
+    """Engine files that differ from the commit (the tree is shared with other engineers)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--", "tenantsync"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
 def measure_capacity(n: int, seed: str, groups: int, seconds: float, workdir: Path) -> dict[str, Any]:
     from tenantsync.emulator.server import EmulatorServer
     workdir.mkdir(parents=True, exist_ok=True)
@@ -649,7 +659,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m bench.run" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
                                        if (argv if argv is not None else sys.argv[1:]) else "")
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    results = {"when": stamp, "command": command.strip(), "commit": git_commit(), "machine": info,
+    results = {"when": stamp, "command": command.strip(), "commit": git_commit(), "dirty": dirty_files(),
+               "machine": info,
                "total_s": round(total, 1), "capacity": cap, "runs": runs,
                "goals": [{"met": ok, "text": text} for ok, text in goal_items],
                "table": table}
