@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -57,6 +58,9 @@ def resolve_config(config: str, loader: Callable[..., Any] = load_config) -> Any
             raise
         raise ConfigError(exc.message, file=label, line=exc.line, key=exc.key, value=exc.value,
                           allowed=exc.allowed) from None
+    finally:
+        if label is not None:           # the block's temporary copy
+            shutil.rmtree(path.parent, ignore_errors=True)
     return cfg
 
 
