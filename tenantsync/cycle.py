@@ -105,20 +105,26 @@ class Cycle:
     def _read_memberships(self) -> None:
         cfg = self.cfg
         groups = cfg.scope.assignments.groups if cfg.scope.mode == "assigned" else []
-        if self.kind == "initial" or (self.kind == "on-demand" and not self._marks_in.get("groups")):
+        read = None
+        if self.kind == "on-demand":
+            # Only the chosen users are evaluated: ask Graph which groups each one is in now, so a
+            # user assigned a minute ago is in scope without waiting for the next cycle.
+            wanted = set(groups)
+            self.memberships = {g: set() for g in groups}
+            for uid, gids in self.source.member_of(self.opt.user_ids).items():
+                for g in gids & wanted:
+                    self.memberships[g].add(uid)
+        elif self.kind == "initial":
             read = self.source.memberships(groups, None)
             self.memberships = read.full or {}
         else:
             self.memberships = {g: set(m) for g, m in self.store.memberships(cfg.name).items()}
-            if self.kind == "incremental":
-                read = self.source.memberships(groups, self._marks_in.get("groups"))
-                for g, u in read.added:
-                    self.memberships.setdefault(g, set()).add(u)
-                for g, u in read.removed:
-                    self.memberships.get(g, set()).discard(u)
-                self._membership_touched = {u for _, u in read.added + read.removed}
-            else:
-                read = None
+            read = self.source.memberships(groups, self._marks_in.get("groups"))
+            for g, u in read.added:
+                self.memberships.setdefault(g, set()).add(u)
+            for g, u in read.removed:
+                self.memberships.get(g, set()).discard(u)
+            self._membership_touched = {u for _, u in read.added + read.removed}
         if read is not None and read.delta_link:
             self._marks["groups"] = read.delta_link
         self.scope_ctx = ScopeContext.build(cfg.scope, self.memberships)
@@ -176,7 +182,6 @@ class Cycle:
         if self.kind == "on-demand":
             removals = {k: v for k, v in removals.items() if k in self.links}  # not found: just skipped
         scopes = {u["id"]: evaluate_scope(u, self.scope_ctx) for u in users if u["id"] not in removals}
-        self._in_scope += sum(1 for s in scopes.values() if s.in_scope)
         index = self._index_for(users, removals)
         matches = {u["id"]: self._match(u, index) for u in users}
         # SMS rule: only users about to be created need the extra phone-method read.
@@ -185,6 +190,8 @@ class Cycle:
             ready = self.source.sms_ready(would_create)
             for uid in ready:
                 scopes[uid] = evaluate_scope(next(u for u in users if u["id"] == uid), self.scope_ctx, sms_ready=True)
+        # counted only after the last Graph call, so a retried page is not counted twice
+        self._in_scope += sum(1 for s in scopes.values() if s.in_scope)
         planned = missing + [self._plan_one(u, scopes.get(u["id"]), matches[u["id"]], removals.get(u["id"]))
                              for u in users]
         self.actions.extend(planned)

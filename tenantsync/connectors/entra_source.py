@@ -76,6 +76,15 @@ class EntraSource:
         replies = self.api.batch([{"method": "GET", "url": f"/users/{i}?$select={sel}"} for i in ids])
         return {i: (r["body"] if r["status"] == 200 else None) for i, r in zip(ids, replies)}
 
+    def member_of(self, ids: Iterable[str]) -> dict[str, set[str]]:
+        """The groups each user is a direct member of (on-demand scoping of a few users)."""
+        ids = list(dict.fromkeys(ids))
+        replies = self.api.batch([{"method": "GET", "url": f"/users/{i}/memberOf?$select=id&$top=999"}
+                                  for i in ids])
+        return {i: {g["id"] for g in (r.get("body") or {}).get("value", []) if "group" in
+                    (g.get("@odata.type") or "#microsoft.graph.group").lower()}
+                for i, r in zip(ids, replies) if r["status"] == 200}
+
     def sms_ready(self, ids: Iterable[str]) -> set[str]:
         """Users whose mobile phone method has SMS sign-in ready: CTS skips them."""
         ids = list(dict.fromkeys(ids))

@@ -35,6 +35,7 @@ ROUTES: list[Route] = [
     Route("GET", _PHONE + "/{method_id}", phone.get_phone_method),
     Route("POST", _PHONE + "/{method_id}/disableSmsSignIn", phone.disable_sms_sign_in),
     Route("POST", _PHONE + "/{method_id}/enableSmsSignIn", phone.enable_sms_sign_in),
+    Route("GET", "/users/{id}/memberOf", groups.list_member_of),
     Route("GET", "/users/{id}", users.get_user),
     Route("PATCH", "/users/{id}", users.update_user),
     Route("DELETE", "/users/{id}", users.delete_user),

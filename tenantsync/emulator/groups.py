@@ -97,6 +97,20 @@ def list_members(req: GraphRequest, id: str) -> GraphResponse:
                         project=proj, context="directoryObjects")
 
 
+def list_member_of(req: GraphRequest, id: str) -> GraphResponse:
+    """GET /users/{id}/memberOf: the groups the user is a direct member of."""
+    user = req.tenant.find_user(id)
+    if user is None:
+        raise not_found(id)
+    t = req.tenant
+
+    def proj(obj: dict, select: list[str] | None) -> dict:
+        return project_object(t, obj["id"], select) or {}
+
+    return respond_list(req, props=_MEMBER_PROPS, ids=sorted(t.member_of.get(user["id"], ())),
+                        keys=None, get=t.groups.get, project=proj, context="directoryObjects")
+
+
 def _ref_id(ref: object) -> str:
     if not isinstance(ref, str):
         raise bad_request("Invalid object identifier in '@odata.id'.")

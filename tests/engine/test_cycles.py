@@ -168,3 +168,12 @@ def test_hand_invited_pending_user_is_matched_and_its_upn_follows_the_source(w):
     assert len([x for x in w.target()["users"] if x.get("mail") == "user10@emea.contoso.com"]) == 1
     row = next(r for r in w.store.log(w.cfg.name, report.cycle_id) if r["sourceIdentity.id"] == uid(10))
     assert row["provisioningAction"] == "update"
+
+
+def test_on_demand_sees_a_group_assignment_made_since_the_last_cycle(w):
+    w.sync()
+    w.src_api.request("POST", f"/groups/{GROUP}/members/$ref",
+                      {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{uid(91)}"})
+    report = w.sync(user_ids=(uid(91),))
+    assert report.kind == "on-demand" and report.counts["create"] == 1
+    assert uid(91) in w.b2b()
