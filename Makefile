@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/tenantsync demo
 
 test: $(STAMP)
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
