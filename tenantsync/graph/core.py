@@ -130,7 +130,7 @@ class AsyncGraph:
                 raw = await self.adapter.send_primitive_async(ri, "bytes", ERROR_MAP)
             except self._translatable as exc:
                 err = to_graph_error(exc)
-                log.debug("graph %s %s -> %s %s (%.0f ms)", ri.http_method, _path(ri), err.status,
+                log.debug("graph %s %s -> %s %s (%.0f ms)", _method(ri), _path(ri), err.status,
                           err.code, (time.monotonic() - started) * 1000)
                 if err.status == 429:
                     self.stats.throttled += 1
@@ -141,7 +141,7 @@ class AsyncGraph:
             finally:
                 if writes:
                     self.limiter.release()
-        log.debug("graph %s %s -> ok (%.0f ms)", ri.http_method, _path(ri),
+        log.debug("graph %s %s -> ok (%.0f ms)", _method(ri), _path(ri),
                   (time.monotonic() - started) * 1000)
         return raw, sent_at
 
@@ -170,6 +170,11 @@ class AsyncGraph:
         http = getattr(self.adapter, "_http_client", None)
         if http is not None:
             await http.aclose()
+
+
+def _method(ri: RequestInformation) -> str:
+    method = ri.http_method
+    return str(getattr(method, "name", method))
 
 
 def _path(ri: RequestInformation) -> str:

@@ -89,6 +89,7 @@ class WriteLimiter:
         self._epoch: _Epoch | None = None
         self._gen = 0                        # moves whenever pacing restarts (cut, refinement)
         self._in_flight = 0
+        self._batch_size = self.settings.burst_writes     # writes in the last throttled answer
         self._slot_freed: asyncio.Event | None = None   # made on first use, on the loop
 
     @property
@@ -191,6 +192,7 @@ class WriteLimiter:
             return
         now = self._clock()
         self.state.throttle_events += 1
+        self._batch_size = accepted + throttled
         current = self.state.rate or rate_then or self._actual_rate(now)
         if whole_request:
             if retry_after:
@@ -252,6 +254,6 @@ class WriteLimiter:
         self._gen += 1
         self._last_growth = None
         self.state.sent.clear()                # measure the actual rate afresh
-        # No burst credit, and one full interval before the next write: the server's bucket is
-        # empty now, and the next answer should measure the new rate, not the old one.
-        self._tat = now + 2 * self.settings.burst_writes / rate
+        # No burst credit, and one interval (of a batch like the last) before the next write:
+        # the server's bucket is empty now; the next answer should measure the new rate.
+        self._tat = now + (self.settings.burst_writes + self._batch_size) / rate

@@ -67,6 +67,39 @@ def test_transient_failures_are_retried_a_bounded_number_of_times(fake, make_api
         api.get_json("/organization")
     assert caught.value.kind is ErrorKind.TRANSIENT and caught.value.status == 503
     assert api.stats.requests == 1 + FAST.max_retries
+    assert len(fake.log) == 1 + FAST.max_retries        # kiota's own RetryHandler is off
+
+
+def test_a_retry_after_beyond_the_bound_is_raised_not_slept(fake, make_api):
+    fake.script("GET", "/organization", error(429, "TooManyRequests",
+                                              headers={"Retry-After": "3600"}))
+    api = make_api()
+    started = time.monotonic()
+    with pytest.raises(GraphError) as caught:
+        api.get_json("/organization")
+    assert caught.value.retry_after == 3600 and time.monotonic() - started < 1
+
+
+def test_a_throttled_batch_envelope_holds_every_write_for_its_retry_after(fake, make_api):
+    fake.script("POST", "/$batch", error(429, "TooManyRequests", headers={"Retry-After": "0.4"}))
+    api = make_api()
+    started = time.monotonic()
+    results = api.batch([{"method": "PATCH", "url": f"/users/u{i:05d}", "body": {"city": "Z"}}
+                         for i in range(30)])
+    assert [r["status"] for r in results] == [204] * 30
+    assert time.monotonic() - started >= 0.4
+    assert api.limiter.state.throttle_events == 1 and api.stats.throttled == 1
+
+
+def test_debug_logs_never_carry_the_token(fake, make_api, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    fake.script("GET", "/organization", error(503, "serviceNotAvailable"))
+    api = make_api()
+    api.get_json("/organization")
+    api.batch([{"method": "PATCH", "url": "/users/u00001", "body": {"city": "L"}}])
+    assert any("graph GET" in r.getMessage() for r in caplog.records)
+    assert all(TOKEN not in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("status, code, kind", [
