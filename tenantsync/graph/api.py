@@ -7,6 +7,7 @@ comes back as raw JSON dicts; ``typed()`` runs an SDK call for the odd single ob
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -58,7 +59,7 @@ class GraphApi:
     def __init__(self, connection: GraphConnection | Mapping[str, Any], *, read_only: bool = False,
                  max_concurrency: int = 4, max_retries: int = 6,
                  retry_policy: RetryPolicy | None = None,
-                 limiter: LimiterSettings | WriteLimiter | None = None,
+                 limiter: LimiterSettings | WriteLimiter | None = None,  # not shared: one loop
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         if not isinstance(connection, GraphConnection):
             connection = GraphConnection.model_validate(connection)
@@ -82,7 +83,11 @@ class GraphApi:
 
         self._init_args = {"read_only": read_only, "max_concurrency": max_concurrency,
                            "max_retries": max_retries}
-        self._core: AsyncGraph = self._loop.run(start())
+        try:
+            self._core: AsyncGraph = self._loop.run(start())
+        except BaseException:
+            self._loop.stop()              # e.g. ConfigError for the URL: leave no thread behind
+            raise
         # An api that is dropped without close() still frees its thread, loop and sockets.
         self._finalizer = weakref.finalize(self, _shutdown, self._loop, self._core, credential)
 
@@ -196,7 +201,6 @@ class GraphApi:
                 raise to_graph_error(exc) from None
 
         async def attempts() -> T:
-            import asyncio
             attempt = 0
             while True:
                 try:

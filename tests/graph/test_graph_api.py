@@ -269,3 +269,16 @@ def test_pickles_as_a_recipe_without_the_block_secret(fake, make_api, monkeypatc
         assert copy.read_only and copy.connection.name == "fake" and copy is not api
     finally:
         copy.close()
+
+
+def test_a_bad_graph_url_is_a_config_error_and_leaves_no_thread(monkeypatch):
+    import threading
+
+    from tenantsync.errors import ConfigError
+    monkeypatch.setenv("HQ_SECRET", "s")
+    before = threading.active_count()
+    with pytest.raises(ConfigError, match="graph_url"):
+        GraphApi({"name": "hq", "tenant_id": "t", "graph_url": "ftp://graph",
+                  "auth": {"kind": "client_secret", "client_id": "c",
+                           "client_secret_env": "HQ_SECRET"}})
+    assert threading.active_count() == before
