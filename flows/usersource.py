@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -10,8 +11,9 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.limits import CycleBusy, cycle_lock
 from tenantsync.usersource import UserSourceConfig, load_user_source_config, run_user_source
+from tenantsync.usersource.upn_suffix import readiness_artifact, readiness_for_config, write_readiness_report
 
-from ._common import artifact_key, outcome, resolve_config, run_name, smtp_block
+from ._common import DEFAULT_REPORTS_DIR, artifact_key, outcome, resolve_config, run_name, smtp_block
 
 
 @task(name="user-source-cycle", task_run_name="user-source-cycle", cache_policy=NO_CACHE)
@@ -34,12 +36,25 @@ def summary_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@task(name="upn-suffix-readiness", task_run_name="upn-suffix-readiness", cache_policy=NO_CACHE)
+def readiness_report(cfg: UserSourceConfig, result: dict[str, Any], out_dir: str = DEFAULT_REPORTS_DIR) -> None:
+    """The UPN suffixes of the tenant's users against its verified domains: a CSV and an artifact."""
+    rows = readiness_for_config(cfg)
+    paths = write_readiness_report(rows, Path(out_dir) / cfg.name)
+    art = readiness_artifact(rows)
+    create_markdown_artifact(key=artifact_key(cfg.name, art["key"]), markdown=art["markdown"],
+                             description=f"{cfg.name}: UPN suffix readiness")
+    result["upn_suffixes"] = {"rows": art["table"], "warnings": art["warnings"],
+                              "files": {k: str(v) for k, v in paths.items()}}
+
+
 @flow(name="user-source-sync", flow_run_name=run_name("user-source"),
       description="Keeps an application's own user directory in step with an Entra ID tenant: users, "
                   "groups and memberships from the delta, invitation e-mails to new users (SMTP block "
                   "'tenantsync-smtp'), notifications to settings.notification_email.")
-def user_source_sync(config: str) -> Any:
-    """config: a user-source YAML file path or a SyncConfigBlock name (target: a directory URL)."""
+def user_source_sync(config: str, reports_dir: str = DEFAULT_REPORTS_DIR) -> Any:
+    """config: a user-source YAML file path or a SyncConfigBlock name (target: a directory URL).
+    reports_dir: where the UPN-suffix readiness CSVs go (<reports_dir>/<configuration>/)."""
     cfg = resolve_config(config, loader=load_user_source_config)
     try:
         with cycle_lock(cfg.name):
@@ -51,5 +66,7 @@ def user_source_sync(config: str) -> Any:
                           description=f"{cfg.name}: user-source cycle counts")
     create_markdown_artifact(key=artifact_key(cfg.name, "summary"), markdown=summary_markdown(result),
                              description=f"{cfg.name}: user-source cycle")
+    if result.get("status") == "success":
+        readiness_report(cfg, result, reports_dir)
     ok = result.get("status") in ("success", "disabled")
     return outcome(result, ok=ok, message=f"{cfg.name}: {result.get('message', '')}")

@@ -102,17 +102,25 @@ def test_configuration_and_connection_from_blocks(make_config, world):
         resolve_config("no-such-block")
 
 
-def test_user_source_sync(make_config):
+def test_user_source_sync(make_config, reports_dir):
     pytest.importorskip("tenantsync.usersource")
     from flows.usersource import user_source_sync
 
     cfg = str(make_config("user-source"))
-    state, result = run(user_source_sync, config=cfg)
+    state, result = run(user_source_sync, config=cfg, reports_dir=str(reports_dir))
     assert state.is_completed(), state.message
     assert result["config"] == "emea-user-source" and result["ok"] is True and result["kind"] == "initial"
     assert result["counts"]["users_created"] > 100
     keys = {a.key for a in artifacts_of(state)}
-    assert {"emea-user-source-counts", "emea-user-source-summary"} <= keys
+    assert {"emea-user-source-counts", "emea-user-source-summary",
+            "emea-user-source-upn-suffix-readiness"} <= keys
+    states = {r["suffix"] if "suffix" in r else next(iter(r.values())): r for r in result["upn_suffixes"]["rows"]}
+    assert any("emea.contoso.com" in str(k) for k in states)
+    assert all(Path(p).exists() for p in result["upn_suffixes"]["files"].values())
+    from flows.reports import export_reports
+    state, exported = run(export_reports, config=cfg, out_dir=str(reports_dir))
+    assert state.is_completed(), state.message
+    assert exported["files"] and all(Path(p).exists() for p in exported["files"].values())
     state, again = run(user_source_sync, config=cfg)
     assert state.is_completed() and again["kind"] == "incremental" and again["counts"]["users_created"] == 0
 
