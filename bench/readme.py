@@ -20,11 +20,15 @@ from bench.run import LATEST, ROOT, render_goals
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
+def _day(stamp: str) -> str:
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}" if len(stamp) >= 8 and stamp[:8].isdigit() else stamp
+
+
 def render(results: dict[str, Any]) -> str:
     m = results["machine"]
     load = m.get("loadavg_start") or []
     lines = [
-        f"Latest run: `{results['command']}` (via `make bench`) on {results['when'][:8]} at commit "
+        f"Latest run: `{results['command']}` (via `make bench`) on {_day(results['when'])} at commit "
         f"`{results.get('commit') or '?'}`{' (engine files modified in the work tree)' if results.get('dirty') else ''}, "
         f"{results['total_s'] / 60:.1f} minutes in all. Machine: "
         f"{m['nproc']} cores (`nproc`), {m['cpu']} (/proc/cpuinfo), {m.get('mem_gb')} GB, Python "

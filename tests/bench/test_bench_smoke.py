@@ -55,3 +55,18 @@ def test_table_and_goals_render(run300):
     text = render_goals(goals([r]))
     assert "✔" in text or "✘" in text
     assert "not run" in text                          # the 100,000-user goals need N=100,000
+
+
+def test_readme_block_splices_between_markers(run300):
+    from bench.readme import BEGIN, END, render, splice
+    r, _ = run300
+    results = {"machine": {"nproc": 2, "cpu": "test cpu", "mem_gb": 1.0, "python": "3.11",
+                           "loadavg_start": [0.5]},
+               "command": "python -m bench.run --sizes 300", "when": "20260101-000000", "commit": "abc",
+               "total_s": 12.0, "table": render_table([r], None),
+               "goals": [{"met": ok, "text": text} for ok, text in goals([r])]}
+    block = render(results)
+    assert "N = 300" in block and "2026-01-01" in block
+    readme = f"# x\n\n## Performance\n\nprose\n\n{BEGIN}\nold\n{END}\n\nmore prose\n"
+    out = splice(readme, block)
+    assert "old" not in out and "prose" in out and "more prose" in out and block in out
