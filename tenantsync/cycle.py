@@ -74,7 +74,6 @@ class Cycle:
         self.message = ""
         self._marks: dict[str, str] = {}
         self._seen: set[str] = set()
-        self._snap_changes: dict[str, dict[str, Any]] = {}
         self._snap_removed: set[str] = set()
         self._in_scope = 0
 
@@ -93,6 +92,8 @@ class Cycle:
         # An initial cycle needs every link; others load the links of each page (cost grows with changes).
         self.links = store.links(cfg.name) if self.kind == "initial" else store.links_for(cfg.name, self.opt.user_ids)
         self.cycle_id = store.start_cycle(cfg.name, self.kind, dry_run=self.opt.dry_run)
+        if self.kind == "initial" and not self.opt.dry_run:
+            store.replace_snapshots(cfg.name, {})   # the full read below writes them again, page by page
         try:
             self._read_memberships()
             if self.kind == "initial":
@@ -162,6 +163,7 @@ class Cycle:
         if missing:
             page = [u for u in page if u["id"] not in {a.source_id for a in missing}]
         users: list[dict[str, Any]] = []
+        fresh: dict[str, dict[str, Any]] = {}
         removals: dict[str, Removal] = {}
         prior: dict[str, dict[str, Any]] = {}
         if self.kind == "incremental":
@@ -177,15 +179,22 @@ class Cycle:
                 user = prior.get(uid) or {"id": uid}
             else:
                 user = {**prior.get(uid, {}), **raw}
-                self._snap_changes[uid] = user
+                fresh[uid] = user
             users.append(user)
+        if not self.opt.dry_run:
+            # Written page by page rather than held until finish: a 100,000-user cycle would otherwise
+            # keep the whole tenant in memory. Safe before apply: the next run merges the same delta.
+            self.store.save_snapshots(cfg.name, fresh)
         if self.kind == "on-demand":
             removals = {k: v for k, v in removals.items() if k in self.links}  # not found: just skipped
         scopes = {u["id"]: evaluate_scope(u, self.scope_ctx) for u in users if u["id"] not in removals}
         index = self._index_for(users, removals)
         matches = {u["id"]: self._match(u, index) for u in users}
         # SMS rule: only users about to be created need the extra phone-method read.
-        would_create = [uid for uid, s in scopes.items() if s.in_scope and matches[uid].target is None]
+        # A disabled user is never created, so its phone methods are not read either.
+        enabled = {u["id"] for u in users if u.get("accountEnabled") is not False}
+        would_create = [uid for uid, s in scopes.items()
+                        if s.in_scope and matches[uid].target is None and uid in enabled]
         if would_create:
             ready = self.source.sms_ready(would_create)
             for uid in ready:
@@ -342,10 +351,6 @@ class Cycle:
         cfg, store = self.cfg, self.store
         failures = {a.source_id: a.reason for a in self.actions if a.status == "failure"}
         if not self.opt.dry_run:
-            if self.kind == "initial":
-                store.replace_snapshots(cfg.name, self._snap_changes)
-            else:
-                store.save_snapshots(cfg.name, self._snap_changes)
             store.remove_snapshots(cfg.name, self._snap_removed)
             if self.kind != "on-demand":
                 store.replace_memberships(cfg.name, self.memberships)
