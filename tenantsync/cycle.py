@@ -204,7 +204,22 @@ class Cycle:
         planned = missing + [self._plan_one(u, scopes.get(u["id"]), matches[u["id"]], removals.get(u["id"]))
                              for u in users]
         self.actions.extend(planned)
+        # Skips are final once planned: their rows go out now, so a 100,000-user cycle does not hold
+        # every user's provisioning steps until finish. Writes are logged once applied.
+        self._log([a for a in planned if not (a.is_write and a.status == "success")])
         return planned
+
+    def _log(self, actions: Sequence[Action]) -> None:
+        todo = [a for a in actions if not a.logged]
+        if not todo:
+            return
+        self.store.append_log(self.cfg.name, log_rows(todo, job_id=self.cfg.name, cycle_id=self.cycle_id,
+                                                      redacted=self.mapping.redacted, dry_run=self.opt.dry_run))
+        keep_steps = self.kind == "on-demand"        # the on-demand reply shows them step by step
+        for a in todo:
+            a.logged = True
+            if not keep_steps:
+                a.steps = []
 
     def _not_found(self, page: Sequence[dict[str, Any]]) -> list[Action]:
         """On demand, a user the source does not return is reported, never deleted (reference §7:
@@ -314,6 +329,7 @@ class Cycle:
 
     def apply(self, batch: list[Action]) -> list[Action]:
         if self.opt.dry_run:
+            self._log(batch)
             return batch
         anchors = {a.source_id: anchor_value(self.source_tenant, a.source_id) for a in batch
                    if a.kind in ("create", "update") and a.status == "success"}
@@ -326,6 +342,7 @@ class Cycle:
             if exc.stops_job:
                 self._fail_whole(exc)
         self._record_links(batch)
+        self._log(batch)
         return batch
 
     def _record_invited(self, created: list[Action]) -> None:
@@ -369,8 +386,7 @@ class Cycle:
                 # Only now that its changes are applied; never past staged deletions, so that
                 # the next cycle (or an approval with --allow-deletes) sees them again.
                 store.save_watermarks(cfg.name, self._marks)
-        store.append_log(cfg.name, log_rows(self.actions, job_id=cfg.name, cycle_id=self.cycle_id,
-                                            redacted=frozenset(), dry_run=self.opt.dry_run))
+        self._log(self.actions)
         c = counts(self.actions)
         if self.kind == "on-demand":
             job = store.job(cfg.name)     # a few users on demand neither enter nor lift quarantine

@@ -57,6 +57,7 @@ class Action:
     restore: bool = False
     hard_delete: bool = False
     target_display_name: str = ""
+    logged: bool = False             # its provisioning-log row is written (rows stream out per page/batch)
 
     @property
     def is_write(self) -> bool:

@@ -40,6 +40,7 @@ class MappingPlan:
             elif m.type == "expression":
                 attrs |= compile_expression(m.expression or "").attributes - {"netId"}
         self.source_attributes = tuple(sorted(attrs))
+        self.redacted = frozenset(m.target for m, _, redacts in self._rules if redacts)  # logged as [Redact]
         self.targets = tuple(m.target for m in self.mappings)
 
     @staticmethod

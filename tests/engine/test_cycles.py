@@ -177,3 +177,15 @@ def test_on_demand_sees_a_group_assignment_made_since_the_last_cycle(w):
     report = w.sync(user_ids=(uid(91),))
     assert report.kind == "on-demand" and report.counts["create"] == 1
     assert uid(91) in w.b2b()
+
+
+def test_redacted_mapping_flows_but_is_logged_as_redact(w):
+    cfg = w.cfg.model_copy(update={"mappings": [*w.cfg.mappings, __import__("tenantsync.config", fromlist=["Mapping"]).Mapping(
+        target="employeeId", type="expression", expression='Redact(Append("EMP-", [mailNickname]))')]})
+    cfg.__dict__.pop("effective_mappings", None)
+    report = w.sync(cfg)
+    assert w.b2b()[uid(1)]["employeeId"] == "EMP-user1"
+    row = next(r for r in w.store.log(w.cfg.name, report.cycle_id) if r["sourceIdentity.id"] == uid(1))
+    emp = next(p for p in row["modifiedProperties"] if p["displayName"] == "employeeId")
+    assert emp["newValue"] == "[Redact]"
+    assert "EMP-user1" not in str(row)
