@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError, ExpressionError
 from .graph.connection import GraphConnection
-from .yamlfile import Loc, dotted, expand_env, line_of, load_yaml
+from .yamlfile import Loc, dotted, expand_connection_urls, expand_env_at, line_of, load_yaml
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_MAPPINGS_FILE = DATA_DIR / "default_mappings.yaml"
@@ -183,24 +183,11 @@ def load_config(path: str | Path, *, connections: dict[str, GraphConnection] | N
 
 def _expand(data: dict[str, Any], file: str, lines: dict[Loc, int]) -> dict[str, Any]:
     """Expand ${VAR:-default} in the URL-like values only (never in secrets: those are env names)."""
-
-    def exp(value: Any, loc: Loc) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            return expand_env(value)
-        except ConfigError as exc:
-            raise ConfigError(exc.message, file=file, line=line_of(lines, loc), key=dotted(loc)) from None
-
     if isinstance(data.get("state"), str):
-        data["state"] = exp(data["state"], ("state",))
+        data["state"] = expand_env_at(data["state"], ("state",), file, lines)
     if isinstance(data.get("target"), dict) and "directory" in data["target"]:
-        data["target"]["directory"] = exp(data["target"]["directory"], ("target", "directory"))
-    for name, conn in (data.get("connections") or {}).items():
-        if isinstance(conn, dict):
-            conn.setdefault("name", name)         # the key names the connection
-        if isinstance(conn, dict) and "graph_url" in conn:
-            conn["graph_url"] = exp(conn["graph_url"], ("connections", name, "graph_url"))
+        data["target"]["directory"] = expand_env_at(data["target"]["directory"], ("target", "directory"), file, lines)
+    expand_connection_urls(data, file, lines)
     return data
 
 

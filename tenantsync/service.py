@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from .config import SyncConfig
 from .cycle import Cycle, CycleOptions
@@ -28,6 +28,27 @@ def graph_apis(cfg: SyncConfig, *, dry_run: bool = False) -> Iterator[tuple[Grap
     finally:
         source.close()
         target.close()
+
+
+@contextmanager
+def read_only_apis(cfg: SyncConfig, source_api: Any = None, target_api: Any = None
+                   ) -> Iterator[tuple[Any, Any]]:
+    """(source, target) for procedures that only read (test connection, repair's listing); clients
+    passed in are used as they are and left open, the ones made here are closed."""
+    opened: list[GraphApi] = []
+    try:
+        if source_api is None:
+            source_api = GraphApi(cfg.connection(cfg.source.connection), read_only=True)
+            opened.append(source_api)
+        if target_api is None:
+            if cfg.target.connection is None:
+                raise ValueError(f"{cfg.name}: the target is an application directory, not a tenant")
+            target_api = GraphApi(cfg.connection(cfg.target.connection), read_only=True)
+            opened.append(target_api)
+        yield source_api, target_api
+    finally:
+        for api in opened:
+            api.close()
 
 
 @contextmanager

@@ -74,3 +74,22 @@ def dotted(loc: Loc) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def expand_env_at(value: Any, loc: Loc, file: str, lines: dict[Loc, int]) -> Any:
+    """expand_env for one config value; an error names the file, line and key."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return expand_env(value)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, file=file, line=line_of(lines, loc), key=dotted(loc)) from None
+
+
+def expand_connection_urls(data: dict[str, Any], file: str, lines: dict[Loc, int]) -> None:
+    """Name each connection after its key and expand ${VAR:-default} in its graph_url."""
+    for name, conn in (data.get("connections") or {}).items():
+        if isinstance(conn, dict):
+            conn.setdefault("name", name)
+            if "graph_url" in conn:
+                conn["graph_url"] = expand_env_at(conn["graph_url"], ("connections", name, "graph_url"), file, lines)

@@ -18,14 +18,13 @@ disabled checkbox, not a code). The check comes before automatic redemption: it 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from ..config import SyncConfig
 from ..errors import GraphError
-from ..graph.api import GraphApi
+from ..service import read_only_apis
 
 CheckStatus = Literal["passed", "failed", "warning"]
 
@@ -135,29 +134,12 @@ def test_connection(cfg: SyncConfig, *, source_api: Any = None, target_api: Any 
                          "checks two Entra tenants")
     target_tid = cfg.connection(cfg.target.connection).tenant_id
     report = ConnectionReport(cfg.name, source_tid, target_tid)
-    with _apis(cfg, source_api, target_api) as (src, tgt):
+    with read_only_apis(cfg, source_api, target_api) as (src, tgt):
         _run_checks(report, src, tgt)
     return report
 
 
 test_connection.__test__ = False  # type: ignore[attr-defined]   # not a pytest test
-
-
-@contextmanager
-def _apis(cfg: SyncConfig, source_api: Any, target_api: Any) -> Iterator[tuple[Any, Any]]:
-    opened: list[GraphApi] = []
-    try:
-        if source_api is None:
-            source_api = GraphApi(cfg.connection(cfg.source.connection), read_only=True)
-            opened.append(source_api)
-        if target_api is None:
-            assert cfg.target.connection is not None
-            target_api = GraphApi(cfg.connection(cfg.target.connection), read_only=True)
-            opened.append(target_api)
-        yield source_api, target_api
-    finally:
-        for api in opened:
-            api.close()
 
 
 def _run_checks(report: ConnectionReport, src: Any, tgt: Any) -> None:

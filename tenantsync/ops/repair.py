@@ -16,7 +16,6 @@ the before/after report with ``tenantsync.reports``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,7 +23,7 @@ from ..config import SyncConfig
 from ..connectors.entra_source import odata_quote
 from ..cycle import CycleReport
 from ..errors import GraphError, TenantSyncError
-from ..graph.api import GraphApi
+from ..service import read_only_apis
 from ..model import Action
 from ..store import Store
 from .ondemand import MAX_USERS
@@ -93,24 +92,6 @@ class RepairResult:
             out.append("| " + " | ".join(str(r[k]).replace("|", "\\|") for k in
                                          ("DisplayName", "id", "mail", "oldUpn", "newUpn", "outcome", "why")) + " |")
         return "\n".join(out) + "\n"
-
-
-@contextmanager
-def _apis(cfg: SyncConfig, source_api: Any, target_api: Any) -> Iterator[tuple[Any, Any]]:
-    opened: list[GraphApi] = []
-    try:
-        if source_api is None:
-            source_api = GraphApi(cfg.connection(cfg.source.connection), read_only=True)
-            opened.append(source_api)
-        if target_api is None:
-            if cfg.target.connection is None:
-                raise ValueError(f"{cfg.name}: the target is an application directory; nothing to repair")
-            target_api = GraphApi(cfg.connection(cfg.target.connection), read_only=True)
-            opened.append(target_api)
-        yield source_api, target_api
-    finally:
-        for api in opened:
-            api.close()
 
 
 def _by_mail(src: Any, mails: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
@@ -205,7 +186,7 @@ def run_repair(cfg: SyncConfig, *, provision: Callable[[list[str]], CycleReport]
     """
     store = store or Store.for_url(cfg.state_url)
     result = RepairResult(cfg.name)
-    with _apis(cfg, source_api, target_api) as (src, tgt):
+    with read_only_apis(cfg, source_api, target_api) as (src, tgt):
         pending = list(_pending_users(tgt, [cfg.settings.anchor_attribute]))
         result.pending = [pending_row(u) for u in pending]
         found = correspond(cfg, pending, links=store.links(cfg.name), source_api=src)

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..config import Mapping, _config_error, _validate
 from ..errors import ConfigError, ExpressionError
 from ..graph.connection import GraphConnection
-from ..yamlfile import Loc, dotted, expand_env, line_of, load_yaml
+from ..yamlfile import Loc, dotted, expand_connection_urls, expand_env_at, line_of, load_yaml
 
 # Directory user columns: Graph property name -> column of directory_users. Each is mapped
 # directly from the Graph property of the same name unless ``mappings`` says otherwise.
@@ -256,22 +256,9 @@ def parse_user_source_config(data: dict[str, Any], *, file: str | None = None) -
 def _expand(data: dict[str, Any], file: str, lines: dict[Loc, int]) -> dict[str, Any]:
     """${VAR:-default} of the environment in the directory URL and graph URLs only: other texts
     use ${name} for user variables."""
-
-    def exp(value: Any, loc: Loc) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            return expand_env(value)
-        except ConfigError as exc:
-            raise ConfigError(exc.message, file=file, line=line_of(lines, loc), key=dotted(loc)) from None
-
     if isinstance(data.get("target"), dict) and "directory" in data["target"]:
-        data["target"]["directory"] = exp(data["target"]["directory"], ("target", "directory"))
-    for name, conn in (data.get("connections") or {}).items():
-        if isinstance(conn, dict):
-            conn.setdefault("name", name)
-            if "graph_url" in conn:
-                conn["graph_url"] = exp(conn["graph_url"], ("connections", name, "graph_url"))
+        data["target"]["directory"] = expand_env_at(data["target"]["directory"], ("target", "directory"), file, lines)
+    expand_connection_urls(data, file, lines)
     return data
 
 
