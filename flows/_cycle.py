@@ -67,9 +67,12 @@ def run_stages(cycle: Cycle, *, progress: Progress | None = None,
     kind = begin_cycle(cycle)
     if on_begun:
         on_begun(kind)
-    n = 0
+    n = applied = 0
     for n, page in enumerate(cycle.pages(), start=1):
         plan_page(cycle, quote(page), n)
+        for batch in cycle.ready_batches():     # creates and updates need no guard: apply as we go
+            applied += 1
+            apply_batch(cycle, quote(batch), applied)
         if progress:
             progress.planned(n, len(page))
     decided = decide(cycle)
@@ -79,7 +82,7 @@ def run_stages(cycle: Cycle, *, progress: Progress | None = None,
         approve_staged(cycle)
     batches = cycle.batches()
     for i, batch in enumerate(batches, start=1):
-        apply_batch(cycle, quote(batch), i)
+        apply_batch(cycle, quote(batch), applied + i)
         if progress:
             progress.applied(i, len(batches))
     report = finish_cycle(cycle)

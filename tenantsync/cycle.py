@@ -75,6 +75,7 @@ class Cycle:
         self._marks: dict[str, str] = {}
         self._seen: set[str] = set()
         self._snap_removed: set[str] = set()
+        self._ready_mark = 0
         self._in_scope = 0
 
     # -- 1. begin ------------------------------------------------------------------------------
@@ -215,11 +216,13 @@ class Cycle:
             return
         self.store.append_log(self.cfg.name, log_rows(todo, job_id=self.cfg.name, cycle_id=self.cycle_id,
                                                       redacted=self.mapping.redacted, dry_run=self.opt.dry_run))
-        keep_steps = self.kind == "on-demand"        # the on-demand reply shows them step by step
+        keep_detail = self.kind == "on-demand"       # the on-demand reply shows them step by step
         for a in todo:
             a.logged = True
-            if not keep_steps:
+            if not keep_detail:                       # logged: counts and reasons are all that is read
                 a.steps = []
+                if a.status != "success" or not a.is_removal:
+                    a.changes = {}
 
     def _not_found(self, page: Sequence[dict[str, Any]]) -> list[Action]:
         """On demand, a user the source does not return is reported, never deleted (reference §7:
@@ -322,8 +325,22 @@ class Cycle:
         return count
 
     # -- 4. apply, batch by batch --------------------------------------------------------------
+    def ready_batches(self) -> list[list[Action]]:
+        """Full batches of creates and updates planned so far. No guard can hold them back (only
+        removals wait for decide), so they may be applied between pages: a large initial cycle then
+        never holds every planned user in memory."""
+        size = self.cfg.settings.batch_size
+        ready = [(i, a) for i, a in enumerate(self.actions[self._ready_mark:], start=self._ready_mark)
+                 if a.is_write and a.status == "success" and not a.is_removal and not a.logged]
+        full = len(ready) // size * size
+        if not full:
+            return []
+        self._ready_mark = ready[full - 1][0] + 1
+        return [[a for _, a in ready[i:i + size]] for i in range(0, full, size)]
+
     def batches(self) -> list[list[Action]]:
-        writes = [a for a in self.actions if a.is_write and a.status == "success"]
+        """Every write not applied yet (after decide)."""
+        writes = [a for a in self.actions if a.is_write and a.status == "success" and not a.logged]
         size = self.cfg.settings.batch_size
         return [writes[i:i + size] for i in range(0, len(writes), size)]
 
@@ -420,6 +437,8 @@ def drive(cycle: Cycle, *, on_progress: Callable[[int], None] | None = None) -> 
     cycle.begin()
     for n, page in enumerate(cycle.pages(), start=1):
         cycle.plan_page(page)
+        for batch in cycle.ready_batches():
+            cycle.apply(batch)
         if on_progress:
             on_progress(n)
     cycle.decide()

@@ -189,3 +189,15 @@ def test_redacted_mapping_flows_but_is_logged_as_redact(w):
     emp = next(p for p in row["modifiedProperties"] if p["displayName"] == "employeeId")
     assert emp["newValue"] == "[Redact]"
     assert "EMP-user1" not in str(row)
+
+
+def test_creates_are_applied_between_pages_exactly_once(w):
+    cfg = w.cfg.model_copy(update={"settings": w.cfg.settings.model_copy(update={"batch_size": 2})})
+    before = w.emulator.stats().get("writes", 0)
+    report = w.sync(cfg)
+    assert report.counts["create"] == 9 and report.counts["update"] == 1 and report.counts["failure"] == 0
+    # 9 invitations + 9 PATCHes + 1 PATCH of the hand-invited user: nothing applied twice
+    assert w.emulator.stats().get("writes", 0) - before == 19
+    assert len(w.b2b()) == 10
+    rows = w.store.log(w.cfg.name, report.cycle_id)
+    assert len(rows) == len({r["sourceIdentity.id"] for r in rows})      # one row per object
