@@ -191,6 +191,8 @@ class Cycle:
         scopes = {u["id"]: evaluate_scope(u, self.scope_ctx) for u in users if u["id"] not in removals}
         index = self._index_for(users, removals)
         matches = {u["id"]: self._match(u, index) for u in users}
+        if index.digest_keys:
+            self._read_differing(users, scopes, matches, index)
         # SMS rule: only users about to be created need the extra phone-method read.
         # A disabled user is never created, so its phone methods are not read either.
         enabled = {u["id"] for u in users if u.get("accountEnabled") is not False}
@@ -240,6 +242,29 @@ class Cycle:
                               steps=[Step("EntryImport", "import", "failure",
                                           f"User '{uid}' was not found in the source tenant.", {})]))
         return out
+
+    def _read_differing(self, users: Sequence[dict[str, Any]], scopes: dict[str, Any],
+                        matches: dict[str, Match], index: TargetIndex) -> None:
+        """The index holds digests, not values: read in full the matched users that may differ."""
+        stale: list[str] = []
+        for u in users:
+            m, s = matches[u["id"]], scopes.get(u["id"])
+            if m.target is None or m.by == "deleted" or s is None or not s.in_scope:
+                continue
+            try:
+                desired = self.mapping.map_user(u, creating=False)
+            except ExpressionError:
+                continue                           # _plan_one reports it
+            if index.differs(m.target["id"], desired.values, desired.fill_if_empty):
+                stale.append(u["id"])
+            else:   # known equal by digest: the planner sees the values it would have read
+                m.target = {**m.target, **desired.fill_if_empty, **desired.values}
+        if stale:
+            full = self.target.fetch(matches[uid].target["id"] for uid in stale)  # type: ignore[index]
+            for uid in stale:
+                current = full.get(matches[uid].target["id"])  # type: ignore[index]
+                if current is not None:
+                    matches[uid].target = current
 
     def _index_for(self, users: Sequence[dict[str, Any]], removals: dict[str, Removal]) -> TargetIndex:
         if self.kind == "initial":

@@ -21,6 +21,7 @@ class EntraTarget:
     def __init__(self, api: GraphApi, *, anchor_attribute: str, select: Sequence[str]):
         self.api = api
         self.anchor_attribute = anchor_attribute
+        self.mapped = tuple(dict.fromkeys(select))
         self.select = list(dict.fromkeys(["id", "userPrincipalName", "mail", "otherMails", "userType",
                                           "externalUserState", "accountEnabled", "displayName",
                                           anchor_attribute, *select]))
@@ -38,10 +39,18 @@ class EntraTarget:
 
     def index_all(self) -> TargetIndex:
         """Every B2B user of the target plus its deleted items (initial cycles)."""
-        users = [u for page in self.api.iter_pages("users", select=self.select) for u in page if is_b2b(u)]
-        deleted = [u for page in self.api.iter_pages("directory/deletedItems/microsoft.graph.user",
-                                                     select=self.select) for u in page]
-        return TargetIndex.build(users, self.anchor_attribute, deleted)
+        # A generator: each page is folded into the index and dropped, never the whole tenant at once.
+        users = (u for page in self.api.iter_pages("users", select=self.select) for u in page if is_b2b(u))
+        deleted = (u for page in self.api.iter_pages("directory/deletedItems/microsoft.graph.user",
+                                                     select=self.select) for u in page)
+        return TargetIndex.build(users, self.anchor_attribute, deleted, digest_keys=self.mapped)
+
+    def fetch(self, target_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Target users read again in full (one $batch item each): those whose digest differs."""
+        sel = ",".join(self.select)
+        ids = list(dict.fromkeys(target_ids))
+        replies = self.api.batch([{"method": "GET", "url": f"/users/{t}?$select={sel}"} for t in ids])
+        return {t: r["body"] for t, r in zip(ids, replies) if r["status"] == 200}
 
     def lookup(self, linked_ids: Iterable[str], unlinked: Mapping[str, tuple[str, str | None]]) -> TargetIndex:
         """Just the target users an incremental cycle needs: cost grows with the changes.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,11 +35,18 @@ class TargetIndex:
     by_anchor: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_mail: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)   # target deleted items
+    # With digest_keys, users keep only what matching and planning read, plus one hash per mapped
+    # attribute: a 100,000-user index then fits in tens of megabytes. differs() says which users
+    # must be read again in full before their diff.
+    digest_keys: tuple[str, ...] = ()
+    digests: dict[str, array] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, users: Iterable[Mapping[str, Any]], anchor_attribute: str,
-              deleted: Iterable[Mapping[str, Any]] = ()) -> "TargetIndex":
-        index = cls(anchor_attribute)
+              deleted: Iterable[Mapping[str, Any]] = (), *, digest_keys: Sequence[str] = ()) -> "TargetIndex":
+        keys = tuple(digest_keys)
+        index = cls(anchor_attribute, digest_keys=keys, positions={k: i for i, k in enumerate(keys)})
         for u in users:
             index.add(_compact(u))
         for u in deleted:
@@ -48,12 +56,49 @@ class TargetIndex:
     def add(self, user: dict[str, Any]) -> None:
         if not is_b2b(user):
             return                       # internal users of the target are never matched
+        if self.digest_keys:
+            self.digests[user["id"]] = array("q", (_digest(user.get(k)) for k in self.digest_keys))
+            keep = (*ESSENTIAL, self.anchor_attribute)
+            user = {k: user[k] for k in keep if k in user}
         self.by_id[user["id"]] = user
         anchor = user.get(self.anchor_attribute)
         if anchor:
             self.by_anchor[anchor] = user
         for mail in _mails(user):
             self.by_mail.setdefault(mail, []).append(user)
+
+
+    def differs(self, target_id: str, values: Mapping[str, Any], fill_if_empty: Iterable[str] = ()) -> bool:
+        """True unless every value is known to equal the target's (then no read is needed)."""
+        digest = self.digests.get(target_id)
+        if digest is None:
+            return True
+        pos = self.positions
+        for k, v in values.items():
+            i = pos.get(k)
+            if i is None or digest[i] != _digest(v):
+                return True
+        return any(k not in pos or digest[pos[k]] == _EMPTY for k in fill_if_empty)
+
+
+ESSENTIAL = ("id", "userPrincipalName", "mail", "otherMails", "userType", "externalUserState",
+             "accountEnabled", "displayName")
+
+
+def _digest(value: Any) -> int:
+    """Equal for values the planner treats as equal (null, "" and [] alike; booleans as text)."""
+    if value is None or value == "" or value == []:
+        return _EMPTY
+    if isinstance(value, bool):
+        return hash("true" if value else "false")
+    if isinstance(value, list):
+        return hash(tuple(str(v) for v in value))
+    if isinstance(value, dict):
+        return hash(str(sorted(value.items())))
+    return hash(value)
+
+
+_EMPTY = 0
 
 
 def _compact(user: Mapping[str, Any]) -> dict[str, Any]:
