@@ -6,11 +6,6 @@ repair test uses the shipped samples (data/samples/tenants.json).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from email import message_from_bytes
-from email.message import Message
 from typing import Any
 
 import pytest
@@ -19,6 +14,7 @@ from tenantsync.config import SyncConfig
 from tenantsync.cycle import CycleOptions, run_cycle
 from tenantsync.graph.api import GraphApi
 from tenantsync.store import Store
+from tests.smtp_sink import Sink, smtp_sink  # noqa: F401  (fixture re-exported)
 
 SRC = "51515151-0000-4000-8000-000000000001"
 TGT = "7a7a7a7a-0000-4000-8000-000000000002"
@@ -161,40 +157,3 @@ def ops(emulator, tmp_path, monkeypatch):
 
 # -- a local SMTP sink ----------------------------------------------------------------------------
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self._cond = threading.Condition()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:   # aiosmtpd hook
-        with self._cond:
-            self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-            self._cond.notify_all()
-        return "250 Message accepted for delivery"
-
-    def wait(self, count: int, timeout: float = 10.0) -> list[Message]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.messages) < count and time.monotonic() < deadline:
-                self._cond.wait(deadline - time.monotonic())
-            return list(self.messages)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_sink():
-    from aiosmtpd.controller import Controller
-
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    sink.host, sink.port = controller.hostname, controller.port  # type: ignore[attr-defined]
-    yield sink
-    controller.stop()

@@ -4,12 +4,8 @@ of its own dropped at the end), user-source configurations over them, and e-mail
 from __future__ import annotations
 
 import copy
-import os
 import socket
-import threading
-import time
 import uuid
-from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
@@ -17,6 +13,7 @@ import pytest
 from tenantsync.connectors.directory_target import DirectoryTarget
 from tenantsync.graph.api import GraphApi
 from tenantsync.usersource.config import UserSourceConfig, parse_user_source_config
+from tests.smtp_sink import Sink, free_port, smtp_sink  # noqa: F401  (fixture re-exported)
 
 TENANT = "5e5e5e5e-0000-4000-8000-000000000001"
 OTHER_TENANT = "5e5e5e5e-0000-4000-8000-000000000002"
@@ -177,42 +174,6 @@ def admin(tenant):
 
 # -- a local SMTP sink (aiosmtpd) and a small stdlib sender ------------------------------------------
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self._cond = threading.Condition()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:   # aiosmtpd hook
-        with self._cond:
-            self.messages.append(message_from_bytes(envelope.original_content or envelope.content,
-                                                     policy=policy.default))
-            self._cond.notify_all()
-        return "250 Message accepted for delivery"
-
-    def wait(self, count: int, timeout: float = 10.0) -> list[Any]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.messages) < count and time.monotonic() < deadline:
-                self._cond.wait(deadline - time.monotonic())
-            return list(self.messages)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_sink():
-    from aiosmtpd.controller import Controller
-
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    sink.host, sink.port = controller.hostname, controller.port  # type: ignore[attr-defined]
-    yield sink
-    controller.stop()
 
 
 def smtp_sender(host: str, port: int, sender: str = "tenantsync@corp.example"):
