@@ -403,11 +403,15 @@ def emulator(
     time_scale: float = typer.Option(1.0, "--time-scale",
                                      help="Speed-up of the emulator's clock (Retry-After, budgets)."),
     faults: str | None = typer.Option(None, "--faults", help="Fault injection spec (JSON text or a file)."),
+    delta_token_ttl: float | None = typer.Option(
+        None, "--delta-token-ttl", metavar="SECONDS",
+        help="Delta links older than this answer 410 Gone, as expired ones do (default: never)."),
 ) -> None:
     """Run the Graph emulator on 127.0.0.1 with the given tenants (until Ctrl+C)."""
     def go() -> None:
         from .emulator.server import run
-        run(str(fixture), port, latency_ms, throttle, time_scale, faults)
+        run(str(fixture), port, latency_ms, throttle, time_scale, faults,
+            delta_token_ttl=delta_token_ttl)
 
     _guarded(go, bad_input=(ValueError,))          # fixture, throttle profile or fault spec refused
 

@@ -21,6 +21,9 @@ OPERATORS = ("&", "!&", "ENDS_WITH", "EQUALS", "Greater_Than", "Greater_Than_OR_
              "IS FALSE", "IS NOT NULL", "IS NULL", "IS TRUE", "NOT EQUALS", "NOT REGEX MATCH",
              "REGEX MATCH")
 UNARY_OPERATORS = ("IS FALSE", "IS NOT NULL", "IS NULL", "IS TRUE")
+ANCHOR_EXTENSION = "tenantsyncSourceAnchor"
+OLD_ANCHOR_DEFAULT = "extension_tenantsync_sourceAnchor"      # never registrable; refused with the fix
+EXTENSION_NAME = re.compile(r"extension_[0-9a-fA-F]{32}_[A-Za-z0-9]+")
 MATCHING_TARGET = "alternativeSecurityIds"
 MATCHING_EXPRESSION = "AltSecIdFromNetId([netId])"
 
@@ -118,15 +121,46 @@ class Settings(_Strict):
     on_leave_scope: Literal["delete", "disable"] = "delete"
     # The durable anchor left on each target user: a directory extension holding
     # "<source tenant id>/<source object id>", so a lost state store never causes a duplicate.
-    anchor_attribute: str = "extension_tenantsync_sourceAnchor"
+    # Directory extensions are registered on an application and named
+    # extension_<appId without dashes>_<name> (application-post-extensionproperty): tenantsync setup
+    # (or the first cycle) registers `anchor_extension` on the target connection's own application
+    # and keeps the full name in the state store. `anchor_attribute` names an extension that is
+    # already registered instead (e.g. one shared with another tool).
+    anchor_extension: str = Field(ANCHOR_EXTENSION, max_length=100)
+    anchor_attribute: str | None = None
     batch_size: int = Field(200, ge=1, le=5000)
+
+    @field_validator("anchor_extension")
+    @classmethod
+    def _short_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", v):
+            raise ValueError("must be letters and digits, starting with a letter (the short name of "
+                             "the directory extension, e.g. tenantsyncSourceAnchor)")
+        return v
 
     @field_validator("anchor_attribute")
     @classmethod
-    def _extension_name(cls, v: str) -> str:
-        if not re.fullmatch(r"extension_[A-Za-z0-9]+_[A-Za-z0-9]+", v):
-            raise ValueError("must be a directory extension name like extension_<appId>_<name>")
+    def _extension_name(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if v == OLD_ANCHOR_DEFAULT:
+            raise ValueError(
+                f"{OLD_ANCHOR_DEFAULT} is not a directory extension (it was an invented default; real "
+                "names are extension_<appId without dashes>_<name>): remove settings.anchor_attribute "
+                "and run `tenantsync setup CONFIG`, which registers settings.anchor_extension "
+                f"(default {ANCHOR_EXTENSION}) on the target's application")
+        if not EXTENSION_NAME.fullmatch(v):
+            raise ValueError("must be a registered directory extension name, "
+                             "extension_<appId without dashes: 32 hex digits>_<name>")
         return v
+
+    @model_validator(mode="after")
+    def _one_anchor_name(self) -> "Settings":
+        if (self.anchor_attribute and "anchor_extension" in self.model_fields_set
+                and not self.anchor_attribute.endswith("_" + self.anchor_extension)):
+            raise ValueError(f"anchor_attribute {self.anchor_attribute} does not end in "
+                             f"_{self.anchor_extension} (anchor_extension): give one of the two")
+        return self
 
 
 class SyncConfig(_Strict):

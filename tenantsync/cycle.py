@@ -2,18 +2,43 @@
 
 The Prefect layer drives a Cycle step by step (a task per page and per batch); ``run_cycle`` drives
 it in one go for the command line without Prefect and for tests.
+
+Expired delta links. Graph answers a delta link it no longer honours with 410 Gone (code
+resyncRequired) or a 40X syncStateNotFound: directory tokens last seven days, and a tenant
+migration resets them (delta-query-overview, "Synchronization reset" and "Token duration"). Then:
+- users link: the cycle becomes an initial cycle before it starts -- every link loaded, the whole
+  target indexed, every source user read. A user missing from that read is deprovisioned only once
+  the whole read has completed, and only under the initial cycle's guards (the empty-source abort
+  and the deletion threshold): the same guarantees as any first cycle, because a complete fresh
+  read is the same view a first cycle has. Nothing is ever removed for being missing from a partial
+  read: a read that fails half-way fails the cycle before ``decide``.
+  Why not simply delete no one? The users deleted in the source while the link was expired never
+  come back in a later delta round, so their target users would stay forever.
+- groups link (users link still valid): the assigned groups are read again in full; users whose
+  membership differs from the stored one are evaluated again (a scope change, as any membership
+  change, under the same threshold).
+The cycle's message (cycles.csv error column, the report's summary) and the log say
+"... delta link expired (410 resyncRequired): full read ...".
+
+Attributes Graph documents as not written through Graph (entra_target.NOT_WRITABLE, e.g.
+showInAddressList: "Do not use in Microsoft Graph") are dropped from the mappings: never compared,
+never sent. The provisioning log says so in one warning row per cycle (provisioningAction other,
+status warning, errorCode AttributeNotWritableInGraph), which an auditor finds next to the users'
+rows of the same cycle; on-demand runs report per user and do not repeat it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from .anchor import require_anchor
 from .config import SyncConfig
 from .connectors.entra_source import EntraSource
-from .connectors.entra_target import EntraTarget
+from .connectors.entra_target import NOT_WRITABLE, EntraTarget
 from .errors import ExpressionError, GraphError, QuarantinedError
 from .model import Action, Step
 from .quarantine import JobKeeper
@@ -26,6 +51,8 @@ from .stages.scope import ScopeContext, evaluate_scope
 from .store import Link, Store
 
 Kind = Literal["initial", "incremental", "on-demand"]
+log = logging.getLogger("tenantsync.cycle")
+NOT_WRITABLE_CODE = "AttributeNotWritableInGraph"
 
 
 @dataclass
@@ -58,13 +85,17 @@ class Cycle:
     """A cycle in progress. Methods are called in order: begin, pages/plan_page, decide, batches/apply, finish."""
 
     def __init__(self, cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Store,
-                 options: CycleOptions | None = None, notify: Callable[[str, str], None] | None = None):
+                 options: CycleOptions | None = None, notify: Callable[[str, str], None] | None = None,
+                 anchor_attribute: str | None = None):
         self.cfg, self.store, self.opt = cfg, store, options or CycleOptions()
         self.source_tenant = cfg.connection(cfg.source.connection).tenant_id
-        s = cfg.settings
-        self.mapping = MappingPlan(cfg.effective_mappings,
+        mappings = list(cfg.effective_mappings)
+        self.not_writable = [m.target for m in mappings if m.target in NOT_WRITABLE]
+        self.mapping = MappingPlan([m for m in mappings if m.target not in NOT_WRITABLE],
                                    upn_transform=lambda upn: b2b_upn(upn, self.target.initial_domain()))
-        self.target = EntraTarget(target_api, anchor_attribute=s.anchor_attribute, select=self.mapping.targets)
+        # The anchor extension's registered name (open_cycle passes what setup resolved; else the store's).
+        anchor = anchor_attribute or require_anchor(cfg, store)
+        self.target = EntraTarget(target_api, anchor_attribute=anchor, select=self.mapping.targets)
         self.source = EntraSource(source_api, self.mapping.source_attributes)
         self.jobs = JobKeeper(store, cfg, notify=notify)
         self.kind: Kind = "on-demand" if self.opt.user_ids else "incremental"
@@ -77,6 +108,8 @@ class Cycle:
         self._snap_removed: set[str] = set()
         self._ready_mark = 0
         self._in_scope = 0
+        self.notes: list[str] = []          # said in the cycle's message and log (expired links)
+        self._user_round: Iterator[tuple[list[dict[str, Any]], str | None]] | None = None
 
     # -- 1. begin ------------------------------------------------------------------------------
     def begin(self) -> str:
@@ -90,9 +123,25 @@ class Cycle:
         if not self.opt.user_ids:
             self.kind = "incremental" if marks.get("users") else "initial"
         self._marks_in = marks
+        self.notes, self._user_round = [], None
+        failed: GraphError | None = None
+        if self.kind == "incremental":
+            # The users round starts here, before the cycle is recorded: an expired link makes
+            # this an initial cycle (module docstring), and cycles.csv then says so.
+            try:
+                self._user_round = self.source.user_pages(marks["users"])
+            except GraphError as exc:
+                if exc.needs_resync:
+                    self._expired("users", exc)
+                    self.kind = "initial"
+                else:
+                    failed = exc                      # recorded below, once the cycle exists
         # An initial cycle needs every link; others load the links of each page (cost grows with changes).
         self.links = store.links(cfg.name) if self.kind == "initial" else store.links_for(cfg.name, self.opt.user_ids)
         self.cycle_id = store.start_cycle(cfg.name, self.kind, dry_run=self.opt.dry_run)
+        if failed is not None:
+            self._fail_whole(failed)
+        self._log_not_writable()
         if self.kind == "initial" and not self.opt.dry_run:
             store.replace_snapshots(cfg.name, {})   # the full read below writes them again, page by page
         try:
@@ -121,15 +170,56 @@ class Cycle:
             self.memberships = read.full or {}
         else:
             self.memberships = {g: set(m) for g, m in self.store.memberships(cfg.name).items()}
-            read = self.source.memberships(groups, self._marks_in.get("groups"))
-            for g, u in read.added:
-                self.memberships.setdefault(g, set()).add(u)
-            for g, u in read.removed:
-                self.memberships.get(g, set()).discard(u)
-            self._membership_touched = {u for _, u in read.added + read.removed}
+            link = self._marks_in.get("groups")
+            try:
+                read = self.source.memberships(groups, link)
+            except GraphError as exc:
+                if not (link and exc.needs_resync):
+                    raise
+                self._expired("groups", exc)
+                read = self.source.memberships(groups, None)
+            if read.full is not None:
+                # A full read (no link, or an expired one): it replaces what was stored, and the
+                # users whose membership differs are evaluated again.
+                full = read.full
+                self._membership_touched = {u for g in set(full) | set(self.memberships)
+                                            for u in full.get(g, set()) ^ self.memberships.get(g, set())}
+                self.memberships = {g: set(m) for g, m in full.items()}
+            else:
+                for g, u in read.added:
+                    self.memberships.setdefault(g, set()).add(u)
+                for g, u in read.removed:
+                    self.memberships.get(g, set()).discard(u)
+                self._membership_touched = {u for _, u in read.added + read.removed}
         if read is not None and read.delta_link:
             self._marks["groups"] = read.delta_link
         self.scope_ctx = ScopeContext.build(cfg.scope, self.memberships)
+
+    def _expired(self, what: str, exc: GraphError) -> None:
+        """An expired delta link: say so (message, log), the caller reads in full."""
+        note = f"{what} delta link expired ({exc.status} {exc.code}): full read"
+        if what == "users":
+            note += (" as an initial cycle (a user missing from it is deprovisioned only after the "
+                     "whole read, under the empty-source abort and the deletion threshold)")
+        else:
+            note += " of the assigned groups' members"
+        self.notes.append(note)
+        log.warning("%s: %s", self.cfg.name, note)
+
+    def _log_not_writable(self) -> None:
+        """One warning row per cycle: the mapped attributes Graph documents as not writable."""
+        if not self.not_writable or self.kind == "on-demand":
+            return
+        why = "; ".join(f"{name}: \"{NOT_WRITABLE[name]}\"" for name in self.not_writable)
+        reason = (f"Not written to the target: {', '.join(self.not_writable)}. Microsoft Graph's user "
+                  f"resource page says {why} The mapping is kept in the configuration and skipped "
+                  "for every user of this cycle.")
+        step = Step("AttributeMapping", "processing", "warning", reason,
+                    {"Attributes": list(self.not_writable), "Source": "user resource type (Microsoft Graph v1.0)"})
+        row = Action("other", "", None, display_name=f"Attribute mappings of {self.cfg.name}", reason=reason,
+                     status="warning", error_code=NOT_WRITABLE_CODE, steps=[step])
+        self.store.append_log(self.cfg.name, log_rows([row], job_id=self.cfg.name, cycle_id=self.cycle_id,
+                                                      dry_run=self.opt.dry_run))
 
     # -- 2. read and plan, page by page --------------------------------------------------------
     def pages(self) -> Iterator[list[dict[str, Any]]]:
@@ -139,7 +229,10 @@ class Cycle:
                 found = self.source.get_users(self.opt.user_ids)
                 yield [u if u else {"id": i, "@removed": {"reason": "notFound"}} for i, u in found.items()]
                 return
-            for page, link in self.source.user_pages(self._marks_in.get("users") if self.kind == "incremental" else None):
+            rounds = self._user_round or self.source.user_pages(
+                self._marks_in.get("users") if self.kind == "incremental" else None)
+            self._user_round = None
+            for page, link in rounds:
                 if link:
                     self._marks["users"] = link
                 yield page
@@ -435,17 +528,19 @@ class Cycle:
         else:
             job = self.jobs.after_cycle(c, quarantine_reason=self.quarantine_reason if not self.opt.dry_run
                                         else None, dry_run=self.opt.dry_run, message=self.message)
+        said = "; ".join([*self.notes, self.message] if self.message else self.notes)
         store.finish_cycle(cfg.name, self.cycle_id, counts=c, status="failure" if c["failure"] else "success",
-                           job=job, error=self.message or None)
+                           job=job, error=said or None)
+        summary = self.message or self.jobs.summary(job)
         return CycleReport(cfg.name, self.cycle_id, self.kind, self.opt.dry_run, c, self.jobs.describe(job),
-                           self.message or self.jobs.summary(job), len(self.staged), self.actions)
+                           "; ".join([*self.notes, summary]), len(self.staged), self.actions)
 
     def _fail_whole(self, exc: GraphError) -> None:
         """A failure on the tenant itself (credentials, connection): record, quarantine, stop."""
         job = self.jobs.enter_quarantine("EncounteredQuarantineException", exc) if exc.stops_job else self.store.job(self.cfg.name)
         if self.cycle_id:
             self.store.finish_cycle(self.cfg.name, self.cycle_id, counts=counts(self.actions), status="failure",
-                                    job=job, error=str(exc))
+                                    job=job, error="; ".join([*self.notes, str(exc)]))
         raise exc
 
 

@@ -43,6 +43,7 @@ class ErrorKind(str, Enum):
     NOT_FOUND = "not_found"    # 404
     BAD_REQUEST = "bad_request"
     CONFLICT = "conflict"
+    RESYNC = "resync"          # 410 / resyncRequired / syncStateNotFound: the delta link expired
     OTHER = "other"
 
 
@@ -60,6 +61,11 @@ class GraphError(TenantSyncError):
         return self.kind is ErrorKind.TRANSIENT
 
     @property
+    def needs_resync(self) -> bool:
+        """A delta link Graph no longer honours: start a full round (delta-query-overview)."""
+        return self.kind is ErrorKind.RESYNC
+
+    @property
     def stops_job(self) -> bool:
         """Credential or permission failures on the tenant itself: quarantine material."""
         return self.kind in (ErrorKind.AUTH, ErrorKind.FORBIDDEN)
@@ -71,3 +77,13 @@ class DryRunViolation(TenantSyncError):
 
 class QuarantinedError(TenantSyncError):
     """The job is in quarantine and its next attempt is not due yet."""
+
+
+class SetupRequired(TenantSyncError):
+    """A cycle cannot start: a permission is missing or the anchor extension is not registered
+    (and cannot be). Raised before anything is written; the message names ``tenantsync setup``.
+    ``missing`` maps a side ("source", "target") to the permissions it lacks."""
+
+    def __init__(self, message: str, *, missing: dict[str, list[str]] | None = None) -> None:
+        self.message, self.missing = message, dict(missing or {})
+        super().__init__(message)

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 from .config import SyncConfig
 from .cycle import Cycle, CycleOptions
 from .graph.api import GraphApi
+from .preflight import prepare_cycle
 from .store import Store
 
 
@@ -53,8 +54,15 @@ def read_only_apis(cfg: SyncConfig, source_api: Any = None, target_api: Any = No
 
 @contextmanager
 def open_cycle(cfg: SyncConfig, options: CycleOptions | None = None, *,
-               notify: Callable[[str, str], None] | None = None, store: Store | None = None) -> Iterator[Cycle]:
+               notify: Callable[[str, str], None] | None = None, store: Store | None = None,
+               on_setup: Callable[[str], None] | None = None) -> Iterator[Cycle]:
+    """A Cycle ready to begin, after the preflight (preflight.prepare_cycle): a token lacking a
+    permission the cycle needs, or an anchor extension that is not (and cannot be) registered,
+    raises SetupRequired before anything is written, not even a cycle record. The first cycle of
+    a configuration registers the anchor itself and tells ``on_setup`` (and the log) so."""
     options = options or CycleOptions()
+    store = store or Store.for_url(cfg.state_url)
     with graph_apis(cfg, dry_run=options.dry_run) as (source, target):
-        yield Cycle(cfg, source_api=source, target_api=target, store=store or Store.for_url(cfg.state_url),
-                    options=options, notify=notify)
+        ready = prepare_cycle(cfg, source, target, store, dry_run=options.dry_run, on_note=on_setup)
+        yield Cycle(cfg, source_api=source, target_api=target, store=store, options=options, notify=notify,
+                    anchor_attribute=ready.anchor_attribute)

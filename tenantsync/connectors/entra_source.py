@@ -1,4 +1,10 @@
-"""Reads a source tenant: users (full or delta), direct members of assigned groups, SMS sign-in state."""
+"""Reads a source tenant: users (full or delta), direct members of assigned groups, SMS sign-in state.
+
+Group membership comes from groups/delta with ``$select=id,displayName,members`` (members arrive
+as ``members@delta``; the delta-query-overview page says ``$expand`` is not supported on delta).
+Up to MAX_FILTER_IDS assigned groups are named in ``$filter=id eq '..' or ..``; with more, the
+round is unfiltered and the groups that are not assigned are dropped as they arrive.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..graph.api import GraphApi
+from ..graph.urls import path, relative
 
 MOBILE_METHOD_ID = "3179e48a-750b-4051-897c-87b9720928f7"
+# group-delta, $filter: "There is a limit of 50 filtered objects."
+MAX_FILTER_IDS = 50
 
 
 def odata_quote(value: str) -> str:
@@ -32,22 +41,32 @@ class EntraSource:
     def user_pages(self, link: str | None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         """Pages of users from /users/delta: the whole tenant first, then only changes.
 
-        Yields (page, delta_link); delta_link is set on the last page only.
+        Yields (page, delta_link); delta_link is set on the last page only. The first page is
+        read at once, so an expired ``link`` raises its GraphError (kind RESYNC) here, before
+        anything is planned.
         """
         rnd = self.api.delta("users", select=self.select, link=link)
-        previous: list[dict[str, Any]] | None = None
-        for page in rnd.pages():
-            if previous is not None:
-                yield previous, None
+        pages = rnd.pages()
+        first = next(pages, [])
+        return self._lagged(first, pages, rnd)
+
+    @staticmethod
+    def _lagged(first: list[dict[str, Any]], pages: Iterator[list[dict[str, Any]]], rnd: Any
+                ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        previous = first
+        for page in pages:
+            yield previous, None
             previous = page
-        yield previous or [], rnd.delta_link
+        yield previous, rnd.delta_link
 
     def memberships(self, group_ids: Sequence[str], link: str | None) -> MembershipRead:
         """Direct user members of the assigned groups; nested groups never cascade."""
         if not group_ids:
             return MembershipRead(full={} if link is None else None)
-        flt = None if link else " or ".join(f"id eq {odata_quote(g)}" for g in group_ids)
-        rnd = self.api.delta("groups", select=["id", "displayName"], expand_members=True,
+        flt = None
+        if link is None and len(set(group_ids)) <= MAX_FILTER_IDS:
+            flt = " or ".join(f"id eq {odata_quote(g)}" for g in dict.fromkeys(group_ids))
+        rnd = self.api.delta("groups", select=["id", "displayName"], members=True,
                              filter=flt, link=link)
         wanted = set(group_ids)
         out = MembershipRead(full={g: set() for g in group_ids} if link is None else None)
@@ -72,14 +91,15 @@ class EntraSource:
     def get_users(self, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         """Current state of a few users (one $batch item each); None when not found."""
         ids = list(dict.fromkeys(ids))
-        sel = ",".join(self.select)
-        replies = self.api.batch([{"method": "GET", "url": f"/users/{i}?$select={sel}"} for i in ids])
+        replies = self.api.batch([{"method": "GET", "url": relative(path("users", i), {"$select": self.select})}
+                                  for i in ids])
         return {i: (r["body"] if r["status"] == 200 else None) for i, r in zip(ids, replies)}
 
     def member_of(self, ids: Iterable[str]) -> dict[str, set[str]]:
         """The groups each user is a direct member of (on-demand scoping of a few users)."""
         ids = list(dict.fromkeys(ids))
-        replies = self.api.batch([{"method": "GET", "url": f"/users/{i}/memberOf?$select=id&$top=999"}
+        replies = self.api.batch([{"method": "GET", "url": relative(path("users", i, "memberOf"),
+                                                                    {"$select": "id", "$top": 999})}
                                   for i in ids])
         return {i: {g["id"] for g in (r.get("body") or {}).get("value", []) if "group" in
                     (g.get("@odata.type") or "#microsoft.graph.group").lower()}
@@ -88,7 +108,7 @@ class EntraSource:
     def sms_ready(self, ids: Iterable[str]) -> set[str]:
         """Users whose mobile phone method has SMS sign-in ready: CTS skips them."""
         ids = list(dict.fromkeys(ids))
-        replies = self.api.batch([{"method": "GET", "url": f"/users/{i}/authentication/phoneMethods"}
+        replies = self.api.batch([{"method": "GET", "url": path("users", i) + "/authentication/phoneMethods"}
                                   for i in ids])
         ready = set()
         for i, r in zip(ids, replies):

@@ -1,4 +1,17 @@
-"""Writes B2B users into a target tenant: invitation + one PATCH, updates, disables, deletes."""
+"""Writes B2B users into a target tenant: invitation + one PATCH, updates, disables, deletes.
+
+Invitations (Microsoft's invitation resource page): ``invitedUserType`` "By default, this is
+Guest. You can invite as Member if you're a company administrator" -- an app-only caller is not,
+so every user is invited as Guest and the PATCH that follows the invitation sets
+``userType: Member`` when the mapping wants it: still two writes per new user. The same page lists
+the characters an invited address may not contain (INVITE_FORBIDDEN_CHARACTERS). Such an address
+is sent anyway and Graph's answer is reported for that user (its code and message, plus the
+documented rule when the address holds one of those characters): Graph stays the judge of what
+it accepts, and one refused user never stops the others.
+
+Properties the user resource page says are not written through Graph (NOT_WRITABLE) are left out
+of the mappings by the cycle, which logs it once per cycle.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..graph.api import GraphApi
+from ..graph.urls import path, relative
 from ..model import Action
 from ..stages.matching import TargetIndex, is_b2b
 from .entra_source import odata_quote
@@ -13,6 +27,28 @@ from .entra_source import odata_quote
 INVITE_REDIRECT = "https://myapplications.microsoft.com"
 FORBIDDEN_INVITES = ("Guest invitations not allowed for your company. Contact your company "
                      "administrator for more details.")
+# invitation resource, invitedUserEmailAddress: "The following special characters aren't
+# permitted in the email address" (a period or hyphen is allowed except at either end of the
+# user name, an underscore anywhere).
+INVITE_FORBIDDEN_CHARACTERS = '~!#$%^&*()+=[]{}\\/|;:"<>?,'
+INVITED_AS = "Guest"
+
+# user resource page, Properties: what Graph documents as not written through Microsoft Graph.
+# property -> the page's words. A mapping that targets one of them is skipped, never sent.
+NOT_WRITABLE: dict[str, str] = {
+    "showInAddressList": "Do not use in Microsoft Graph. Manage this property through the "
+                         "Microsoft 365 admin center instead.",
+    "isResourceAccount": "Do not use \u2013 reserved for future use.",
+    "proxyAddresses": "Read-only in Microsoft Graph; you can update this property only through "
+                      "the Microsoft 365 admin center.",
+    **{name: "Read-only." for name in (
+        "id", "createdDateTime", "creationType", "assignedPlans", "provisionedPlans", "imAddresses",
+        "licenseAssignmentStates", "legalAgeGroupClassification", "securityIdentifier",
+        "signInActivity", "signInSessionsValidFromDateTime", "refreshTokensValidFromDateTime",
+        "onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesLastSyncDateTime",
+        "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncEnabled",
+        "onPremisesUserPrincipalName")},
+}
 
 
 class EntraTarget:
@@ -47,24 +83,26 @@ class EntraTarget:
 
     def fetch(self, target_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Target users read again in full (one $batch item each): those whose digest differs."""
-        sel = ",".join(self.select)
         ids = list(dict.fromkeys(target_ids))
-        replies = self.api.batch([{"method": "GET", "url": f"/users/{t}?$select={sel}"} for t in ids])
+        replies = self.api.batch([{"method": "GET", "url": self._user_url(t)} for t in ids])
         return {t: r["body"] for t, r in zip(ids, replies) if r["status"] == 200}
+
+    def _user_url(self, target_id: str) -> str:
+        return relative(path("users", target_id), {"$select": self.select})
 
     def lookup(self, linked_ids: Iterable[str], unlinked: Mapping[str, tuple[str, str | None]]) -> TargetIndex:
         """Just the target users an incremental cycle needs: cost grows with the changes.
 
         ``unlinked`` maps source id -> (anchor value, mail) for users without a link.
         """
-        sel = ",".join(self.select)
         linked = list(dict.fromkeys(linked_ids))
-        reqs = [{"method": "GET", "url": f"/users/{t}?$select={sel}"} for t in linked]
+        reqs = [{"method": "GET", "url": self._user_url(t)} for t in linked]
         for anchor, mail in unlinked.values():
             clause = f"{self.anchor_attribute} eq {odata_quote(anchor)}"
             if mail:
                 clause += f" or mail eq {odata_quote(mail)}"
-            reqs.append({"method": "GET", "url": f"/users?$filter={clause}&$select={sel}"})
+            reqs.append({"method": "GET", "url": relative("/users", {"$filter": clause,
+                                                                      "$select": self.select})})
         replies = self.api.batch(reqs)
         users, missing = [], []
         for i, r in enumerate(replies):
@@ -75,7 +113,7 @@ class EntraTarget:
                     missing.append(linked[i])
             elif r["status"] == 200:
                 users.extend(r["body"].get("value", []))
-        deleted_replies = self.api.batch([{"method": "GET", "url": f"/directory/deletedItems/{t}"}
+        deleted_replies = self.api.batch([{"method": "GET", "url": path("directory/deletedItems", t)}
                                           for t in missing])
         deleted = [r["body"] for r in deleted_replies if r["status"] == 200]
         return TargetIndex.build(users, self.anchor_attribute, deleted)
@@ -93,20 +131,23 @@ class EntraTarget:
         if on_invited:
             on_invited([a for a in creates if a.target_id])
         restores = [a for a in actions if a.restore and a.status == "success"]
-        self._send(restores, lambda a: {"method": "POST", "url": f"/directory/deletedItems/{a.target_id}/restore"})
+        self._send(restores, lambda a: {"method": "POST",
+                                        "url": path("directory/deletedItems", a.target_id or "") + "/restore"})
         patches = [a for a in actions if a.status == "success" and a.target_id and (
             a.kind in ("update", "disable") or a.kind == "create")]
-        self._send(patches, lambda a: {"method": "PATCH", "url": f"/users/{a.target_id}",
+        self._send(patches, lambda a: {"method": "PATCH", "url": path("users", a.target_id or ""),
                                        "body": self._patch_body(a, anchors)}, gone_ok=False)
         deletes = [a for a in actions if a.kind == "delete" and a.status == "success"]
-        self._send(deletes, lambda a: {"method": "DELETE", "url": f"/users/{a.target_id}"}, gone_ok=True)
+        self._send(deletes, lambda a: {"method": "DELETE", "url": path("users", a.target_id or "")}, gone_ok=True)
         hard = [a for a in deletes if a.hard_delete and a.status == "success"]
-        self._send(hard, lambda a: {"method": "DELETE", "url": f"/directory/deletedItems/{a.target_id}"},
+        self._send(hard, lambda a: {"method": "DELETE", "url": path("directory/deletedItems", a.target_id or "")},
                    gone_ok=True)
         return list(actions)
 
     def _patch_body(self, a: Action, anchors: Mapping[str, str]) -> dict[str, Any]:
-        body = {k: c.new for k, c in a.changes.items()}
+        # A create's changes hold every mapped value, userType too: invited as Guest (module
+        # docstring), the user becomes a Member here when the mapping says so.
+        body = {k: c.new for k, c in a.changes.items() if k not in NOT_WRITABLE}
         if a.kind == "create" or a.source_id in anchors:
             body[self.anchor_attribute] = anchors.get(a.source_id)
         return body
@@ -114,7 +155,7 @@ class EntraTarget:
     def _invite(self, creates: list[Action]) -> None:
         reqs = [{"method": "POST", "url": "/invitations", "headers": {"Content-Type": "application/json"},
                  "body": {"invitedUserEmailAddress": a.invite_email, "inviteRedirectUrl": INVITE_REDIRECT,
-                          "sendInvitationMessage": False, "invitedUserType": a.invite_type,
+                          "sendInvitationMessage": False, "invitedUserType": INVITED_AS,
                           "invitedUserDisplayName": a.changes.get("displayName").new
                           if a.changes.get("displayName") else a.display_name}} for a in creates]
         for a, r in zip(creates, self.api.batch(reqs)):
@@ -142,5 +183,16 @@ def _fail(a: Action, reply: Mapping[str, Any], *, invitation: bool = False) -> N
     code, message = err.get("code") or f"HTTP{reply['status']}", err.get("message") or ""
     if invitation and reply["status"] == 403:
         code, message = "AzureActiveDirectoryForbidden", FORBIDDEN_INVITES
+    elif invitation and reply["status"] == 400:
+        refused = forbidden_characters(a.invite_email or "")
+        if refused:
+            message = (f"{message} The invitation of {a.invite_email!r} was refused: the invitation "
+                       f"resource page does not permit {' '.join(refused)} in an invited email "
+                       "address.").strip()
     a.status, a.error_code = "failure", code
     a.reason = f"{a.reason} Failed: {message}".strip()
+
+
+def forbidden_characters(address: str) -> list[str]:
+    """The characters of ``address`` that the invitation resource page does not permit."""
+    return [c for c in dict.fromkeys(address) if c in INVITE_FORBIDDEN_CHARACTERS]

@@ -14,6 +14,8 @@ Modules, one job each:
   throttle.py    'graph' throttling profile              faults.py     fault injection
   stats.py       request counters                        protocol.py   wire conventions
   routing.py     path templates
+  tokens.py      JWT-shaped app tokens, claims          permissions.py  per-route app permissions
+  applications.py  /applications, directory extensions (registered extension_* names only)
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from typing import Any, Awaitable, Callable
 
 from starlette.applications import Starlette
 
-from tenantsync.emulator import (batch, control, delta, groups, invitations, phone, policies,
-                                 users)
+from tenantsync.emulator import (applications, batch, control, delta, groups, invitations,
+                                 phone, policies, users)
 from tenantsync.emulator.core import Emulator
 from tenantsync.emulator.faults import FaultSpec
 from tenantsync.emulator.asgi import serve_graph
@@ -23,6 +23,9 @@ from tenantsync.emulator.routing import Route, Router
 _PHONE = "/users/{id}/authentication/phoneMethods"
 _PARTNERS = "/policies/crossTenantAccessPolicy/partners"
 _SYNC = _PARTNERS + "/{tenant_id}/identitySynchronization"
+_APP_BY_APP_ID = "/applications(appId='{app_id}')"       # application-get: alternate key
+_EXT = "/applications/{id}/extensionProperties"
+_EXT_BY_APP_ID = _APP_BY_APP_ID + "/extensionProperties"
 
 # Literal routes before parameterised ones: the first match wins.
 ROUTES: list[Route] = [
@@ -45,6 +48,15 @@ ROUTES: list[Route] = [
     Route("DELETE", "/directory/deletedItems/{id}", users.delete_deleted_item),
     Route("POST", "/directory/deletedItems/{id}/restore", users.restore_deleted_item),
     Route("POST", "/directoryObjects/getByIds", users.get_by_ids),
+    Route("POST", "/directoryObjects/getAvailableExtensionProperties",
+          applications.get_available_extension_properties),
+    Route("GET", "/applications", applications.list_applications),
+    Route("GET", _APP_BY_APP_ID, applications.get_application),
+    Route("GET", "/applications/{id}", applications.get_application),
+    Route("GET", _EXT, applications.list_extension_properties, (_EXT_BY_APP_ID,)),
+    Route("POST", _EXT, applications.create_extension_property, (_EXT_BY_APP_ID,)),
+    Route("DELETE", _EXT + "/{ext_id}", applications.delete_extension_property,
+          (_EXT_BY_APP_ID + "/{ext_id}",)),
     Route("GET", "/groups/delta", delta.groups_delta, ("/groups/delta()",)),
     Route("GET", "/groups", groups.list_groups),
     Route("POST", "/groups", groups.create_group),
@@ -83,10 +95,10 @@ ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaita
 
 def create_emulator(fixture: dict | str | Path | None, *, throttle: str | None = None,
                     time_scale: float = 1.0, faults: str | dict | FaultSpec | None = None,
-                    latency_ms: int = 0) -> Emulator:
+                    latency_ms: int = 0, delta_token_ttl: float | None = None) -> Emulator:
     """An Emulator wired to the route table."""
     return Emulator(fixture, router=ROUTER, throttle=throttle, time_scale=time_scale,
-                    faults=faults, latency_ms=latency_ms)
+                    faults=faults, latency_ms=latency_ms, delta_token_ttl=delta_token_ttl)
 
 
 def build_app(emulator: Emulator) -> ASGIApp:

@@ -1,10 +1,15 @@
-"""POST /$batch (JSON batching, reference §11).
+"""POST /$batch (JSON batching, reference §11; Graph pages json-batching and throttling).
 
 At most 20 requests, unique ids, relative urls, Content-Type required with a body, dependsOn
-honoured (an item whose dependency failed answers 424 without running). Each item goes through
-the whole pipeline (auth with the batch's token, faults, throttling) on its own. Responses come
-back in a shuffled (seeded, reproducible) order: Graph promises no order, and clients that assume
-one should fail here rather than in production.
+honoured: an item whose dependency failed (any status >= 400, a throttled 429 included) answers
+424 Failed Dependency without running (json-batching). Each item goes through the whole pipeline
+(auth with the batch's token, faults, throttling) on its own: a throttled item answers 429 with
+its own Retry-After while the batch itself is 200 (throttling, "Throttling and batching": "The
+batch itself succeeds with a status code of 200 (OK)"; an older version of that page said 424).
+The batch as a whole answers 429 only when the $batch request itself is throttled: under the
+`graph` profile, when the app exceeds its global request rate (throttle.py), or by fault
+injection. Responses come back in a shuffled (seeded, reproducible) order: Graph promises no
+order, and clients that assume one should fail here rather than in production.
 """
 
 from __future__ import annotations

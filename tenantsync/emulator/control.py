@@ -14,6 +14,9 @@ POST  /_emulator/faults                                body: {"spec": "rate=..,c
                                                        "" turns faults off
 GET   /_emulator/faults                                current fault settings
 GET   /_emulator/stats        POST /_emulator/stats/reset
+POST  /_emulator/expire-delta-tokens                   every delta link and delta nextLink issued
+                                                       so far answers 410 Gone (syncStateNotFound,
+                                                       with a Location), as an expired one does
 GET   /_emulator/tenants/{tid}/dump                    tenant, users (every property, extension and
                                                        fixture fields included), deletedItems,
                                                        groups with members, invitations, departures
@@ -36,7 +39,7 @@ from starlette.routing import Route
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.fixture import FixtureError
 from tenantsync.emulator.protocol import dumps, loads, now_iso
-from tenantsync.emulator.schema import USER_FIXTURE_ONLY, USERS
+from tenantsync.emulator.schema import USER_FIXTURE_ONLY
 
 
 class _Json(JSONResponse):
@@ -153,6 +156,13 @@ async def get_faults(request: Request) -> Response:
                   "seed": spec.seed, "active": spec.active})
 
 
+async def expire_delta_tokens(request: Request) -> Response:
+    """POST /_emulator/expire-delta-tokens."""
+    emulator = _emulator(request)
+    return _Json({"deltaEpoch": emulator.expire_delta_tokens(),
+                  "deltaTokenTtlSeconds": emulator.delta_token_ttl})
+
+
 async def stats(request: Request) -> Response:
     """GET /_emulator/stats."""
     return _Json(_emulator(request).stats.snapshot())
@@ -210,7 +220,7 @@ async def patch_user(request: Request) -> Response:
             else:
                 extra[key] = value
             continue
-        name = USERS.canonical(key)
+        name = tenant.user_props.canonical(key)       # registered extensions only
         if name is None:
             return _error(400, "UnknownField", f"'{key}' is neither a Graph user property nor "
                           f"a fixture field ({', '.join(sorted(USER_FIXTURE_ONLY))})")
@@ -231,6 +241,7 @@ def routes() -> list[Route]:
         Route(user, patch_user, methods=["PATCH"]),
         Route("/_emulator/faults", set_faults, methods=["POST"]),
         Route("/_emulator/faults", get_faults, methods=["GET"]),
+        Route("/_emulator/expire-delta-tokens", expire_delta_tokens, methods=["POST"]),
         Route("/_emulator/stats", stats, methods=["GET"]),
         Route("/_emulator/stats/reset", reset_stats, methods=["POST"]),
         Route("/_emulator/tenants/{tid}/dump", dump, methods=["GET"]),

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import uuid
 from pathlib import Path
 
+from tenantsync.emulator import permissions
 from tenantsync.emulator.directory import Directory
 from tenantsync.emulator.faults import Faults, FaultSpec
 from tenantsync.emulator.fixture import load_directory
@@ -20,6 +20,7 @@ from tenantsync.emulator.protocol import (JSON_CONTENT_TYPE, GraphHttpError, Gra
 from tenantsync.emulator.routing import Router
 from tenantsync.emulator.stats import Stats
 from tenantsync.emulator.throttle import Throttle, request_cost
+from tenantsync.emulator.tokens import plain_app_id
 
 log = logging.getLogger("tenantsync.emulator")
 
@@ -61,9 +62,12 @@ class Emulator:
 
     def __init__(self, fixture: dict | str | Path | None, *, router: Router,
                  throttle: str | None = None, time_scale: float = 1.0,
-                 faults: str | dict | FaultSpec | None = None, latency_ms: int = 0) -> None:
+                 faults: str | dict | FaultSpec | None = None, latency_ms: int = 0,
+                 delta_token_ttl: float | None = None) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
+        if delta_token_ttl is not None and delta_token_ttl <= 0:
+            raise ValueError("delta_token_ttl must be > 0 seconds")
         self.router = router
         self.throttle_profile = None if throttle in (None, "", "none", "off") else throttle
         self.time_scale = float(time_scale)
@@ -74,6 +78,10 @@ class Emulator:
         self.stats = Stats()
         self.batch_count = 0
         self._app_ids: dict[str, str] = {}
+        # delta.py: links older than the TTL (seconds, None: never) or issued before the last
+        # expire_delta_tokens() answer 410 Gone.
+        self.delta_token_ttl = delta_token_ttl
+        self.delta_epoch = 0
 
     def _new_throttle(self) -> Throttle | None:
         if self.throttle_profile is None:
@@ -86,6 +94,11 @@ class Emulator:
         self.directory = _load(fixture)
         self.throttle = self._new_throttle()
 
+    def expire_delta_tokens(self) -> int:
+        """Make every delta/skip token issued so far answer 410 Gone; returns the new epoch."""
+        self.delta_epoch += 1
+        return self.delta_epoch
+
     def set_faults(self, spec: str | dict | FaultSpec | None) -> None:
         """Replace the fault settings (the random sequence restarts from the seed)."""
         self.faults = Faults(spec)
@@ -96,11 +109,10 @@ class Emulator:
         return (self.latency_ms + self.faults.spec.latency_ms) / 1000.0
 
     def app_id(self, token: str) -> str:
-        """A stable GUID for the app behind `token` (the token itself never appears anywhere)."""
+        """A stable GUID for the app behind an opaque `token` (tokens.plain_app_id)."""
         app = self._app_ids.get(token)
         if app is None:
-            app = self._app_ids[token] = str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                                        "tenantsync-emulator-app:" + token))
+            app = self._app_ids[token] = plain_app_id(token)
         return app
 
     # -- pipeline --------------------------------------------------------------------------
@@ -153,7 +165,8 @@ class Emulator:
                                   "Access token validation failure. Invalid audience."), \
                 False, False
         req.tenant = tenant
-        req.app_id = self.app_id(token)
+        grant = tenant.grants.get(token)
+        req.app_id, req.roles = grant if grant else (self.app_id(token), None)
         if route is None:
             if path_known:
                 return error_response(req, 405, "Request_BadRequest",
@@ -164,9 +177,14 @@ class Emulator:
                                   f"Resource not found for the segment '{segment}'. "
                                   f"(tenantsync emulator: no route for {req.method} {req.path})"), \
                 False, False
+        denial = permissions.check(req, req.method, route.template)
+        if denial is not None:                     # after authentication, before throttling
+            return denial, False, False
         headers: dict[str, str] = {}
-        if self.throttle is not None and units:
-            verdict = self.throttle.check(req.app_id, tenant.id, len(tenant.users), units, writes)
+        if self.throttle is not None and (units or not req.is_item):
+            # an HTTP request (a $batch envelope too) also counts against the app's request rate
+            verdict = self.throttle.check(req.app_id, tenant.id, len(tenant.users), units, writes,
+                                          requests=0 if req.is_item else 1)
             if not verdict.allowed:
                 return error_response(req, 429, "TooManyRequests",
                                       f"Too many requests ({verdict.information}). Please retry "

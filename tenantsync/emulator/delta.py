@@ -1,24 +1,44 @@
-"""GET /users/delta and /groups/delta (reference §11).
+"""GET /users/delta and /groups/delta (reference §11), held to Microsoft's Graph v1.0 pages.
 
-A round starts without a token: query options ($select, $filter=id eq .. or .., $expand=members,
-$top or `Prefer: odata.maxpagesize`) are read once and carried in the tokens. The first round
-pages through every live object and ends with a deltaLink holding the tenant's sequence number at
-its start (so nothing changed during the paging is lost: it comes again next round). A later
-round walks the change log from that sequence (bisect, never a scan of the tenant) and reports
-each changed object once, at its last change:
+A round starts without a token: query options ($select, $filter=id eq .. or .., $top or
+`Prefer: odata.maxpagesize`) are read once and carried in the tokens. The first round pages
+through every live object and ends with a deltaLink holding the tenant's sequence number at its
+start (so nothing changed during the paging is lost: it comes again next round). A later round
+walks the change log from that sequence (bisect, never a scan of the tenant) and reports each
+changed object once, at its last change:
 - created, restored or changed (in a tracked property) -> the object with its selected properties;
 - soft-deleted user -> {"id", "@removed": {"reason": "changed"}};
 - hard-deleted user, deleted group -> {"id", "@removed": {"reason": "deleted"}};
-- group whose members changed (with $expand=members) -> {"id", "members@delta": [...]} where a
-  removed member carries "@removed": {"reason": "deleted"}.
-In a first round a large group's members come in chunks of MEMBERS_PER_PAGE, the group repeated
-on the next page with the next chunk (clients merge, as with Graph).
-A token from before an emulator reset is answered 410 Gone (code resyncRequired).
+- group whose members changed -> the group with its selected properties and "members@delta":
+  [...] where a removed member carries "@removed": {"reason": "deleted"} (delta-query-groups).
+
+Membership (group-delta, delta-query-groups): `$select=...,members` tracks members, and so does a
+request without $select (members@delta "by default, when the $select query parameter hasn't been
+specified"); a group without members carries no members@delta. A soft-deleted user keeps its
+memberships (delta-query-groups: it "won't appear in the delta result until permanently
+deleted"), so only its permanent deletion is reported as a removed member. In a first round a
+large group's members come in chunks of MEMBERS_PER_PAGE, the group repeated on the next page
+with the next chunk (clients merge, as with Graph).
+
+Refused: `$expand` (delta-query-overview: "$expand is not supported" for users and groups; the
+docs do not say what Graph answers, so the emulator deliberately refuses with a 400 instead of
+guessing), and a `$filter` naming more than MAX_FILTER_IDS objects (user-delta, group-delta:
+"There is a limit of 50 filtered objects").
+
+State tokens are invalid (410 Gone, with a Location header holding the initial request with an
+empty $deltatoken, delta-query-overview "Synchronization reset") when:
+- the emulator was reset since they were issued: code resyncRequired;
+- they are older than the emulator's delta_token_ttl, or were issued before the last
+  expire_delta_tokens(): code syncStateNotFound (delta-query-overview "Token duration"; errors:
+  "The sync state generation is not found. The delta token is expired and data must be
+  synchronized again."). Directory delta tokens live seven days on Graph; the emulator's default
+  TTL is unlimited. Every nextLink and deltaLink expires on its own issue time.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from bisect import bisect_right
 
 from tenantsync.emulator.directory import Tenant
@@ -31,6 +51,9 @@ from tenantsync.emulator.schema import GROUP_DEFAULT, GROUPS, USER_DEFAULT, USER
 DEFAULT_PAGE = 200
 MAX_PAGE = 999
 MEMBERS_PER_PAGE = 1000
+MAX_FILTER_IDS = 50          # user-delta, group-delta: "There is a limit of 50 filtered objects."
+STRICTER = "The tenantsync emulator refuses this deliberately: "
+clock = time.time            # issue and expiry times of state tokens (tests may replace it)
 _MAXPAGESIZE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.IGNORECASE)
 
 
@@ -44,54 +67,102 @@ def groups_delta(req: GraphRequest) -> GraphResponse:
     return _delta(req, "groups")
 
 
+def _split_members(text: str | None, resource: str) -> tuple[str | None, bool]:
+    """($select without `members`, members asked for) - group-delta: `$select=members`."""
+    if text is None or resource != "groups":
+        return text, False
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    rest = [n for n in names if n.lower() != "members"]
+    return ",".join(rest), len(rest) != len(names)
+
+
 def _first_request_state(req: GraphRequest, resource: str) -> dict:
     q = req.query
-    props = USERS if resource == "users" else GROUPS
-    select = parse_select(q.get("$select"), props)
+    props = req.tenant.user_props if resource == "users" else req.tenant.group_props
+    if "$expand" in q:
+        # delta-query-overview: for users and groups "$expand is not supported".
+        raise ODataError(
+            f"$expand is not supported on {resource}/delta (delta-query-overview); ask for "
+            + ("membership with $select=...,members (group-delta). " if resource == "groups"
+               else "the properties with $select. ")
+            + STRICTER + "Microsoft's documentation does not say what Graph answers.",
+            "Request_UnsupportedQuery")
+    text, members = _split_members(q.get("$select"), resource)
+    select = parse_select(text, props)
+    if text is not None and select is None:
+        select = []                              # only `members` selected: id + members@delta
     ids = None
     if q.get("$filter"):
         ids = parse_filter(q["$filter"], props).id_values()
         if ids is None:
             raise ODataError("Unsupported query: delta supports only $filter=id eq '...' "
                              "(optionally or-ed).", "Request_UnsupportedQuery")
-    expand = False
-    if q.get("$expand"):
-        if resource == "groups" and q["$expand"].split("(")[0].strip().lower() == "members":
-            expand = True
-        else:
-            raise ODataError(f"Unsupported $expand '{q['$expand']}' on {resource}/delta.",
-                             "Request_UnsupportedQuery")
+        if len(ids) > MAX_FILTER_IDS:
+            raise ODataError(
+                f"Too many objects in the $filter of {resource}/delta: {len(ids)}; the limit is "
+                f"{MAX_FILTER_IDS} ({'user' if resource == 'users' else 'group'}-delta). "
+                + STRICTER + "the documentation gives the limit, not Graph's error.",
+                "Request_UnsupportedQuery")
     size = parse_top(q.get("$top"), DEFAULT_PAGE, MAX_PAGE)
     prefer = _MAXPAGESIZE.search(req.headers.get("prefer", ""))
     if prefer and "$top" not in q:
         size = max(1, min(MAX_PAGE, int(prefer.group(1))))
+    # members@delta comes by default without $select (delta-query-groups), or with `members`.
+    track = resource == "groups" and (select is None or members)
     return {"g": req.emulator.directory.generation, "t": req.tenant.id, "r": resource,
-            "s": select, "f": ids, "x": expand, "n": size}
+            "s": select, "f": ids, "x": track, "m1": members, "n": size}
+
+
+def _initial_request(req: GraphRequest, state: dict, resource: str) -> str:
+    """The round's initial request with an empty $deltatoken (delta-query-overview)."""
+    params: dict[str, str] = {}
+    select = state.get("s")
+    if select is not None:
+        params["$select"] = ",".join(list(select) + (["members"] if state.get("m1") else []))
+    if state.get("f") is not None:
+        params["$filter"] = " or ".join(f"id eq '{i}'" for i in state["f"])
+    params["$deltatoken"] = ""
+    return req.link(f"/{resource}/delta", params)
+
+
+def _gone(req: GraphRequest, state: dict, resource: str, code: str,
+          message: str) -> GraphHttpError:
+    return GraphHttpError(410, code, message,
+                          {"Location": _initial_request(req, state, resource)})
 
 
 def _check_token(req: GraphRequest, token: dict, resource: str) -> None:
-    if token.get("g") != req.emulator.directory.generation:
-        raise GraphHttpError(410, "resyncRequired",
-                             "The delta token is no longer valid (the emulator was reset); start "
-                             "a new round without a token.")
     if token.get("t") != req.tenant.id or token.get("r") != resource:
         raise bad_request(f"The token is not valid for {resource}/delta of this tenant.")
+    emulator = req.emulator
+    if token.get("g") != emulator.directory.generation:
+        raise _gone(req, token, resource, "resyncRequired",
+                    "The delta token is no longer valid, and the app must reset the sync state "
+                    "(the emulator was reset). Start again with the URL in the Location header.")
+    ttl = getattr(emulator, "delta_token_ttl", None)
+    expired = token.get("e", 0) < getattr(emulator, "delta_epoch", 0) \
+        or (ttl is not None and clock() - token.get("i", 0) > ttl)
+    if expired:
+        raise _gone(req, token, resource, "syncStateNotFound",
+                    "The sync state generation is not found. The delta token is expired and data "
+                    "must be synchronized again. Start again with the URL in the Location header.")
 
 
 def _delta(req: GraphRequest, resource: str) -> GraphResponse:
     q = req.query
     tenant = req.tenant
     log = tenant.user_log if resource == "users" else tenant.group_log
+    token_text = q.get("$deltatoken", "")
     if "$skiptoken" in q:
         state = decode_token(q["$skiptoken"], kind="skip")
         _check_token(req, state, resource)
-    elif "$deltatoken" in q and q["$deltatoken"].lower() != "latest":
-        state = decode_token(q["$deltatoken"], kind="delta")
+    elif token_text and token_text.lower() != "latest":
+        state = decode_token(token_text, kind="delta")
         _check_token(req, state, resource)
         state.update(m="inc", T=tenant.seq, p=log.start(state["S"]))
-    else:
+    else:                 # no token, or an empty one (the Location of a 410): a new round
         state = _first_request_state(req, resource)
-        if q.get("$deltatoken", "").lower() == "latest":   # a token for "from now", no data
+        if token_text.lower() == "latest":           # a token for "from now", no data
             return _page(req, resource, state, [], None, tenant.seq)
         state.update(m="full", S=tenant.seq, c=[0, 0])
     if state["m"] == "full":
@@ -104,12 +175,13 @@ def _delta(req: GraphRequest, resource: str) -> GraphResponse:
 def _page(req: GraphRequest, resource: str, state: dict, items: list[dict], more: dict | None,
           upto: int) -> GraphResponse:
     body: dict = {"@odata.context": req.context(context_name(resource, state["s"]))}
+    issued = {"e": getattr(req.emulator, "delta_epoch", 0), "i": clock()}
     if more is not None:
-        body["@odata.nextLink"] = req.link(f"/{resource}/delta",
-                                           {"$skiptoken": encode_token({**state, **more})})
+        body["@odata.nextLink"] = req.link(f"/{resource}/delta", {
+            "$skiptoken": encode_token({**state, **more, **issued})})
     else:
-        token = {k: state[k] for k in ("g", "t", "r", "s", "f", "x", "n")}
-        token["S"] = upto
+        token = {k: state.get(k) for k in ("g", "t", "r", "s", "f", "x", "m1", "n")}
+        token.update(issued, S=upto)
         body["@odata.deltaLink"] = req.link(f"/{resource}/delta",
                                             {"$deltatoken": encode_token(token)})
     body["value"] = items
@@ -151,7 +223,8 @@ def _full_page(tenant: Tenant, resource: str, state: dict) -> tuple[list[dict], 
         if expand:
             members = list(tenant.members[oid].items())
             chunk = members[offset:offset + MEMBERS_PER_PAGE]
-            item["members@delta"] = [_member_ref(m, t) for m, t in chunk]
+            if chunk:           # delta-query-groups: a group without members has no members@delta
+                item["members@delta"] = [_member_ref(m, t) for m, t in chunk]
             items.append(item)
             if offset + MEMBERS_PER_PAGE < len(members):
                 return items, {"c": [last, offset + MEMBERS_PER_PAGE]}
@@ -209,8 +282,10 @@ def _group_change(tenant: Tenant, gid: str, state: dict) -> dict | None:
     members = tenant.member_logs[gid].net(since, upto) if expand else {}
     if not changed and not members:
         return None
-    item = project(tenant.groups[gid], _with_id(select, GROUP_DEFAULT), GROUPS) if changed \
-        else {"id": gid}
+    # delta-query-groups: "The objects are returned with the same set of properties originally
+    # specified via the $select query parameter. Both changed and unchanged properties are
+    # included." - a membership change too.
+    item = project(tenant.groups[gid], _with_id(select, GROUP_DEFAULT), GROUPS)
     if members:
         refs = []
         for member_id, (member_type, present) in members.items():

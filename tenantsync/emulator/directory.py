@@ -6,7 +6,12 @@ consistent. The emulator touches state from one event-loop thread only, so there
 Decisions (Entra behaviour we reproduce, documented here once):
 - A soft-deleted user's userPrincipalName is prefixed with its object id without dashes (Entra
   frees the UPN that way); restore puts the original back, or fails when it is taken meanwhile.
-- Soft delete removes the user from its groups; restore brings the memberships back.
+- Soft delete keeps the user's group memberships; only permanent deletion removes them, and that
+  removal is what groups/delta reports (delta-query-groups: "Only users that have been
+  permanently deleted are removed from groups. Users that have been temporary deleted keep their
+  group memberships"). While the user is in deleted items, GET /groups/{id}/members does not list
+  it and /users/{id}/memberOf is 404 (emulator decision: the docs do not say; a soft-deleted user
+  is reachable only under /directory/deletedItems); restore shows the memberships again.
 - Deleting a group is permanent (security groups are not restorable).
 """
 
@@ -17,6 +22,7 @@ from typing import Any, Iterable
 
 from tenantsync.emulator.changelog import ChangeLog, MemberLog, Meta, OrderedIds
 from tenantsync.emulator.protocol import now_iso
+from tenantsync.emulator.schema import GROUPS, USERS, PropertySet
 
 _UNINDEXABLE = object()
 
@@ -40,6 +46,12 @@ class Tenant:
         self.created = now_iso()
         self.domains: list[dict] = []              # fixture domains (besides the default one)
         self.tokens: list[str] = []
+        # token -> (appId, roles); roles None: every permission (fixture.py, permissions.py)
+        self.grants: dict[str, tuple[str, frozenset[str] | None]] = {}
+        self.applications: dict[str, dict] = {}    # object id -> application (applications.py)
+        self.extensions: dict[str, dict] = {}      # extensionProperty id -> its definition
+        self.user_props: PropertySet = USERS       # user properties + registered extensions
+        self.group_props: PropertySet = GROUPS
         self.premium = False
         self.authorization_policy: dict = {}
         self.partners: dict[str, dict] = {}        # lower-case tenant id -> partner settings
@@ -66,7 +78,6 @@ class Tenant:
 
         self.seq = 0
         self._ord = 0
-        self._saved_memberships: dict[str, list[str]] = {}
         self._saved_upn: dict[str, str] = {}
 
     # -- sequence and lookup -------------------------------------------------------------
@@ -206,11 +217,7 @@ class Tenant:
         self._index_remove(user)
         upn = user.get("userPrincipalName") or ""
         self.upn_index.pop(upn.lower(), None)
-        seq = self.next_seq()
-        groups = sorted(self.member_of.get(uid, ()))
-        for gid in groups:
-            self._unlink(gid, uid, seq)
-        self._saved_memberships[uid] = groups
+        seq = self.next_seq()                   # memberships stay (see the module docstring)
         self._saved_upn[uid] = upn
         user["userPrincipalName"] = uid.replace("-", "") + upn
         user["deletedDateTime"] = now_iso()
@@ -237,20 +244,19 @@ class Tenant:
         self.user_order.add(meta.ord, uid)
         self._index_add(user)
         seq = self.next_seq()
-        for gid in self._saved_memberships.pop(uid, []):
-            if gid in self.groups and uid not in self.members[gid]:
-                self._link(gid, uid, "user", seq)
         meta.life = seq
         self.user_log.append(seq, uid)
         return user
 
     def hard_delete_user(self, uid: str) -> dict:
-        """Remove a soft-deleted user for good."""
+        """Remove a soft-deleted user for good, with its group memberships."""
         user = self.deleted.pop(uid)
-        self._saved_memberships.pop(uid, None)
         self._saved_upn.pop(uid, None)
         self.fixture_fields.pop(uid, None)
         seq = self.next_seq()
+        for gid in sorted(self.member_of.pop(uid, ())):
+            if uid in self.members.get(gid, {}):
+                self._unlink(gid, uid, seq)
         self.user_meta[uid].life = seq
         self.user_log.append(seq, uid)
         return user

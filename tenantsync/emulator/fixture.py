@@ -6,9 +6,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from tenantsync.emulator import applications as apps
 from tenantsync.emulator.directory import Directory, Tenant
-from tenantsync.emulator.protocol import loads, now_iso
-from tenantsync.emulator.schema import GROUPS, USER_FIXTURE_ONLY, USERS
+from tenantsync.emulator.protocol import GraphHttpError, loads, now_iso
+from tenantsync.emulator.schema import USER_FIXTURE_ONLY, looks_like_extension
+from tenantsync.emulator.tokens import claims, plain_app_id
 
 DEFAULT_AUTHORIZATION_POLICY: dict[str, Any] = {
     "id": "authorizationPolicy",
@@ -60,7 +62,8 @@ def load_directory(source: dict | str | Path) -> Directory:
         seen_ids.add(tenant.id.lower())
         for token in tenant.tokens:
             if token in seen_tokens:
-                raise FixtureError(f"tenant {tenant.id}: a token is used by two tenants")
+                raise FixtureError(f"tenant {tenant.id}: a token is used twice (tokens are "
+                                   "unique across tenants)")
             seen_tokens.add(token)
     return Directory(tenants)
 
@@ -80,10 +83,8 @@ def _tenant(spec: Any, index: int) -> Tenant:
     where = f"tenant {tenant_id}"
     default_domain = _require(spec, "defaultDomain", where)
     tenant = Tenant(tenant_id, spec.get("displayName") or default_domain, default_domain)
-    tokens = spec.get("tokens", [])
-    if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
-        raise FixtureError(f"{where}: 'tokens' must be a list of strings")
-    tenant.tokens = list(tokens)
+    _tokens(tenant, spec.get("tokens", []), where)
+    _applications(tenant, spec.get("applications", []), where)
     tenant.premium = bool(spec.get("premium", False))
     for domain in spec.get("domains", []):
         if isinstance(domain, str):
@@ -112,7 +113,7 @@ def _tenant(spec: Any, index: int) -> Tenant:
             raise FixtureError(f"{where} groups[{i}]: expected an object")
         group = {k: copy.deepcopy(v) for k, v in raw.items() if k != "members"}
         for key in group:
-            if GROUPS.canonical(key) != key:
+            if tenant.group_props.canonical(key) != key:
                 raise FixtureError(f"{where} groups[{i}]: '{key}' is not a Graph group property")
         group.setdefault("securityEnabled", True)
         group.setdefault("mailEnabled", False)
@@ -130,6 +131,103 @@ def _tenant(spec: Any, index: int) -> Tenant:
     return tenant
 
 
+_TOKEN_FIELDS = ("token", "appId", "roles")
+
+
+def _tokens(tenant: Tenant, entries: Any, where: str) -> None:
+    """`tokens`: strings (every permission) or {"token", "appId", "roles"} (tokens.py)."""
+    if not isinstance(entries, list):
+        raise FixtureError(f"{where}: 'tokens' must be a list")
+    for i, entry in enumerate(entries):
+        at = f"{where} tokens[{i}]"
+        if isinstance(entry, str):
+            entry = {"token": entry}
+        if not isinstance(entry, dict):
+            raise FixtureError(f"{at}: expected a string or an object with "
+                               f"{', '.join(_TOKEN_FIELDS)}")
+        for key in entry:
+            if key not in _TOKEN_FIELDS:
+                raise FixtureError(f"{at}: unknown field '{key}' (fields: "
+                                   f"{', '.join(_TOKEN_FIELDS)})")
+        token = entry.get("token")
+        if not isinstance(token, str) or not token or any(c.isspace() for c in token):
+            raise FixtureError(f"{at}: 'token' is required (a non-empty string without spaces)")
+        if token in tenant.grants:
+            raise FixtureError(f"{at}: duplicate token")
+        app_id, roles = entry.get("appId"), entry.get("roles")
+        if app_id is not None and not apps.is_guid(app_id):
+            raise FixtureError(f"{at}: 'appId' must be a GUID")
+        if roles is not None and (not isinstance(roles, list)
+                                  or not all(isinstance(r, str) and r for r in roles)):
+            raise FixtureError(f"{at}: 'roles' must be a list of permission names")
+        jwt = claims(token)
+        if jwt is not None:                    # a JWT-shaped token: its claims are the facts
+            app_id, roles = _from_claims(tenant, jwt, app_id, roles, at)
+        tenant.tokens.append(token)
+        tenant.grants[token] = ((app_id or plain_app_id(token)).lower(),
+                                None if roles is None else frozenset(roles))
+
+
+def _from_claims(tenant: Tenant, jwt: dict, app_id: str | None, roles: list | None,
+                 at: str) -> tuple[str | None, list | None]:
+    tid, c_app, c_roles = jwt.get("tid"), jwt.get("appid"), jwt.get("roles", [])
+    if tid is not None and str(tid).lower() != tenant.id.lower():
+        raise FixtureError(f"{at}: the token's 'tid' claim names another tenant ({tid})")
+    if c_app is not None and not apps.is_guid(c_app):
+        raise FixtureError(f"{at}: the token's 'appid' claim is not a GUID")
+    if not isinstance(c_roles, list) or not all(isinstance(r, str) for r in c_roles):
+        raise FixtureError(f"{at}: the token's 'roles' claim is not a list of names")
+    if app_id is not None and c_app is not None and app_id.lower() != c_app.lower():
+        raise FixtureError(f"{at}: 'appId' contradicts the token's 'appid' claim")
+    if roles is not None and set(roles) != set(c_roles):
+        raise FixtureError(f"{at}: 'roles' contradict the token's 'roles' claim")
+    return app_id or c_app, c_roles          # no roles claim: no application permission
+
+
+def _applications(tenant: Tenant, entries: Any, where: str) -> None:
+    """`applications` with their `extensionProperties`; then one per token's appId if missing."""
+    if not isinstance(entries, list):
+        raise FixtureError(f"{where}: 'applications' must be a list")
+    for i, raw in enumerate(entries):
+        at = f"{where} applications[{i}]"
+        if not isinstance(raw, dict):
+            raise FixtureError(f"{at}: expected an object")
+        for key in raw:
+            if key not in ("id", "appId", "displayName", "extensionProperties"):
+                raise FixtureError(f"{at}: unknown field '{key}' (fields: id, appId, "
+                                   "displayName, extensionProperties)")
+        app_id, object_id = raw.get("appId"), raw.get("id")
+        if not apps.is_guid(app_id):
+            raise FixtureError(f"{at}: 'appId' is required (a GUID)")
+        if object_id is not None and not apps.is_guid(object_id):
+            raise FixtureError(f"{at}: 'id' must be a GUID")
+        if apps.find_by_app_id(tenant, app_id) or (object_id or "").lower() in tenant.applications:
+            raise FixtureError(f"{at}: duplicate application {object_id or app_id}")
+        name = raw.get("displayName")
+        if name is not None and not isinstance(name, str):
+            raise FixtureError(f"{at}: 'displayName' must be a string")
+        app = apps.add_application(tenant, app_id, name, object_id and object_id.lower())
+        props = raw.get("extensionProperties", [])
+        if not isinstance(props, list):
+            raise FixtureError(f"{at}: 'extensionProperties' must be a list")
+        for j, ext in enumerate(props):
+            ext = dict(ext) if isinstance(ext, dict) else ext
+            if isinstance(ext, dict) and isinstance(ext.get("name"), str):
+                prefix = apps.extension_name(app["appId"], "")
+                if ext["name"].startswith(prefix):     # the full name is accepted too
+                    ext["name"] = ext["name"][len(prefix):]
+                elif ext["name"].startswith("extension_"):
+                    raise FixtureError(f"{at} extensionProperties[{j}]: 'name' is the short name "
+                                       f"or {prefix}<name> (this application's appId)")
+            try:
+                apps.register_extension(tenant, app, ext)
+            except GraphHttpError as exc:
+                raise FixtureError(f"{at} extensionProperties[{j}]: {exc.message}") from None
+    for app_id, _roles in tenant.grants.values():
+        if apps.find_by_app_id(tenant, app_id) is None:
+            apps.add_application(tenant, app_id)
+
+
 def _copy(value: Any) -> Any:
     """Deep copy of JSON data (much cheaper than copy.deepcopy)."""
     if isinstance(value, list):
@@ -139,10 +237,12 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _key_kind(key: str) -> str:
+def _key_kind(tenant: Tenant, key: str) -> str:
     if key in USER_FIXTURE_ONLY:
         return "extra"
-    return "prop" if USERS.canonical(key) == key else "bad"
+    if tenant.user_props.canonical(key) == key:
+        return "prop"
+    return "extension" if looks_like_extension(key) else "bad"
 
 
 def _user(tenant: Tenant, raw: Any, where: str, kinds: dict[str, str], loaded: str) -> None:
@@ -153,12 +253,15 @@ def _user(tenant: Tenant, raw: Any, where: str, kinds: dict[str, str], loaded: s
     for key, value in raw.items():
         kind = kinds.get(key)
         if kind is None:
-            kind = kinds[key] = _key_kind(key)      # memo: 100,000-user fixtures load fast
+            kind = kinds[key] = _key_kind(tenant, key)   # memo: 100,000-user fixtures load fast
         if kind == "prop":
             # copy containers only: the caller's fixture must not change under the emulator
             user[key] = _copy(value) if isinstance(value, (list, dict)) else value
         elif kind == "extra":
             extra[key] = value
+        elif kind == "extension":
+            raise FixtureError(f"{where}: '{key}' is not a directory extension registered in this "
+                               "tenant (list it under an application's 'extensionProperties')")
         else:
             raise FixtureError(f"{where}: '{key}' is not a Graph user property (or a "
                                f"fixture field: {', '.join(sorted(USER_FIXTURE_ONLY))})")

@@ -8,7 +8,8 @@ from tenantsync.emulator.listing import reject_unsupported, respond_list
 from tenantsync.emulator.odata import parse_select, project
 from tenantsync.emulator.protocol import (GraphRequest, GraphResponse, bad_request, not_found,
                                           read_json_body)
-from tenantsync.emulator.schema import GROUP_DEFAULT, GROUPS, USERS
+from tenantsync.emulator.directory import Tenant
+from tenantsync.emulator.schema import GROUP_DEFAULT, GROUPS
 from tenantsync.emulator.users import project_object, writable_properties
 
 _REF = re.compile(r"/(?:directoryObjects|users|groups)/([^/?#]+)/?$", re.IGNORECASE)
@@ -29,7 +30,7 @@ def _group_or_404(req: GraphRequest, id: str) -> dict:
 def list_groups(req: GraphRequest) -> GraphResponse:
     """GET /groups."""
     t = req.tenant
-    return respond_list(req, props=GROUPS, ids=t.group_order.ids, keys=t.group_order.keys,
+    return respond_list(req, props=t.group_props, ids=t.group_order.ids, keys=t.group_order.keys,
                         get=t.groups.get, project=project_group, context="groups",
                         index_after=t.group_order.index_after)
 
@@ -38,7 +39,7 @@ def get_group(req: GraphRequest, id: str) -> GraphResponse:
     """GET /groups/{id}."""
     group = _group_or_404(req, id)
     reject_unsupported(req.query)
-    select = parse_select(req.query.get("$select"), GROUPS)
+    select = parse_select(req.query.get("$select"), req.tenant.group_props)
     return GraphResponse(200, {"@odata.context": req.context("groups/$entity"),
                                **project_group(group, select)})
 
@@ -47,7 +48,7 @@ def create_group(req: GraphRequest) -> GraphResponse:
     """POST /groups (members@odata.bind accepted)."""
     body = dict(read_json_body(req))
     binds = body.pop("members@odata.bind", [])
-    props = writable_properties(body, "Group")
+    props = writable_properties(body, "Group", req.tenant.group_props)
     for name in ("displayName", "mailEnabled", "mailNickname", "securityEnabled"):
         if props.get(name) in (None, ""):
             raise bad_request(f"Invalid value specified for property '{name}' of resource "
@@ -68,7 +69,7 @@ def create_group(req: GraphRequest) -> GraphResponse:
 def update_group(req: GraphRequest, id: str) -> GraphResponse:
     """PATCH /groups/{id}; 204."""
     group = _group_or_404(req, id)
-    props = writable_properties(read_json_body(req), "Group")
+    props = writable_properties(read_json_body(req), "Group", req.tenant.group_props)
     if props:
         req.tenant.update_group(group["id"], props)
     return GraphResponse(204)
@@ -82,10 +83,13 @@ def delete_group(req: GraphRequest, id: str) -> GraphResponse:
 
 
 def list_members(req: GraphRequest, id: str) -> GraphResponse:
-    """GET /groups/{id}/members: direct members, users and groups, each with @odata.type."""
+    """GET /groups/{id}/members: direct members, users and groups, each with @odata.type.
+
+    A soft-deleted user keeps its membership but is not listed while in deleted items (see
+    directory.py)."""
     group = _group_or_404(req, id)
     t = req.tenant
-    members = t.members[group["id"]]
+    members = [m for m in t.members[group["id"]] if m in t.users or m in t.groups]
 
     def get(object_id: str) -> dict | None:
         return t.users.get(object_id) or t.groups.get(object_id)
@@ -93,7 +97,7 @@ def list_members(req: GraphRequest, id: str) -> GraphResponse:
     def proj(obj: dict, select: list[str] | None) -> dict:
         return project_object(t, obj["id"], select) or {}
 
-    return respond_list(req, props=_MEMBER_PROPS, ids=list(members), keys=None, get=get,
+    return respond_list(req, props=_MemberProps(t), ids=list(members), keys=None, get=get,
                         project=proj, context="directoryObjects")
 
 
@@ -107,7 +111,7 @@ def list_member_of(req: GraphRequest, id: str) -> GraphResponse:
     def proj(obj: dict, select: list[str] | None) -> dict:
         return project_object(t, obj["id"], select) or {}
 
-    return respond_list(req, props=_MEMBER_PROPS, ids=sorted(t.member_of.get(user["id"], ())),
+    return respond_list(req, props=_MemberProps(t), ids=sorted(t.member_of.get(user["id"], ())),
                         keys=None, get=t.groups.get, project=proj, context="directoryObjects")
 
 
@@ -149,14 +153,14 @@ def remove_member_ref(req: GraphRequest, id: str, member_id: str) -> GraphRespon
 
 
 class _MemberProps:
-    """Members are users or groups: a property is valid when either type has it."""
+    """Members are users or groups: a property is valid when either type has it (in `tenant`,
+    with its registered extensions)."""
 
     type_name = "microsoft.graph.directoryObject"
     collections = GROUPS.collections
 
-    @staticmethod
-    def canonical(name: str) -> str | None:
-        return USERS.canonical(name) or GROUPS.canonical(name)
+    def __init__(self, tenant: Tenant) -> None:
+        self.users, self.groups = tenant.user_props, tenant.group_props
 
-
-_MEMBER_PROPS = _MemberProps()
+    def canonical(self, name: str) -> str | None:
+        return self.users.canonical(name) or self.groups.canonical(name)

@@ -1,11 +1,27 @@
 """POST /invitations: the B2B invitation manager.
 
-- The guest gets UPN `<local>_<domain>#EXT#@<defaultDomain>`, mail, userType from
-  invitedUserType (default Guest), externalUserState PendingAcceptance, creationType Invitation.
+- The guest gets UPN `<local>_<domain>#EXT#@<defaultDomain>`, mail, userType Guest,
+  externalUserState PendingAcceptance, creationType Invitation.
+- invitedUserEmailAddress may not hold any of `~ ! # $ % ^ & * ( ) + = [ ] { } \\ / | ; : " < > ? ,`
+  and its user name may not begin or end with `.` or `-` (invitation resource,
+  invitedUserEmailAddress): 400 BadRequest.
+- invitedUserType Member: "You can invite as Member if you are a company administrator"
+  (invitation resource). Every emulator token is app-only, never an administrator: 403
+  Authorization_RequestDenied (emulator decision: the status and wording Graph uses are not
+  documented).
+- The target's authorizationPolicy.allowInvitesFrom = none refuses (403 Authorization_RequestDenied);
+  so does adminsAndGuestInviters, because "Application permissions (app-only) do not work if B2B
+  invitations are disabled on the tenant or if B2B invitations are restricted to administrators"
+  (invitation-post).
 - Automatic redemption (state Accepted, invitation status Completed) when the address's home
   tenant (the tenant whose verified domains hold its domain) allows outbound automatic user
-  consent to the target and the target allows it inbound from the home tenant.
-- The target's authorizationPolicy.allowInvitesFrom = none refuses (403 Authorization_RequestDenied).
+  consent to the target and the target allows it inbound from the home tenant. Entra's
+  cross-tenant-access-overview ("Automatic redemption setting") and redemption-experience say the
+  invitation is then redeemed automatically: no invitation email, no consent prompt, a
+  notification "that requires no action" and users "don't need to access the tenant first".
+  Nothing there keeps the user PendingAcceptance until a first sign-in, so the emulator redeems
+  at invitation time; without automatic redemption the state stays PendingAcceptance until the
+  guest accepts (redemption-experience), i.e. the control API's redeem.
 - An address that already belongs to an external user of the target returns that user (no
   duplicate); if it is still pending and auto-redemption applies, it is redeemed then (the
   invitation manager "finds it by mail, auto-redeems").
@@ -24,6 +40,16 @@ from tenantsync.emulator.protocol import (GraphHttpError, GraphRequest, GraphRes
 
 FORBIDDEN_MESSAGE = ("Guest invitations not allowed for your company. Contact your company "
                      "administrator for more details.")
+ADMINS_ONLY_MESSAGE = ("Guest invitations are restricted to administrators and guest inviters in "
+                       "this tenant (allowInvitesFrom = adminsAndGuestInviters); application "
+                       "permissions (app-only) do not work then (invitation-post).")
+MEMBER_MESSAGE = ("Only a company administrator can invite a user as Member (invitation "
+                  "resource, invitedUserType); an app-only token is not one. Invite as Guest, "
+                  "then update userType. (tenantsync emulator wording: Graph's is not "
+                  "documented.)")
+# invitation resource, invitedUserEmailAddress: "The following special characters are not
+# permitted in the email address".
+FORBIDDEN_CHARACTERS = frozenset('~!#$%^&*()+=[]{}\\/|;:"<>?,')
 
 
 def _consent(partner: dict | None, direction: str) -> bool:
@@ -56,6 +82,20 @@ def _existing_guest(tenant: Tenant, email: str) -> dict | None:
     return tenant.users.get(upn_owner) if upn_owner else None
 
 
+def address_problem(email: str) -> str | None:
+    """Why invitation resource's rules refuse `email` as invitedUserEmailAddress, or None."""
+    bad = sorted({c for c in email if c in FORBIDDEN_CHARACTERS})
+    if bad:
+        return ("The invited user email address contains characters that are not permitted: "
+                + " ".join(f"'{c}'" for c in bad) + " (invitation resource, "
+                "invitedUserEmailAddress).")
+    local = email.rpartition("@")[0]
+    if local[:1] in (".", "-") or local[-1:] in (".", "-"):
+        return ("The invited user email address's user name may not begin or end with a period "
+                "or a hyphen (invitation resource, invitedUserEmailAddress).")
+    return None
+
+
 def _redeem(tenant: Tenant, user: dict, accepted: bool) -> None:
     state = "Accepted" if accepted else "PendingAcceptance"
     if user.get("externalUserState") != state:
@@ -72,13 +112,21 @@ def create_invitation(req: GraphRequest) -> GraphResponse:
     if not isinstance(email, str) or email.count("@") != 1 or email.startswith("@") \
             or email.endswith("@"):
         raise bad_request("The invited user email address is missing or invalid.", "BadRequest")
+    problem = address_problem(email)
+    if problem:      # the wording is the emulator's: the docs list the characters, not the error
+        raise bad_request(problem, "BadRequest")
     if not isinstance(redirect, str) or not redirect:
         raise bad_request("The invite redirect URL is missing or invalid.", "BadRequest")
-    if str(tenant.authorization_policy.get("allowInvitesFrom", "everyone")).lower() == "none":
+    allowed = str(tenant.authorization_policy.get("allowInvitesFrom", "everyone")).lower()
+    if allowed == "none":
         raise GraphHttpError(403, "Authorization_RequestDenied", FORBIDDEN_MESSAGE)
+    if allowed == "adminsandguestinviters":
+        raise GraphHttpError(403, "Authorization_RequestDenied", ADMINS_ONLY_MESSAGE)
     user_type = body.get("invitedUserType") or "Guest"
     if user_type not in ("Guest", "Member"):
         raise bad_request("Invalid value specified for property 'invitedUserType'.", "BadRequest")
+    if user_type == "Member":
+        raise GraphHttpError(403, "Authorization_RequestDenied", MEMBER_MESSAGE)
     if email.rpartition("@")[2].lower() in tenant.domain_names():
         raise bad_request("The invited user's email domain is a verified domain of this "
                           "directory: invite an external address.", "BadRequest")

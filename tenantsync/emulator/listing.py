@@ -46,7 +46,7 @@ def reject_unsupported(query: dict[str, str]) -> None:
     for option in ("$expand", "$search", "$skip"):
         if option in query:
             raise ODataError(f"The query option '{option}' is not supported here (tenantsync "
-                             "emulator: $expand only on /groups/delta, no $search/$skip).",
+                             "emulator: no $expand, $search or $skip).",
                              "Request_UnsupportedQuery")
 
 

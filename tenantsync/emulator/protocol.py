@@ -74,6 +74,8 @@ class GraphRequest:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     tenant: "Tenant | None" = None
     app_id: str = ""
+    roles: "frozenset[str] | None" = None    # the token's application permissions; None: all
+    owned_only: bool = False                 # allowed only by an *.OwnedBy permission
     emulator: "Emulator | None" = None
     template: str = ""
 

@@ -1,4 +1,5 @@
-"""Path templates to handlers. Graph paths are case-insensitive; `{name}` captures one segment."""
+"""Path templates to handlers. Graph paths are case-insensitive; `{name}` captures one segment,
+or part of one in an alternate-key segment such as `applications(appId='{app_id}')`."""
 
 from __future__ import annotations
 
@@ -27,9 +28,17 @@ class Route:
             for segment in template.strip("/").split("/"):
                 if segment.startswith("{") and segment.endswith("}"):
                     parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
-                else:
-                    parts.append(re.escape(segment))
+                else:                          # literal, or a key inside: (appId='{app_id}')
+                    pieces = re.split(r"\{(\w+)\}", segment)
+                    parts.append("".join(re.escape(piece) if i % 2 == 0
+                                         else f"(?P<{piece}>[^/']+)"
+                                         for i, piece in enumerate(pieces)))
             self.regexes.append(re.compile("^/" + "/".join(parts) + "/?$", re.IGNORECASE))
+
+
+def _head(path: str) -> str:
+    """First segment without its key, lower case: `applications(appId='x')` -> `applications`."""
+    return path.strip("/").split("/", 1)[0].split("(", 1)[0].lower()
 
 
 class Router:
@@ -39,13 +48,13 @@ class Router:
         self.routes = routes
         self._by_head: dict[str, list[Route]] = {}
         for route in routes:
-            heads = {a.strip("/").split("/")[0].lower() for a in (route.template, *route.aliases)}
+            heads = {_head(a) for a in (route.template, *route.aliases)}
             for head in heads:
                 self._by_head.setdefault(head, []).append(route)
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         """(route, params, path_known); path_known is True when only the method was wrong."""
-        head = path.strip("/").split("/", 1)[0].lower()
+        head = _head(path)
         path_known = False
         for route in self._by_head.get(head, ()):
             for regex in route.regexes:

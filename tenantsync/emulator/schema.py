@@ -83,34 +83,44 @@ onPremisesProvisioningErrors serviceProvisioningErrors
 """.split())
 
 
-def is_extension(name: str) -> bool:
-    """Directory extension properties (`extension_<appId>_<name>`) are accepted on users."""
+def looks_like_extension(name: str) -> bool:
+    """Shaped like a directory extension name (`extension_<appId>_<name>`), registered or not.
+
+    Only chooses the wording of an error: a name is accepted only when registered (see
+    PropertySet.extensions and applications.py)."""
     return name.startswith("extension_") and len(name) > len("extension_")
 
 
 class PropertySet:
-    """Known properties of one resource type, with Graph's case-insensitive name lookup."""
+    """Known properties of one resource type, with Graph's case-insensitive name lookup.
+
+    `extensions` maps the directory extension names registered for the type in one tenant to
+    their extensionProperty definitions; they are matched exactly (extension names are
+    case-sensitive). The module-level sets have none: tenants hold their own (Tenant.user_props).
+    """
 
     def __init__(self, type_name: str, known: frozenset[str], default: tuple[str, ...],
                  collections: frozenset[str], read_only: frozenset[str],
-                 extensions: bool) -> None:
+                 extensions: dict[str, dict] | None = None) -> None:
         self.type_name = type_name
         self.known = known
         self.default = default
         self.collections = collections
         self.read_only = read_only
-        self.extensions = extensions
+        self.extensions: dict[str, dict] = dict(extensions or {})
         self._by_lower = {name.lower(): name for name in known}
+
+    def with_extensions(self, extensions: dict[str, dict]) -> "PropertySet":
+        """The same type with exactly these registered extension properties."""
+        return PropertySet(self.type_name, self.known, self.default, self.collections,
+                           self.read_only, extensions)
 
     def canonical(self, name: str) -> str | None:
         """The property's canonical spelling, or None when the type has no such property."""
         found = self._by_lower.get(name.lower())
         if found:
             return found
-        # Extension names are case-sensitive in Entra: keep them exactly as given.
-        if self.extensions and is_extension(name):
-            return name
-        return None
+        return name if name in self.extensions else None
 
     def empty(self, name: str) -> object:
         """The value Graph shows for an unset property: [] for collections, null otherwise."""
@@ -118,6 +128,6 @@ class PropertySet:
 
 
 USERS = PropertySet("microsoft.graph.user", USER_PROPERTIES, USER_DEFAULT, USER_COLLECTIONS,
-                    USER_READ_ONLY, extensions=True)
+                    USER_READ_ONLY)
 GROUPS = PropertySet("microsoft.graph.group", GROUP_PROPERTIES, GROUP_DEFAULT, GROUP_COLLECTIONS,
-                     GROUP_READ_ONLY, extensions=True)
+                     GROUP_READ_ONLY)

@@ -49,13 +49,16 @@ def _config(app: Any) -> uvicorn.Config:
 
 def run(fixture_path: str | Path | None, port: int = DEFAULT_PORT, latency_ms: int = 0,
         throttle: str | None = None, time_scale: float = 1.0,
-        faults: str | None = None, *, host: str = "127.0.0.1", fd: int | None = None) -> None:
+        faults: str | None = None, *, host: str = "127.0.0.1", fd: int | None = None,
+        delta_token_ttl: float | None = None) -> None:
     """Serve the emulator until interrupted (the `tenantsync emulator` command).
 
     fd: an already bound listening socket (EmulatorServer's subprocess mode).
+    delta_token_ttl: seconds a delta link stays valid (None: forever); see delta.py.
     """
     emulator = create_emulator(fixture_path, throttle=throttle, time_scale=time_scale,
-                               faults=faults, latency_ms=latency_ms)
+                               faults=faults, latency_ms=latency_ms,
+                               delta_token_ttl=delta_token_ttl)
     sock = socket.socket(fileno=fd) if fd is not None else _bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     tenants = ", ".join(f"{t.display_name} ({len(t.users)} users)"
@@ -80,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throttle", choices=["graph", "none"], default=None)
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--faults", default=None, help="e.g. rate=0.1,codes=429:503:504:drop,seed=7")
+    parser.add_argument("--delta-token-ttl", type=float, default=None,
+                        help="seconds a delta link stays valid, then 410 Gone (default: forever)")
     parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         run(args.fixture, args.port, args.latency_ms, args.throttle, args.time_scale,
-            args.faults, host=args.host, fd=args.fd)
+            args.faults, host=args.host, fd=args.fd, delta_token_ttl=args.delta_token_ttl)
     except (ValueError, OSError) as exc:
         print(f"tenantsync emulator: {exc}", file=sys.stderr)
         return 2
@@ -99,8 +104,9 @@ class EmulatorServer:
     def __init__(self, fixture: dict | str | Path, *, port: int = 0, throttle: str | None = None,
                  time_scale: float = 1.0, faults: str | dict | FaultSpec | None = None,
                  latency_ms: int = 0, in_process: bool = True, host: str = "127.0.0.1",
-                 startup_timeout: float = 60.0) -> None:
+                 startup_timeout: float = 60.0, delta_token_ttl: float | None = None) -> None:
         self.fixture = fixture
+        self.delta_token_ttl = delta_token_ttl
         self.in_process = in_process
         self.host = host
         self._sock = _bind(host, port)
@@ -136,7 +142,8 @@ class EmulatorServer:
                       latency_ms: int, timeout: float) -> None:
         # Direct access to the state, for tests only: it belongs to the server thread.
         self.emulator = create_emulator(self.fixture, throttle=throttle, time_scale=time_scale,
-                                        faults=faults, latency_ms=latency_ms)
+                                        faults=faults, latency_ms=latency_ms,
+                                        delta_token_ttl=self.delta_token_ttl)
         self._server = uvicorn.Server(_config(build_app(self.emulator)))
         sock = self._sock
         self._thread = threading.Thread(
@@ -174,6 +181,8 @@ class EmulatorServer:
             cmd += ["--throttle", throttle]
         if faults:
             cmd += ["--faults", faults]
+        if self.delta_token_ttl is not None:
+            cmd += ["--delta-token-ttl", str(self.delta_token_ttl)]
         log_fd, log_path = tempfile.mkstemp(prefix="tenantsync-emulator-", suffix=".log")
         self._tmp.append(log_path)
         self._proc = subprocess.Popen(cmd, pass_fds=[fd_num], stdout=log_fd, stderr=log_fd,
@@ -255,6 +264,10 @@ class EmulatorServer:
         """The B2B user leaves the organisation: removed for good (mode="soft": deleted items)."""
         return self._call("POST", f"/_emulator/tenants/{tenant_id}/users/{user_id}/leave",
                           params={"mode": mode})
+
+    def expire_delta_tokens(self) -> dict:
+        """Every delta link (and nextLink of a delta round) issued so far now answers 410 Gone."""
+        return self._call("POST", "/_emulator/expire-delta-tokens")
 
     def set_faults(self, spec: str | dict | None) -> dict:
         """Fault injection settings ('' or None: off)."""

@@ -3,7 +3,13 @@
 Profile "graph" (off unless asked for):
 - resource units per app+tenant, by tenant size: S (< 50 users) 3,500 / 10 s, M (50-500)
   5,000 / 10 s, L (> 500) 8,000 / 10 s;
-- writes per app+tenant: 3,000 / 150 s; writes per tenant (all apps): 18,000 / 300 s.
+- writes per app+tenant: 3,000 / 150 s; writes per tenant (all apps): 18,000 / 300 s;
+- HTTP requests per app across all tenants: 2,000 / 1 s (throttling-limits: the global limit
+  "Any request, per app across all tenants, 2000 requests per second"). A $batch envelope is one
+  such request; its items are not (emulator decision: the items are evaluated individually against
+  the identity limits above, json-batching / throttling "Throttling and batching"). So a $batch is
+  answered 429 as a whole only when the envelope itself exceeds that rate; otherwise it is 200 with
+  per-item 429s (throttling: "The batch itself succeeds with a status code of 200 (OK)").
 Each bucket holds its limit and refills continuously at limit/window. `time_scale` F divides every
 window (and so every Retry-After) by F: at F=60 the 150 s write window lasts 2.5 s.
 Retry-After is the whole number of seconds until the request would fit, at least 1.
@@ -88,6 +94,7 @@ class Throttle:
     """The 'graph' throttling profile; one instance per emulator."""
 
     RU_WINDOW = 10.0
+    APP_REQUESTS, APP_REQUEST_WINDOW = 2000, 1.0
     APP_WRITES, APP_WRITE_WINDOW = 3000, 150.0
     TENANT_WRITES, TENANT_WRITE_WINDOW = 18000, 300.0
 
@@ -115,13 +122,19 @@ class Throttle:
         return bucket
 
     def check(self, app_id: str, tenant_id: str, user_count: int, units: int,
-              writes: int) -> Verdict:
-        """Charge a request, or refuse it (nothing charged) with Graph's 429 headers."""
+              writes: int, requests: int = 0) -> Verdict:
+        """Charge a request, or refuse it (nothing charged) with Graph's 429 headers.
+
+        requests: 1 for an HTTP request (counted against the app's global request rate)."""
         now = self.clock()
+        checks: list[tuple[Bucket, float, str, str]] = []
+        if requests:
+            app_r = self._bucket(("rq", app_id), self.APP_REQUESTS, self.APP_REQUEST_WINDOW, now)
+            checks.append((app_r, requests, f"Application/ReadWrite/{app_id}/{tenant_id}",
+                           "RequestRateLimitExceeded"))
         ru = self._bucket(("ru", app_id, tenant_id), size_limit(user_count), self.RU_WINDOW, now)
-        checks: list[tuple[Bucket, float, str, str]] = [
-            (ru, units, f"Tenant_Application/ReadWrite/{app_id}/{tenant_id}",
-             "ResourceUnitLimitExceeded")]
+        checks.append((ru, units, f"Tenant_Application/ReadWrite/{app_id}/{tenant_id}",
+                       "ResourceUnitLimitExceeded"))
         if writes:
             app_w = self._bucket(("w", app_id, tenant_id), self.APP_WRITES,
                                  self.APP_WRITE_WINDOW, now)

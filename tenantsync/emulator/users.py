@@ -7,7 +7,9 @@ from tenantsync.emulator.listing import reject_unsupported, respond_list
 from tenantsync.emulator.odata import parse_filter, parse_select, project
 from tenantsync.emulator.protocol import (GraphRequest, GraphResponse,
                                           bad_request, not_found, read_json_body)
-from tenantsync.emulator.schema import USER_DEFAULT, USERS, GROUPS, GROUP_DEFAULT
+from tenantsync.emulator.applications import valid_extension_value
+from tenantsync.emulator.schema import (GROUP_DEFAULT, GROUPS, USER_DEFAULT, USERS, PropertySet,
+                                        looks_like_extension)
 
 _DELETED_DEFAULT = USER_DEFAULT + ("deletedDateTime",)
 _REQUIRED_ON_CREATE = ("accountEnabled", "displayName", "mailNickname", "userPrincipalName",
@@ -58,14 +60,23 @@ def check_upn(tenant: Tenant, upn: object, *, current_id: str | None = None) -> 
     return upn
 
 
-def writable_properties(body: dict, type_name: str = "User") -> dict:
-    """The body's properties, canonical names, refusing unknown and read-only ones."""
-    props = USERS if type_name == "User" else GROUPS
+def writable_properties(body: dict, type_name: str = "User",
+                        props: PropertySet | None = None) -> dict:
+    """The body's properties, canonical names, refusing unknown and read-only ones.
+
+    `props`: the tenant's property set (Tenant.user_props / group_props), which holds its
+    registered directory extensions; an unregistered `extension_*` name is refused with Graph's
+    "The following extension properties are not available: ..." (applications.py)."""
+    props = props or (USERS if type_name == "User" else GROUPS)
     out: dict = {}
+    unavailable: list[str] = []
     for key, value in body.items():
         if key.startswith("@odata."):
             continue
         name = props.canonical(key)
+        if name is None and looks_like_extension(key):
+            unavailable.append(key)
+            continue
         if name is None:
             raise bad_request(f"Property '{key}' does not exist as a declared property or "
                               "extension property.")
@@ -78,18 +89,58 @@ def writable_properties(body: dict, type_name: str = "User") -> dict:
                 and value is not None and not isinstance(value, bool):
             raise bad_request(f"Invalid value specified for property '{name}' of resource "
                               f"'{type_name}'.")
-        if name.startswith("extension_") and isinstance(value, (list, dict)):
-            raise bad_request(f"Invalid value specified for property '{name}': multi-valued "
-                              "directory extensions are not supported.")
+        ext = props.extensions.get(name)
+        if ext is not None and not valid_extension_value(ext, value):
+            raise bad_request(f"Invalid value specified for property '{name}' of resource "
+                              f"'{type_name}'.")
         out[name] = value
+    if unavailable:
+        raise bad_request("The following extension properties are not available: "
+                          f"{','.join(unavailable)}.")
     return out
+
+
+# The user resource marks these "Read-only" (or "Read-only in Microsoft Graph"), "Don't use" or
+# "Not Supported"; the emulator refuses them like its other read-only properties (400).
+USER_NOT_WRITABLE: frozenset[str] = frozenset("""
+imAddresses isManagementRestricted isResourceAccount legalAgeGroupClassification
+onPremisesDistinguishedName onPremisesDomainName onPremisesSamAccountName
+onPremisesUserPrincipalName preferredName proxyAddresses signInSessionsValidFromDateTime
+""".split())
+# update-user: "The following properties cannot be updated using an application-only context".
+# Every emulator token is app-only.
+USER_NOT_UPDATABLE_APP_ONLY: frozenset[str] = frozenset("""
+aboutMe birthday hireDate interests mySite pastProjects preferredName responsibilities schools
+skills
+""".split())
+
+
+def refuse_not_writable(props: dict, *, update: bool) -> None:
+    """400 for user properties Graph's pages say not to write through Graph.
+
+    showInAddressList: the user resource says "Do not use in Microsoft Graph. Manage this property
+    through the Microsoft 365 admin center instead." and update-user does not list it. What Graph
+    answers is not documented; the emulator refuses (rather than ignores) so that a client that
+    sends it learns so here. The wording of these errors is the emulator's.
+    """
+    for name in props:
+        if name == "showInAddressList":
+            raise bad_request("Property 'showInAddressList' is not to be written through Microsoft "
+                              "Graph (user resource: \"Do not use in Microsoft Graph. Manage this "
+                              "property through the Microsoft 365 admin center instead.\"). "
+                              "The tenantsync emulator refuses it deliberately.")
+        if name in USER_NOT_WRITABLE:
+            raise bad_request(f"Property '{name}' is read-only and cannot be set.")
+        if update and name in USER_NOT_UPDATABLE_APP_ONLY:
+            raise bad_request(f"Property '{name}' cannot be updated using an application-only "
+                              "context (update-user).")
 
 
 # -- handlers ----------------------------------------------------------------------------
 def list_users(req: GraphRequest) -> GraphResponse:
     """GET /users."""
     t = req.tenant
-    return respond_list(req, props=USERS, ids=t.user_order.ids, keys=t.user_order.keys,
+    return respond_list(req, props=t.user_props, ids=t.user_order.ids, keys=t.user_order.keys,
                         get=t.users.get, project=project_user, context="users",
                         lookup=t.lookup, key_of=lambda i: t.user_meta[i].ord,
                         index_after=t.user_order.index_after)
@@ -102,7 +153,7 @@ def count_users(req: GraphRequest) -> GraphResponse:
                           "'ConsistencyLevel: eventual' header.")
     t = req.tenant
     if req.query.get("$filter"):
-        pred = parse_filter(req.query["$filter"], USERS).predicate
+        pred = parse_filter(req.query["$filter"], t.user_props).predicate
         count = sum(1 for u in t.users.values() if pred(u))
     else:
         count = len(t.users)
@@ -113,7 +164,7 @@ def get_user(req: GraphRequest, id: str) -> GraphResponse:
     """GET /users/{id | userPrincipalName}."""
     user = _user_or_404(req, id)
     reject_unsupported(req.query)
-    select = parse_select(req.query.get("$select"), USERS)
+    select = parse_select(req.query.get("$select"), req.tenant.user_props)
     fragment = f"users({','.join(select)})/$entity" if select else "users/$entity"
     return GraphResponse(200, {"@odata.context": req.context(fragment),
                                **project_user(user, select)})
@@ -122,7 +173,8 @@ def get_user(req: GraphRequest, id: str) -> GraphResponse:
 def create_user(req: GraphRequest) -> GraphResponse:
     """POST /users."""
     t = req.tenant
-    props = writable_properties(read_json_body(req))
+    props = writable_properties(read_json_body(req), props=t.user_props)
+    refuse_not_writable(props, update=False)
     for name in _REQUIRED_ON_CREATE:
         if props.get(name) in (None, ""):
             raise bad_request(f"Invalid value specified for property '{name}' of resource "
@@ -138,10 +190,11 @@ def create_user(req: GraphRequest) -> GraphResponse:
 
 
 def update_user(req: GraphRequest, id: str) -> GraphResponse:
-    """PATCH /users/{id}: any writable property, extension_* included; 204."""
+    """PATCH /users/{id}: any writable property, registered extension_* included; 204."""
     t = req.tenant
     user = _user_or_404(req, id)
-    props = writable_properties(read_json_body(req))
+    props = writable_properties(read_json_body(req), props=t.user_props)
+    refuse_not_writable(props, update=True)
     props.pop("passwordProfile", None)
     if "userPrincipalName" in props:
         check_upn(t, props["userPrincipalName"], current_id=user["id"])
@@ -160,8 +213,8 @@ def delete_user(req: GraphRequest, id: str) -> GraphResponse:
 def list_deleted_users(req: GraphRequest) -> GraphResponse:
     """GET /directory/deletedItems/microsoft.graph.user."""
     t = req.tenant
-    return respond_list(req, props=USERS, ids=list(t.deleted), keys=None, get=t.deleted.get,
-                        project=project_deleted_user,
+    return respond_list(req, props=t.user_props, ids=list(t.deleted), keys=None,
+                        get=t.deleted.get, project=project_deleted_user,
                         context="directory/deletedItems/microsoft.graph.user")
 
 
@@ -175,7 +228,7 @@ def _deleted_or_404(req: GraphRequest, id: str) -> dict:
 def get_deleted_item(req: GraphRequest, id: str) -> GraphResponse:
     """GET /directory/deletedItems/{id}."""
     user = _deleted_or_404(req, id)
-    select = parse_select(req.query.get("$select"), USERS)
+    select = parse_select(req.query.get("$select"), req.tenant.user_props)
     return GraphResponse(200, {"@odata.context": req.context("directoryObjects/$entity"),
                                "@odata.type": "#microsoft.graph.user",
                                **project_deleted_user(user, select)})

@@ -18,12 +18,14 @@ import httpx
 from tenantsync.errors import GraphError
 from tenantsync.graph.batch import run_batch
 from tenantsync.graph.client import build_client, build_credential
-from tenantsync.graph.connection import GraphConnection
-from tenantsync.graph.core import AsyncGraph, RetryPolicy, Stats, loads
+from tenantsync.graph.connection import GRAPH_SCOPES, GraphConnection
+from tenantsync.graph.core import AsyncGraph, RetryPolicy, Stats, is_read_action, loads
 from tenantsync.graph.errors import to_graph_error, translatable
 from tenantsync.graph.loop import LoopThread
 from tenantsync.graph.pages import collection_request, link_request, query
 from tenantsync.graph.quota import LimiterSettings, WriteLimiter
+from tenantsync.graph.urls import relative
+from tenantsync.graph.token_claims import UNKNOWN, TokenClaims, read_claims
 
 T = TypeVar("T")
 
@@ -138,18 +140,27 @@ class GraphApi:
             yield page.get("value", [])
 
     def delta(self, resource: str, select: Sequence[str] | None = None,
-              expand_members: bool = False, filter: str | None = None,
+              members: bool = False, filter: str | None = None,
               link: str | None = None, page_size: int = 999) -> DeltaRound:
         """A delta round of "users" or "groups": from scratch, or from a stored ``link``.
 
         Delta takes no $top: the page size is asked for with ``Prefer: odata.maxpagesize``.
+        ``members=True`` (groups) adds ``members`` to ``$select``: membership then arrives as
+        ``members@delta`` on each group (group-delta: "You can use $select=members to get
+        membership changes"). Never ``$expand``: delta-query-overview says "$expand is not
+        supported" for users and groups. ``filter`` on groups/delta is ``id eq '..' or ...`` only,
+        at most 50 ids (group-delta: "There is a limit of 50 filtered objects"); a caller with
+        more reads the unfiltered round. An expired ``link`` raises a GraphError whose kind is
+        RESYNC (410 Gone, resyncRequired, syncStateNotFound): start again without a link.
         """
         headers = {"Prefer": f"odata.maxpagesize={page_size}"}
         if link:
             return DeltaRound(self, lambda: link_request(link, headers), headers)
         path = resource.strip("/")
         path = path if path.endswith("/delta") else f"{path}/delta"
-        params = query(select, filter, expand="members" if expand_members else None)
+        if members:
+            select = list(dict.fromkeys([*(select or ["id"]), "members"]))
+        params = query(select, filter)
         client = self._core.client
         return DeltaRound(self, lambda: collection_request(client, path, params, headers),
                           headers)
@@ -160,11 +171,10 @@ class GraphApi:
                 for m in page]
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """A small read as raw JSON, e.g. get_json("/organization")."""
+        """A small read as raw JSON, e.g. get_json("/organization"); ``params`` are encoded."""
         core = self._core
         if params:
-            from urllib.parse import urlencode
-            path = f"{path}{'&' if '?' in path else '?'}{urlencode(params, safe='$,')}"
+            path = relative(path, params)
         return loads(self._run(core.send(lambda: core.raw_request("GET", path),
                                          method="GET"))) or {}
 
@@ -173,7 +183,7 @@ class GraphApi:
         """One call outside $batch (an invitation, a test). Raises GraphError on failure."""
         core = self._core
         core.guard(method, path)
-        writes = 0 if method.upper() == "GET" else 1
+        writes = 0 if method.upper() == "GET" or is_read_action(method, path) else 1
         raw = self._run(core.send(lambda: core.raw_request(method, path, body),
                                   method=method, writes=writes))
         result: dict[str, Any] | None = loads(raw)
@@ -214,6 +224,33 @@ class GraphApi:
                 await asyncio.sleep(delay)
 
         return self._run(attempts())
+
+    # --- the credential's own facts -------------------------------------------------------
+    def token_claims(self) -> TokenClaims:
+        """Granted application roles, appId and tenant of the connection's current access token
+        (read, never verified; the token itself never leaves this method). Roles are None when
+        the token is opaque; a credential that cannot get a token also gives UNKNOWN (the first
+        request then reports why)."""
+        credential = self._credential
+
+        async def fetch() -> TokenClaims:
+            try:
+                token = await credential.get_token(*GRAPH_SCOPES)
+            except Exception:  # noqa: BLE001 - the first Graph request reports the real error
+                return UNKNOWN
+            return read_claims(getattr(token, "token", None))
+
+        return self._run(fetch())
+
+    @property
+    def granted_roles(self) -> frozenset[str] | None:
+        """The application permissions in the current token, or None when they cannot be read."""
+        return self.token_claims().roles
+
+    @property
+    def app_id(self) -> str | None:
+        """The appId (client id) the current token was issued to, when the token says so."""
+        return self.token_claims().app_id
 
     def get_organization(self) -> Any:
         """The tenant's Organization as the SDK's typed model (proof that typed calls work)."""

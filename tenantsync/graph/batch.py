@@ -10,6 +10,16 @@ ready items, pass the write limiter, send, and file each item's answer: final (2
 5xx, or retries exhausted) or back on the heap after its Retry-After (429/503/504). Results come
 back in input order. A failure of the whole $batch POST is retried for every item in it when
 transient, and raised otherwise (401, 403, 400 ... concern the call, not the items).
+
+Whole-batch 424 and 429. Microsoft's throttling page, "Throttling and batching": throttled items
+answer 429 and should be retried "using the value provided in the retry-after response header
+from the JSON content"; the batch itself "succeeds with a status code of 200" (earlier versions of
+the page: "fails with a status code of 424 (Failed Dependency)"), and a $batch request that is
+itself throttled answers 429. So when a whole 424/429 still carries the ``responses`` array, it is
+read item by item like a 200 (done items are filed, throttled ones wait for their own
+Retry-After); without it, the whole chunk waits for the answer's Retry-After (else the backoff)
+and is sent again, a bounded number of times. Either way it is transient, never a reason to stop
+the write phase.
 """
 
 from __future__ import annotations
@@ -23,12 +33,52 @@ from typing import Any
 
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
+from kiota_abstractions.response_handler import ResponseHandler
+from kiota_http.middleware.options import ResponseHandlerOption
+from msgraph.generated.models.o_data_errors.main_error import MainError
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from tenantsync.errors import GraphError
 from tenantsync.graph.core import AsyncGraph, dumps, is_write, loads
 from tenantsync.graph.errors import NO_RESPONSE, RETRY_ITEM_STATUSES, parse_retry_after
 
 MAX_BATCH = 20             # Graph's limit per $batch
+WHOLE_BATCH_ITEM_STATUSES = frozenset({424, 429})   # whole answers that may still list each item
+
+
+class _BatchAnswer(ResponseHandler):
+    """The $batch POST's body as bytes; a whole 424/429 that lists its items reads like a 200.
+
+    Any other failure raises what the SDK raises for it (an ODataError with status, headers, code
+    and message), so GraphError and the retry policy see it exactly as before.
+    """
+
+    async def handle_response_async(self, response: Any, error_map: Any = None) -> bytes | None:
+        status = response.status_code
+        content = response.content
+        if 200 <= status < 300:
+            return content or None
+        body = _json_or_none(content)
+        if status in WHOLE_BATCH_ITEM_STATUSES and isinstance(body, dict) \
+                and isinstance(body.get("responses"), list):
+            return content
+        error = body.get("error") if isinstance(body, dict) else None
+        error = error if isinstance(error, dict) else {}
+        exc = ODataError(error=MainError(code=str(error.get("code") or ""),
+                                         message=str(error.get("message") or "")))
+        exc.response_status_code = status
+        exc.response_headers = response.headers
+        raise exc
+
+
+def _json_or_none(content: bytes | None) -> Any:
+    try:
+        return loads(content)
+    except ValueError:                       # an HTML gateway page, say
+        return None
+
+
+_ANSWER = ResponseHandlerOption(_BatchAnswer())
 
 
 def relative_url(url: str, base_url: str) -> str:
@@ -105,6 +155,7 @@ class _Run:
             ri.headers.try_add("Accept", "application/json")
             ri.headers.try_add("Content-Type", "application/json")
             ri.content = body
+            ri.add_request_options([_ANSWER])
             return ri
 
         try:
@@ -138,6 +189,8 @@ class _Run:
                                 retry_after=retry_after)
 
     def whole_batch_failed(self, chunk: list[int], err: GraphError) -> None:
+        """The $batch POST itself failed: every item waits (Retry-After, else backoff) and goes
+        again while the error is transient (429, 424, 5xx, no answer) and retries remain."""
         policy = self.core.policy
         attempt = max(self.attempts[i] for i in chunk)
         if not policy.allows(err, attempt, idempotent=self.idempotent):

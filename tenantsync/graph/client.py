@@ -35,6 +35,7 @@ from msgraph_core import GraphClientFactory
 
 from tenantsync.errors import ConfigError, DryRunViolation
 from tenantsync.graph.connection import GRAPH_SCOPES, AuthSettings, GraphConnection
+from tenantsync.graph.core import is_read_action
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
@@ -163,7 +164,7 @@ class ReadOnlyTransport(httpx.AsyncBaseTransport):
         method = request.method.upper()
         if method not in ("GET", "HEAD"):
             path = request.url.path
-            allowed = False
+            allowed = is_read_action(method, path)
             if path.endswith("/$batch"):
                 import json
                 try:

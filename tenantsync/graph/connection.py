@@ -28,7 +28,9 @@ class AuthSettings(BaseModel):
     kind: AuthKind
     token_env: str | None = None                 # static_token: env var holding the bearer token
     client_id: str | None = None                 # client_secret, certificate, workload identity,
-                                                 # user-assigned managed identity
+                                                 # user-assigned managed identity; any kind (even
+                                                 # static_token): the appId whose application
+                                                 # holds the anchor extension (tenantsync setup)
     client_secret_env: str | None = None         # client_secret: env var holding the secret
     certificate_path: str | None = None          # certificate: PEM or PKCS12 file
     certificate_password_env: str | None = None  # certificate: env var holding its password

@@ -73,6 +73,17 @@ def is_write(method: str) -> bool:
     return method.upper() != "GET"
 
 
+# Graph actions that are POSTs but only read (a read-only client may send them).
+# directoryObject: getAvailableExtensionProperties "returns all directory extension definitions".
+READ_ACTIONS = ("/directoryObjects/getAvailableExtensionProperties",)
+
+
+def is_read_action(method: str, path: str) -> bool:
+    """A POST to one of READ_ACTIONS: nothing is written, so a dry run may send it."""
+    bare = path.split("?", 1)[0].rstrip("/")
+    return method.upper() == "POST" and bare.endswith(READ_ACTIONS)
+
+
 class AsyncGraph:
     """One client's async operations; lives on (and is only used from) one event loop."""
 
@@ -109,7 +120,7 @@ class AsyncGraph:
         return ri
 
     def guard(self, method: str, what: str) -> None:
-        if self.read_only and is_write(method):
+        if self.read_only and is_write(method) and not is_read_action(method, what):
             raise DryRunViolation(f"read-only Graph client refused {method.upper()} {what}")
 
     # --- sending -------------------------------------------------------------------------

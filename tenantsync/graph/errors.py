@@ -1,8 +1,9 @@
 """The one place where Graph failures become GraphError (and so get an ErrorKind).
 
 Everything above the connector branches on ``GraphError.kind`` only: retry (transient), skip the
-object (not_found, bad_request, conflict) or stop the job (auth, forbidden). The status table is
-the whole policy; tests/graph/test_errors.py checks every row.
+object (not_found, bad_request, conflict), stop the job (auth, forbidden) or start a delta round
+over (resync: an expired delta link). The status table is the whole policy;
+tests/graph/test_graph_errors.py checks every row.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ STATUS_KINDS: dict[int, ErrorKind] = {
     404: ErrorKind.NOT_FOUND,
     405: ErrorKind.BAD_REQUEST,
     409: ErrorKind.CONFLICT,
+    410: ErrorKind.RESYNC,       # delta-query-overview, "Synchronization reset": 410 Gone
     412: ErrorKind.CONFLICT,
     422: ErrorKind.BAD_REQUEST,
+    # throttling, "Throttling and batching": earlier versions of the page said a $batch whose
+    # items were throttled "fails with a status code of 424 (Failed Dependency)" (the current one
+    # says 200); either way each throttled item carries its Retry-After: a retry, not a failure.
+    424: ErrorKind.TRANSIENT,
     429: ErrorKind.TRANSIENT,
     500: ErrorKind.TRANSIENT,
     502: ErrorKind.TRANSIENT,
@@ -40,7 +46,14 @@ STATUS_KINDS: dict[int, ErrorKind] = {
 # userPrincipalName with 400 + ObjectConflict: that is a conflict, not a bad request.
 CODE_KINDS: dict[str, ErrorKind] = {
     "ObjectConflict": ErrorKind.CONFLICT,
+    # Graph's error codes page: resyncRequired "The delta token is no longer valid, and the app
+    # must reset the sync state"; syncStateNotFound "The delta token is expired and data must be
+    # synchronized again" (delta-query-overview: "a 40X-series error"), whatever the status.
+    "resyncRequired": ErrorKind.RESYNC,
+    "syncStateNotFound": ErrorKind.RESYNC,
 }
+
+_CODE_KINDS_FOLDED = {code.lower(): kind for code, kind in CODE_KINDS.items()}
 
 # Statuses a single item inside $batch is retried for (the Graph guidance for batch items).
 RETRY_ITEM_STATUSES = frozenset({429, 503, 504})
@@ -54,8 +67,10 @@ _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
 
 def classify(status: int, code: str | None = None) -> ErrorKind:
     """The ErrorKind of a Graph answer (status 0 = no answer: always transient)."""
-    if code and code in CODE_KINDS:
-        return CODE_KINDS[code]
+    if code:
+        by_code = _CODE_KINDS_FOLDED.get(code.lower())     # Graph's casing of codes varies
+        if by_code is not None:
+            return by_code
     if status == NO_RESPONSE:
         return ErrorKind.TRANSIENT
     if status in STATUS_KINDS:

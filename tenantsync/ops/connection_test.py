@@ -25,6 +25,7 @@ from typing import Any, Literal
 from ..config import SyncConfig
 from ..errors import GraphError
 from ..service import read_only_apis
+from .permission_checks import check_anchor, check_permissions, forbidden_action
 
 CheckStatus = Literal["passed", "failed", "warning"]
 
@@ -44,8 +45,10 @@ PREMIUM_PLAN_IDS = frozenset({"41781fb2-bc02-4b7c-bd55-b576c07bb09d",     # AAD_
                               "eec0eb4f-6444-4f95-aba0-50c24d67f998"})    # AAD_PREMIUM_P2
 PREMIUM_SERVICES = frozenset({"AADPremiumService"})
 
-CHECK_NAMES = ("Source credentials", "Target credentials", "Inbound identity synchronization",
-               "Premium licences", "Automatic redemption", "Guest invitations", "UPN suffixes")
+CHECK_NAMES = ("Source permissions", "Target permissions", "Source credentials", "Target credentials",
+               "Anchor extension", "Inbound identity synchronization", "Premium licences",
+               "Automatic redemption", "Guest invitations", "UPN suffixes")
+AFTER_CREDENTIALS = CHECK_NAMES[4:]
 
 
 @dataclass
@@ -126,8 +129,10 @@ def _md(text: str) -> str:
 
 # -- the checks ---------------------------------------------------------------------------------
 
-def test_connection(cfg: SyncConfig, *, source_api: Any = None, target_api: Any = None) -> ConnectionReport:
-    """Run every check against the configuration's two tenants; never writes anything."""
+def test_connection(cfg: SyncConfig, *, source_api: Any = None, target_api: Any = None,
+                    store: Any = None) -> ConnectionReport:
+    """Run every check against the configuration's two tenants; never writes anything. ``store``
+    (optional, read only) lets the anchor check compare with what setup recorded."""
     source_tid = cfg.connection(cfg.source.connection).tenant_id
     if cfg.target.connection is None:
         raise ValueError(f"{cfg.name}: the target is an application directory; test-connection "
@@ -135,20 +140,22 @@ def test_connection(cfg: SyncConfig, *, source_api: Any = None, target_api: Any 
     target_tid = cfg.connection(cfg.target.connection).tenant_id
     report = ConnectionReport(cfg.name, source_tid, target_tid)
     with read_only_apis(cfg, source_api, target_api) as (src, tgt):
-        _run_checks(report, src, tgt)
+        _run_checks(report, cfg, src, tgt, store)
     return report
 
 
 test_connection.__test__ = False  # type: ignore[attr-defined]   # not a pytest test
 
 
-def _run_checks(report: ConnectionReport, src: Any, tgt: Any) -> None:
+def _run_checks(report: ConnectionReport, cfg: SyncConfig, src: Any, tgt: Any, store: Any) -> None:
+    facts = check_permissions(report, cfg, src, tgt, Check)      # from the tokens: no Graph call
     s_org = _credentials(report, "Source credentials", "source", src)
     t_org = _credentials(report, "Target credentials", "target", tgt)
     if s_org is None or t_org is None:
-        report.not_checked.extend(CHECK_NAMES[2:])
+        report.not_checked.extend(AFTER_CREDENTIALS)
         return
     steps: list[Callable[[], None]] = [
+        lambda: check_anchor(report, cfg, tgt, facts, store, Check),
         lambda: _inbound_sync(report, tgt),
         lambda: _premium(report, s_org, t_org),
         lambda: _auto_redemption(report, src, tgt),
@@ -162,12 +169,15 @@ def _run_checks(report: ConnectionReport, src: Any, tgt: Any) -> None:
 def _credentials(report: ConnectionReport, name: str, side: str, api: Any) -> dict[str, Any] | None:
     """A token is accepted and can read the directory (organization, then one user)."""
     tenant = report.source_tenant if side == "source" else report.target_tenant
+    path = "/organization"
     try:
-        org = api.get_json("/organization")
-        api.get_json("/users", {"$top": 1, "$select": "id"})
+        org = api.get_json(path)
+        path = "/users"
+        api.get_json(path, {"$top": 1, "$select": "id"})
     except GraphError as exc:
         report.checks.append(Check(name, "failed", exc.code or f"HTTP{exc.status}", exc.message,
-                                   _credential_action(exc, side), blocking=True))
+                                   forbidden_action(exc, "GET", path, side) or _credential_action(exc, side),
+                                   blocking=True))
         return None
     orgs = org.get("value") or [org]
     found = orgs[0] if orgs else {}
@@ -188,15 +198,16 @@ def _credential_action(exc: GraphError, side: str) -> str:
         return (f"The {side} credential was refused: check the token, client id and secret or "
                 f"certificate of the {side} connection (and that it has not expired).")
     if exc.status == 403:
-        return (f"The {side} credential lacks permission: grant and consent the Graph permissions "
-                "(User.Read.All, Policy.Read.All, Directory.ReadWrite.All on the target) or the "
-                "administrator roles listed in the reference.")
+        return (f"The {side} credential lacks permission: grant and admin-consent the application "
+                f"permissions `tenantsync setup CONFIG` lists for the {side} side.")
     return f"The {side} tenant could not be reached through Graph: check graph_url and the network, then retry."
 
 
-def _policy_error(report: ConnectionReport, name: str, exc: GraphError, action: str) -> None:
-    report.checks.append(Check(name, "failed", exc.code or f"HTTP{exc.status}", exc.message, action,
-                               blocking=True))
+def _policy_error(report: ConnectionReport, name: str, exc: GraphError, action: str,
+                  path: str = "", side: str = "target") -> None:
+    hint = forbidden_action(exc, "GET", path, side) if path else ""
+    report.checks.append(Check(name, "failed", exc.code or f"HTTP{exc.status}", exc.message,
+                               f"{hint} {action}".strip() if hint else action, blocking=True))
 
 
 def _inbound_sync(report: ConnectionReport, tgt: Any) -> None:
@@ -215,7 +226,7 @@ def _inbound_sync(report: ConnectionReport, tgt: Any) -> None:
                                        f"the source tenant {report.source_tenant} ({exc.code}).",
                                        action, blocking=True))
         else:
-            _policy_error(report, name, exc, "Grant Policy.Read.All to the target connection. " + action)
+            _policy_error(report, name, exc, action, path)
         return
     if (policy.get("userSyncInbound") or {}).get("isSyncAllowed") is True:
         report.checks.append(Check(name, "passed", message="The target tenant allows users to be "
@@ -258,11 +269,13 @@ def _auto_redemption(report: ConnectionReport, src: Any, tgt: Any) -> None:
     problems: list[str] = []
     for side, api, partner, key in (("source", src, report.target_tenant, "outboundAllowed"),
                                     ("target", tgt, report.source_tenant, "inboundAllowed")):
+        partner_path = f"/policies/crossTenantAccessPolicy/partners/{partner}"
         try:
-            p = api.get_json(f"/policies/crossTenantAccessPolicy/partners/{partner}")
+            p = api.get_json(partner_path)
         except GraphError as exc:
             if exc.status != 404:
-                _policy_error(report, name, exc, f"Grant Policy.Read.All to the {side} connection, then retry.")
+                _policy_error(report, name, exc, f"Grant Policy.Read.All to the {side} connection, then retry.",
+                              partner_path, side)
                 return
             p = {}
         if (p.get("automaticUserConsentSettings") or {}).get(key) is not True:
@@ -286,7 +299,8 @@ def _guest_invitations(report: ConnectionReport, tgt: Any) -> None:
     try:
         pol = tgt.get_json("/policies/authorizationPolicy")
     except GraphError as exc:
-        _policy_error(report, name, exc, "Grant Policy.Read.All to the target connection, then retry.")
+        _policy_error(report, name, exc, "Grant Policy.Read.All to the target connection, then retry.",
+                      "/policies/authorizationPolicy")
         return
     if isinstance(pol.get("value"), list):          # older shape: a collection of one
         pol = pol["value"][0] if pol["value"] else {}

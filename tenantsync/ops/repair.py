@@ -23,6 +23,7 @@ from ..config import SyncConfig
 from ..connectors.entra_source import odata_quote
 from ..cycle import CycleReport
 from ..errors import GraphError, TenantSyncError
+from ..graph.urls import path, relative
 from ..service import read_only_apis
 from ..model import Action
 from ..store import Store
@@ -97,8 +98,10 @@ class RepairResult:
 def _by_mail(src: Any, mails: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """Source users whose mail (or, failing that, UPN) is each address; one $batch item per address."""
     mails = list(dict.fromkeys(m for m in mails if m))
-    reqs = [{"method": "GET", "url": f"/users?$filter=mail eq {odata_quote(m)} or userPrincipalName eq "
-                                     f"{odata_quote(m)}&$select=id,userPrincipalName,mail,displayName"}
+    # The address goes into the URL encoded (graph.urls): a raw "+", "&" or "#" would change the query.
+    reqs = [{"method": "GET", "url": relative("/users", {
+                "$filter": f"mail eq {odata_quote(m)} or userPrincipalName eq {odata_quote(m)}",
+                "$select": "id,userPrincipalName,mail,displayName"})}
             for m in mails]
     out: dict[str, list[dict[str, Any]]] = {}
     for m, r in zip(mails, src.batch(reqs) if reqs else []):
@@ -107,10 +110,11 @@ def _by_mail(src: Any, mails: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
 
 
 def correspond(cfg: SyncConfig, pending: Sequence[dict[str, Any]], *, links: dict[str, Any],
-               source_api: Any) -> dict[str, tuple[str | None, str, str]]:
-    """pending target id -> (source id or None, matched by, why not) : link, anchor, then mail."""
+               source_api: Any, anchor_attribute: str | None = None) -> dict[str, tuple[str | None, str, str]]:
+    """pending target id -> (source id or None, matched by, why not) : link, anchor, then mail.
+    ``anchor_attribute``: the anchor extension's registered name (None: not set up yet, no anchors)."""
     source_tid = cfg.connection(cfg.source.connection).tenant_id
-    anchor_attr = cfg.settings.anchor_attribute
+    anchor_attr = anchor_attribute or ""
     by_target = {link.target_id: sid for sid, link in links.items()}
     found: dict[str, tuple[str | None, str, str]] = {}
     by_mail_wanted: dict[str, str] = {}
@@ -119,7 +123,7 @@ def correspond(cfg: SyncConfig, pending: Sequence[dict[str, Any]], *, links: dic
         if tid in by_target:
             found[tid] = (by_target[tid], "link", "")
             continue
-        anchor = u.get(anchor_attr) or ""
+        anchor = (u.get(anchor_attr) if anchor_attr else "") or ""
         if anchor:
             tenant, _, sid = anchor.partition("/")
             if tenant == source_tid and sid:
@@ -171,9 +175,22 @@ def _outcome(a: Action | None, pending_id: str, old: str, new: str) -> tuple[Out
 
 
 def _read_upns(tgt: Any, ids: Sequence[str]) -> dict[str, str]:
-    replies = tgt.batch([{"method": "GET", "url": f"/users/{i}?$select=id,userPrincipalName"} for i in ids]) \
-        if ids else []
+    replies = tgt.batch([{"method": "GET", "url": relative(path("users", i), {"$select": "id,userPrincipalName"})}
+                         for i in ids]) if ids else []
     return {i: (r["body"] or {}).get("userPrincipalName", "") for i, r in zip(ids, replies) if r["status"] == 200}
+
+
+def _anchor_name(cfg: SyncConfig, store: Store, src: Any, tgt: Any) -> str | None:
+    """The anchor extension's registered name: recorded by setup, else looked up (read only);
+    None when it is not registered yet (then no user carries an anchor)."""
+    from ..anchor import recorded_anchor
+    from ..preflight import find_anchor, side_facts
+
+    name = recorded_anchor(cfg, store)
+    if name:
+        return name
+    found, _ = find_anchor(cfg, tgt, side_facts(cfg, src, tgt)["target"], [])
+    return found.attribute if found.action == "found" else None
 
 
 def run_repair(cfg: SyncConfig, *, provision: Callable[[list[str]], CycleReport], store: Store | None = None,
@@ -187,9 +204,10 @@ def run_repair(cfg: SyncConfig, *, provision: Callable[[list[str]], CycleReport]
     store = store or Store.for_url(cfg.state_url)
     result = RepairResult(cfg.name)
     with read_only_apis(cfg, source_api, target_api) as (src, tgt):
-        pending = list(_pending_users(tgt, [cfg.settings.anchor_attribute]))
+        anchor = _anchor_name(cfg, store, src, tgt)
+        pending = list(_pending_users(tgt, [anchor] if anchor else []))
         result.pending = [pending_row(u) for u in pending]
-        found = correspond(cfg, pending, links=store.links(cfg.name), source_api=src)
+        found = correspond(cfg, pending, links=store.links(cfg.name), source_api=src, anchor_attribute=anchor)
         to_run = list(dict.fromkeys(sid for sid, _, _ in found.values() if sid))
         actions: dict[str, Action] = {}
         errors: dict[str, str] = {}

@@ -31,6 +31,7 @@ from .jobs import JobsRepository
 from .links import LinksRepository
 from .log import LogRepository
 from .notifications import NotificationsRepository
+from .setup import SetupRepository
 from .snapshots import SnapshotsRepository
 from .sql import WRITE, dumps, loads, utcnow
 from .staged import StagedRepository
@@ -47,7 +48,7 @@ class StoreSchemaError(TenantSyncError):
 
 class Store(LinksRepository, SnapshotsRepository, WatermarksRepository, JobsRepository,
             CyclesRepository, LogRepository, EscrowsRepository, StagedRepository,
-            NotificationsRepository):
+            NotificationsRepository, SetupRepository):
     """The state store. Thread-safe (one pooled engine); every method is its own transaction."""
 
     _cache: ClassVar[dict[str, Store]] = {}

@@ -203,3 +203,14 @@ notifications = Table(
     Column("sent", UTCDateTime, nullable=False),
     Index("ix_ts_notifications_config", "config", "seq"),
 )
+
+# What `tenantsync setup` resolved for a configuration, e.g. the full name of the anchor extension
+# registered in the target tenant. Added without a schema version bump: create_all adds a missing
+# table to an existing store, and no earlier table changes.
+setup = Table(
+    "ts_setup", metadata,
+    _config(key=True),
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)

@@ -12,6 +12,17 @@ run stopped half-way reads the same changes again (every write is idempotent). A
 first, or after the mappings changed, or after Graph answered resyncRequired) also removes from
 the directory the objects the tenant no longer has.
 
+Expired delta links (delta-query-overview: 410 Gone, or a 40X syncStateNotFound, after seven days
+or a tenant migration) start that round again without a link. The objects it does not return are
+removed only when the whole round has been read (``keep_only`` goes with its last page): the same
+guarantee as the first run, whose read is the same complete view. A round that fails half-way
+removes nothing. Without that reconciliation, objects deleted while the link was expired would
+stay in the directory forever: no later delta round reports them. The run's message says
+"users delta link expired (410 resyncRequired): full read".
+
+Group membership comes from groups/delta with ``$select=...,members`` (members@delta); never
+``$expand``, which the delta-query-overview page says delta does not support.
+
 ``notify`` is ``send(to, subject, body)``: invitations go to each new user, notifications to
 ``settings.notification_email``. Without it invitations stay queued in the outbox (sent by the
 next run that has a sender) and notifications are stored and returned only.
@@ -64,6 +75,7 @@ class _Round:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     users_read: int = 0
     missing: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)     # expired delta links, said in the message
 
     def add(self, prefix: str, applied: Applied) -> None:
         self.counts[f"{prefix}_created"] += len(applied.created)
@@ -94,7 +106,8 @@ class UserSource:
             "mappings": [m.model_dump() for m in cfg.user_mappings],
             "custom": [m.model_dump() for m in cfg.custom_mappings],
             "apple": cfg.settings.managed_apple_id.model_dump()})
-        self.groups_fingerprint = _fingerprint({"tenant": connection.tenant_id, "select": GROUP_SELECT})
+        self.groups_fingerprint = _fingerprint({"tenant": connection.tenant_id,
+                                                "select": [*GROUP_SELECT, "members"]})
 
     def record(self, source: dict[str, Any], *, creating: bool) -> UserRecord:
         values = self.user_plan.map_user(source, creating=creating).values
@@ -229,7 +242,7 @@ def _run(cfg: UserSourceConfig, source: "UserSource", directory: DirectoryTarget
                f"groups +{c['groups_created']} ~{c['groups_updated']} -{c['groups_removed']}, "
                f"memberships +{c['memberships_added']} -{c['memberships_removed']}, "
                f"invitations sent {c['invitations_sent']}")
-    message = f"{kind} cycle {status}: {summary}" + (f"; {message}" if message else "")
+    message = f"{kind} cycle {status}: {summary}" + "".join(f"; {m}" for m in (*state.notes, message) if m)
     directory.finish_cycle(cycle_id, status, c, message)
     return {**base, "status": status, "kind": kind, "cycle_id": cycle_id, "message": message,
             "error": error, "counts": c, "users_read": state.users_read,
@@ -242,13 +255,12 @@ def _run(cfg: UserSourceConfig, source: "UserSource", directory: DirectoryTarget
 
 def _users_round(api: Any, directory: DirectoryTarget, source: UserSource, link: str | None,
                  state: _Round) -> None:
-    cfg = source.cfg
     try:
         _users_pages(api, directory, source, link, state)
     except GraphError as exc:
-        if not (link and exc.status == 410):
+        if not (link and exc.needs_resync):
             raise
-        log.warning("%s: users delta link expired (%s); reading every user again", cfg.name, exc.code)
+        _expired(source.cfg, state, "users", exc)
         _users_pages(api, directory, source, None, state)
 
 
@@ -293,14 +305,20 @@ def _users_pages(api: Any, directory: DirectoryTarget, source: UserSource, link:
 
 def _groups_round(api: Any, directory: DirectoryTarget, source: UserSource, link: str | None,
                   state: _Round) -> None:
-    cfg = source.cfg
     try:
         _groups_pages(api, directory, source, link, state)
     except GraphError as exc:
-        if not (link and exc.status == 410):
+        if not (link and exc.needs_resync):
             raise
-        log.warning("%s: groups delta link expired (%s); reading every group again", cfg.name, exc.code)
+        _expired(source.cfg, state, "groups", exc)
         _groups_pages(api, directory, source, None, state)
+
+
+def _expired(cfg: UserSourceConfig, state: _Round, what: str, exc: GraphError) -> None:
+    note = (f"{what} delta link expired ({exc.status} {exc.code}): full read (removals only after "
+            "the whole round, as in a first run)")
+    state.notes.append(note)
+    log.warning("%s: %s", cfg.name, note)
 
 
 def _groups_pages(api: Any, directory: DirectoryTarget, source: UserSource, link: str | None,
@@ -309,7 +327,7 @@ def _groups_pages(api: Any, directory: DirectoryTarget, source: UserSource, link
     full = link is None
     seen: set[str] = set()
     members_full: dict[str, dict[str, str]] = {}
-    rnd = api.delta("groups", select=list(GROUP_SELECT), expand_members=True, link=link)
+    rnd = api.delta("groups", select=list(GROUP_SELECT), members=True, link=link)
     for page in rnd.pages():
         records: dict[str, GroupRecord] = {}
         removed: list[str] = []

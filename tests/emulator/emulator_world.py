@@ -14,7 +14,17 @@ FABRIKAM_TOKEN = "token-fabrikam"
 NORTHWIND_TOKEN = "token-northwind"
 
 FABRIKAM_USERS = 2500
+# A directory extension registered (fixture "applications") in Contoso and Fabrikam on the
+# application EXT_APP_ID: the emulator refuses unregistered extension_* names.
+EXT_APP_ID = "0a1b2c3d-4e5f-4071-8293-a4b5c6d7e8f9"
 EXT = "extension_0a1b2c3d4e5f40718293a4b5c6d7e8f9_tenantsyncAnchor"
+
+
+def ext_application() -> dict:
+    """The fixture entry that registers EXT."""
+    return {"appId": EXT_APP_ID, "displayName": "tenantsync tests",
+            "extensionProperties": [{"name": "tenantsyncAnchor", "dataType": "String",
+                                     "targetObjects": ["User"]}]}
 
 
 def _uid(prefix: int, n: int) -> str:
@@ -58,6 +68,7 @@ def build_fixture() -> dict:
          "defaultDomain": "contoso.onmicrosoft.com",
          "domains": [{"id": "contoso.com", "isVerified": True, "isDefault": True}],
          "tokens": [CONTOSO_TOKEN, CONTOSO_TOKEN_2], "premium": True,
+         "applications": [ext_application()],
          "authorizationPolicy": {"allowInvitesFrom": "everyone"},
          "crossTenantAccessPolicy": {"partners": [
              {"tenantId": FABRIKAM,
@@ -73,6 +84,7 @@ def build_fixture() -> dict:
          "defaultDomain": "fabrikam.onmicrosoft.com",
          "domains": [{"id": "fabrikam.com", "isVerified": True}],
          "tokens": [FABRIKAM_TOKEN], "premium": True,
+         "applications": [ext_application()],
          "crossTenantAccessPolicy": {"partners": [
              {"tenantId": CONTOSO,
               "automaticUserConsentSettings": {"inboundAllowed": False,

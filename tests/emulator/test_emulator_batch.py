@@ -1,11 +1,19 @@
-"""JSON batching: limits, per-item results, dependsOn and 424."""
+"""JSON batching: limits, per-item results, dependsOn and 424, whole-batch 429.
+
+Held to Microsoft's json-batching, throttling ("Throttling and batching") and throttling-limits
+pages.
+"""
 
 from __future__ import annotations
 
 import json
 
+import httpx
 from conftest import graph_client, run
-from emulator_world import CONTOSO_TOKEN, EXT, FABRIKAM_TOKEN, _uid
+from emulator_world import CONTOSO, CONTOSO_TOKEN, EXT, FABRIKAM_TOKEN, _uid, build_fixture
+
+from tenantsync.emulator.protocol import GraphRequest
+from tenantsync.emulator.server import EmulatorServer
 
 JSON = {"Content-Type": "application/json"}
 
@@ -95,3 +103,51 @@ def test_batch_items_use_the_batch_token_and_keep_creation_order(emu, http):
     out = {i["id"]: i for i in c.post("/$batch", json={"requests": requests}).json()["responses"]}
     assert out["a"]["status"] == 201
     assert out["b"]["body"]["displayName"] == "Batch made"
+
+
+def test_throttled_items_and_a_throttled_batch():
+    """Items are evaluated individually: a throttled item answers 429, its dependents 424, the
+    batch itself 200 (throttling: "The batch itself succeeds with a status code of 200 (OK)").
+    The $batch request itself counts against the app's global request rate (throttling-limits:
+    2000 requests per second per app); past it the whole batch answers 429 and no item runs."""
+    u1 = _uid(0xC0, 1)
+    with EmulatorServer(build_fixture(), throttle="graph", time_scale=0.00001) as srv:
+        emulator = srv.emulator
+        probe = GraphRequest(method="GET", path="/organization", query={},
+                             headers={"authorization": f"Bearer {CONTOSO_TOKEN}"})
+        assert emulator.handle(probe).status == 200
+        throttle, users = emulator.throttle, len(emulator.directory.tenant(CONTOSO).users)
+        for _ in range(2999):                              # the app+tenant write quota: 3,000
+            assert throttle.check(probe.app_id, CONTOSO, users, 1, 1).allowed
+        requests = [
+            {"id": "w1", "method": "PATCH", "url": f"/users/{u1}", "headers": JSON,
+             "body": {"jobTitle": "first"}},
+            {"id": "w2", "method": "PATCH", "url": f"/users/{u1}", "headers": JSON,
+             "body": {"jobTitle": "second"}, "dependsOn": ["w1"]},
+            {"id": "w3", "method": "PATCH", "url": f"/users/{u1}", "headers": JSON,
+             "body": {"jobTitle": "third"}, "dependsOn": ["w2"]},
+            {"id": "r1", "method": "GET", "url": f"/users/{u1}?$select=jobTitle",
+             "dependsOn": ["w3"]}]
+        with httpx.Client(base_url=srv.url, timeout=30,
+                          headers={"Authorization": f"Bearer {CONTOSO_TOKEN}"}) as c:
+            r = c.post("/$batch", json={"requests": requests})
+            assert r.status_code == 200
+            out = {i["id"]: i for i in r.json()["responses"]}
+            assert [out[k]["status"] for k in ("w1", "w2", "w3", "r1")] == [204, 429, 424, 424]
+            assert int(out["w2"]["headers"]["Retry-After"]) >= 1
+            assert out["w2"]["body"]["error"]["code"] == "TooManyRequests"
+            assert out["w3"]["body"]["error"]["code"] == "FailedDependency"
+
+            while throttle.check(probe.app_id, CONTOSO, users, 0, 0, requests=1).allowed:
+                pass                                       # 2,000 requests spent
+            r = c.post("/$batch", json={"requests": [
+                {"id": "1", "method": "PATCH", "url": f"/users/{u1}", "headers": JSON,
+                 "body": {"department": "never"}}]})
+            assert r.status_code == 429
+            assert int(r.headers["Retry-After"]) >= 1
+            assert r.headers["x-ms-throttle-scope"].startswith("Application/")
+            assert r.json()["error"]["code"] == "TooManyRequests"
+            assert "responses" not in r.json()
+        user = [u for u in srv.dump(CONTOSO)["users"] if u["id"] == u1][0]
+        assert user["jobTitle"] == "first" and user.get("department") != "never"
+        assert srv.stats()["throttled"] >= 2

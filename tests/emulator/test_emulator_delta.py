@@ -1,17 +1,24 @@
-"""Delta queries (reference §11) through msgraph-sdk's delta request builders."""
+"""Delta queries (reference §11) through msgraph-sdk's delta request builders.
+
+Held to Microsoft's pages: group-delta, user-delta, delta-query-groups, delta-query-overview.
+"""
 
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from conftest import get_raw, graph_client, run
 from emulator_world import CONTOSO, CONTOSO_TOKEN, FABRIKAM_TOKEN, FABRIKAM_USERS, _uid
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.groups.delta.delta_request_builder import DeltaRequestBuilder as GDelta
 from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder as UDelta
 
+from tenantsync.emulator import delta as delta_module
 from tenantsync.emulator.app import create_emulator
 from tenantsync.emulator.protocol import GraphRequest
+from tenantsync.emulator.server import EmulatorServer
 
 SALES = _uid(0xC6, 1)
 ALL_STAFF = _uid(0xC6, 2)
@@ -105,10 +112,11 @@ def test_delta_filter_by_ids_and_prefer_page_size(emu, http):
     assert bad.status_code == 400
 
 
-def test_groups_delta_with_members(emu, http):
+def test_groups_delta_with_select_members(emu, http):
+    """delta-query-groups: `$select=displayName,description,members`; members@delta per group."""
     c = http()
     cfg = RequestConfiguration(query_parameters=GDelta.DeltaRequestBuilderGetQueryParameters(
-        select=["displayName"], expand=["members"]))
+        select=["displayName", "members"]))
 
     async def first():
         client = graph_client(emu.url, CONTOSO_TOKEN)
@@ -116,10 +124,11 @@ def test_groups_delta_with_members(emu, http):
         return page
 
     page = run(first)
+    assert page["@odata.context"].endswith("$metadata#groups(displayName)")
     groups = {g["id"]: g for g in page["value"]}
-    assert groups[SALES]["members@delta"] == [
+    assert groups[SALES] == {"id": SALES, "displayName": "Sales", "members@delta": [
         {"@odata.type": "#microsoft.graph.user", "id": _uid(0xC0, 1)},
-        {"@odata.type": "#microsoft.graph.user", "id": _uid(0xC0, 2)}]
+        {"@odata.type": "#microsoft.graph.user", "id": _uid(0xC0, 2)}]}
     assert {"@odata.type": "#microsoft.graph.group", "id": SALES} in \
         groups[ALL_STAFF]["members@delta"]
     link = page["@odata.deltaLink"]
@@ -128,30 +137,98 @@ def test_groups_delta_with_members(emu, http):
     ref = {"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{u5}"}
     assert c.post(f"/groups/{SALES}/members/$ref", json=ref).status_code == 204
     assert c.delete(f"/groups/{SALES}/members/{_uid(0xC0, 2)}/$ref").status_code == 204
-    assert c.delete(f"/users/{_uid(0xC0, 3)}").status_code == 204   # leaves "All staff"
-
     r = c.get(link).json()
     changes = {g["id"]: g for g in r["value"]}
-    assert changes[SALES] == {"id": SALES, "members@delta": [
+    # delta-query-groups: the selected properties come too, changed or not
+    assert changes == {SALES: {"id": SALES, "displayName": "Sales", "members@delta": [
         {"@odata.type": "#microsoft.graph.user", "id": u5},
         {"@odata.type": "#microsoft.graph.user", "id": _uid(0xC0, 2),
-         "@removed": {"reason": "deleted"}}]}
-    assert changes[ALL_STAFF] == {"id": ALL_STAFF, "members@delta": [
-        {"@odata.type": "#microsoft.graph.user", "id": _uid(0xC0, 3),
-         "@removed": {"reason": "deleted"}}]}
+         "@removed": {"reason": "deleted"}}]}}
 
     # renaming shows the group's selected properties; id filter restricts the groups
     c.patch(f"/groups/{ALL_STAFF}", json={"displayName": "Everyone"})
     r2 = c.get(r["@odata.deltaLink"]).json()
     assert r2["value"] == [{"id": ALL_STAFF, "displayName": "Everyone"}]
     only = c.get("/groups/delta", params={"$filter": f"id eq '{SALES}'",
-                                          "$expand": "members"}).json()
+                                          "$select": "id,displayName,members"}).json()
     assert [g["id"] for g in only["value"]] == [SALES]
+    assert len(only["value"][0]["members@delta"]) == 2
+
+
+def test_soft_deleted_member_keeps_its_membership_until_permanent_deletion(emu, http):
+    """delta-query-groups: "Users that have been temporary deleted keep their group memberships
+    and won't appear in the delta result until they're permanently deleted"."""
+    c = http()
+    u3 = _uid(0xC0, 3)                                   # a direct member of "All staff"
+    link = c.get("/groups/delta", params={"$select": "displayName,members",
+                                          "$deltatoken": "latest"}).json()["@odata.deltaLink"]
+    assert c.delete(f"/users/{u3}").status_code == 204                      # soft
+    r = c.get(link).json()
+    assert r["value"] == []
+    # a new round still reports the membership
+    first = c.get("/groups/delta", params={"$select": "members"}).json()
+    assert {"@odata.type": "#microsoft.graph.user", "id": u3} in \
+        {g["id"]: g for g in first["value"]}[ALL_STAFF]["members@delta"]
+    assert c.delete(f"/directory/deletedItems/{u3}").status_code == 204     # permanent
+    r = c.get(r["@odata.deltaLink"]).json()
+    assert r["value"] == [{"id": ALL_STAFF, "displayName": "All staff", "members@delta": [
+        {"@odata.type": "#microsoft.graph.user", "id": u3, "@removed": {"reason": "deleted"}}]}]
+
+
+def test_groups_delta_tracks_members_by_default(emu, http):
+    """delta-query-groups: members@delta "by default, when the $select query parameter hasn't
+    been specified"; a group without members has no members@delta."""
+    c = http()
+    empty = c.post("/groups", json={"displayName": "Empty", "mailEnabled": False,
+                                    "mailNickname": "empty", "securityEnabled": True}).json()
+    page = c.get("/groups/delta").json()
+    groups = {g["id"]: g for g in page["value"]}
+    assert [m["id"] for m in groups[SALES]["members@delta"]] == [_uid(0xC0, 1), _uid(0xC0, 2)]
+    assert groups[SALES]["displayName"] == "Sales"
+    assert "members@delta" not in groups[empty["id"]]
+    assert c.delete(f"/groups/{SALES}/members/{_uid(0xC0, 1)}/$ref").status_code == 204
+    r = c.get(page["@odata.deltaLink"]).json()
+    assert [g["id"] for g in r["value"]] == [SALES]
+    assert r["value"][0]["displayName"] == "Sales" and r["value"][0]["members@delta"] == [
+        {"@odata.type": "#microsoft.graph.user", "id": _uid(0xC0, 1),
+         "@removed": {"reason": "deleted"}}]
+    # only `members` selected: the id and the membership, nothing else
+    only = c.get("/groups/delta", params={"$select": "members"}).json()
+    assert {g["id"]: g for g in only["value"]}[SALES] == {
+        "id": SALES, "members@delta": [{"@odata.type": "#microsoft.graph.user",
+                                        "id": _uid(0xC0, 2)}]}
+
+
+@pytest.mark.parametrize("path", ["/groups/delta", "/users/delta"])
+def test_expand_is_refused_on_delta(emu, http, path):
+    """delta-query-overview: for users and groups "$expand is not supported". The docs do not
+    say what Graph answers: the emulator is deliberately stricter and refuses."""
+    r = http().get(path, params={"$expand": "members" if "groups" in path else "manager",
+                                 "$select": "displayName"})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["code"] == "Request_UnsupportedQuery"
+    assert "$expand is not supported" in error["message"]
+    assert "deliberately" in error["message"]
+
+
+def test_delta_filter_takes_at_most_50_ids(emu, http):
+    """user-delta, group-delta: "There is a limit of 50 filtered objects"."""
+    c = http()
+    ids = [_uid(0xC0, n) for n in range(1, 51)]
+    ok = c.get("/users/delta", params={"$filter": " or ".join(f"id eq '{i}'" for i in ids)})
+    assert ok.status_code == 200
+    assert {u["id"] for u in ok.json()["value"]} == {_uid(0xC0, n) for n in range(1, 6)}
+    for path in ("/users/delta", "/groups/delta"):
+        flt = " or ".join(f"id eq '{i}'" for i in ids + [_uid(0xC0, 99)])
+        r = c.get(path, params={"$filter": flt})
+        assert r.status_code == 400, path
+        assert r.json()["error"]["code"] == "Request_UnsupportedQuery"
+        assert "the limit is 50" in r.json()["error"]["message"]
 
 
 def test_groups_delta_chunks_large_groups(emu, http):
-    r = http(FABRIKAM_TOKEN).get("/groups/delta", params={"$expand": "members",
-                                                          "$select": "displayName"}).json()
+    r = http(FABRIKAM_TOKEN).get("/groups/delta", params={"$select": "displayName,members"}).json()
     seen = []
     while True:
         for g in r["value"]:
@@ -162,11 +239,67 @@ def test_groups_delta_chunks_large_groups(emu, http):
     assert len(seen) == len(set(seen)) == 1500
 
 
+def _assert_gone(r, code: str, url: str) -> dict:
+    """410 with the code and a Location holding the initial request and an empty $deltatoken
+    (delta-query-overview, "Synchronization reset"; errors: resyncRequired, syncStateNotFound)."""
+    assert r.status_code == 410, r.text
+    assert r.json()["error"]["code"] == code
+    location = r.headers["Location"]
+    parts = urlsplit(location)
+    assert location.startswith(url) and parts.path.endswith("/delta")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    assert query["$deltatoken"] == [""]
+    return query
+
+
+def test_expired_delta_links_answer_410_with_location(emu, http):
+    c = http()
+    users = c.get("/users/delta", params={"$select": "displayName"},
+                  headers={"Prefer": "odata.maxpagesize=3"}).json()
+    next_link = users["@odata.nextLink"]
+    flt = f"id eq '{SALES}' or id eq '{ALL_STAFF}'"
+    groups = c.get("/groups/delta", params={"$select": "displayName,members",
+                                            "$filter": flt}).json()
+    group_link = groups["@odata.deltaLink"]
+    assert emu.expire_delta_tokens()["deltaEpoch"] == 1
+    # a nextLink of a round in progress and a deltaLink, users and groups alike
+    query = _assert_gone(c.get(next_link), "syncStateNotFound", emu.url)
+    assert query["$select"] == ["displayName"]
+    r = c.get(group_link)
+    query = _assert_gone(r, "syncStateNotFound", emu.url)
+    assert query["$select"] == ["displayName,members"] and query["$filter"] == [flt]
+    # the Location starts a new round with the same options, whose links are valid again
+    again = c.get(r.headers["Location"]).json()
+    assert {g["id"] for g in again["value"]} == {SALES, ALL_STAFF}
+    assert all("members@delta" in g for g in again["value"])
+    assert c.get(again["@odata.deltaLink"]).status_code == 200
+
+
+def test_delta_links_older_than_the_ttl_answer_410(monkeypatch):
+    """`--delta-token-ttl SECONDS`: Graph keeps directory delta tokens seven days
+    (delta-query-overview, "Token duration"); the emulator, as long as it is told."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(delta_module, "clock", lambda: now[0])
+    fixture = {"tenants": [{"id": CONTOSO, "defaultDomain": "c.onmicrosoft.com",
+                            "tokens": ["t"], "users": [
+                                {"id": _uid(0xC0, 1), "userPrincipalName": "a@c.onmicrosoft.com",
+                                 "displayName": "A"}]}]}
+    with EmulatorServer(fixture, delta_token_ttl=60) as srv:
+        import httpx
+        with httpx.Client(base_url=srv.url, headers={"Authorization": "Bearer t"}) as c:
+            link = c.get("/users/delta").json()["@odata.deltaLink"]
+            now[0] += 59
+            fresh = c.get(link)
+            assert fresh.status_code == 200
+            now[0] += 59                     # the first link is 118 s old, the second 59 s
+            _assert_gone(c.get(link), "syncStateNotFound", srv.url)
+            assert c.get(fresh.json()["@odata.deltaLink"]).status_code == 200
+
+
 def test_stale_token_after_reset_is_410(emu, http):
     link = http().get("/users/delta", params={"$deltatoken": "latest"}).json()["@odata.deltaLink"]
     emu.reset()
-    r = http().get(link)
-    assert r.status_code == 410 and r.json()["error"]["code"] == "resyncRequired"
+    _assert_gone(http().get(link), "resyncRequired", emu.url)
 
 
 def test_incremental_round_cost_does_not_grow_with_tenant_size():

@@ -29,7 +29,10 @@ def leftovers(obj: object, path: str = "$") -> list[str]:
             out += leftovers(item, f"{path}[{i}]")
     elif isinstance(obj, Parsable):
         extra = getattr(obj, "additional_data", None) or {}
-        out += [f"{path}.{k}" for k in extra if not k.startswith("@odata.")]
+        # annotations are not model fields: @odata.* and, on delta items, `members@delta`
+        # (delta-query-overview: relationships come as "propertyName@delta" annotations)
+        out += [f"{path}.{k}" for k in extra
+                if not k.startswith("@odata.") and not k.endswith("@delta")]
         for name, value in vars(obj).items():
             if name not in ("additional_data", "backing_store"):
                 out += leftovers(value, f"{path}.{name}")

@@ -1,4 +1,8 @@
-"""POST /invitations: UPN format, automatic redemption, refusal, no duplicates."""
+"""POST /invitations: UPN format, automatic redemption, refusal, no duplicates.
+
+Held to Microsoft's invitation-post and invitation resource pages (address characters, Member
+invitations, app-only limits) and Entra's cross-tenant-access-overview (automatic redemption).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,10 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from tenantsync.emulator.invitations import FORBIDDEN_MESSAGE
 
+# invitation resource, invitedUserEmailAddress: "The following special characters are not
+# permitted in the email address".
+NOT_PERMITTED = list('~!#$%^&*()+=[]{}\\/|;:"<>?,')
+
 
 async def _invite(url: str, email: str, user_type: str | None = None):
     client = graph_client(url, CONTOSO_TOKEN)
@@ -21,15 +29,17 @@ async def _invite(url: str, email: str, user_type: str | None = None):
 
 
 def test_invitation_with_automatic_redemption(emu, http, sdk_warm):
-    inv = run(lambda: _invite(emu.url, "u00001@fabrikam.com", "Member"))
+    """Both tenants allow automatic redemption: the invitation is redeemed at once (Entra's
+    cross-tenant-access-overview: no consent prompt, nothing for the user to do)."""
+    inv = run(lambda: _invite(emu.url, "u00001@fabrikam.com"))
     assert inv.status == "Completed"
-    assert inv.invited_user_type == "Member"
+    assert inv.invited_user_type == "Guest"
     user = http().get(f"/users/{inv.invited_user.id}", params={
         "$select": "userPrincipalName,mail,userType,externalUserState,creationType,"
                    "accountEnabled,createdDateTime"}).json()
     assert user["userPrincipalName"] == "u00001_fabrikam.com#EXT#@contoso.onmicrosoft.com"
     assert user["mail"] == "u00001@fabrikam.com"
-    assert user["userType"] == "Member"
+    assert user["userType"] == "Guest"
     assert user["externalUserState"] == "Accepted"
     assert user["creationType"] == "Invitation" and user["accountEnabled"] is True
     assert user["createdDateTime"]
@@ -112,3 +122,64 @@ def test_reset_redemption_of_existing_user(emu, http):
     assert r.json()["invitedUser"]["id"] == pending and r.json()["status"] == "Completed"
     user = http().get(f"/users/{pending}", params={"$select": "mail,externalUserState"}).json()
     assert user == {**user, "mail": "pending.guest@fabrikam.com", "externalUserState": "Accepted"}
+
+
+def test_member_invitation_is_reserved_to_administrators(emu, http):
+    """invitation resource: "You can invite as Member if you are a company administrator"; an
+    app-only token is not one. Graph's exact answer is not documented: 403 here."""
+    r = http().post("/invitations", json={"invitedUserEmailAddress": "u00004@fabrikam.com",
+                                          "inviteRedirectUrl": "https://x",
+                                          "invitedUserType": "Member"})
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "Authorization_RequestDenied"
+    assert "administrator" in r.json()["error"]["message"]
+    assert not [u for u in emu.dump(CONTOSO)["users"] if u.get("mail") == "u00004@fabrikam.com"]
+    # as Guest, then switched by an update (what a provisioning client does instead)
+    inv = http().post("/invitations", json={"invitedUserEmailAddress": "u00004@fabrikam.com",
+                                            "inviteRedirectUrl": "https://x"}).json()
+    uid = inv["invitedUser"]["id"]
+    assert http().patch(f"/users/{uid}", json={"userType": "Member"}).status_code == 204
+    assert http().get(f"/users/{uid}", params={"$select": "userType"}).json()["userType"] == \
+        "Member"
+
+
+@pytest.mark.parametrize("char", NOT_PERMITTED)
+def test_address_with_a_character_invitations_do_not_permit(emu, http, char):
+    address = f"o{char}brien@northwind.com"
+    r = http().post("/invitations", json={"invitedUserEmailAddress": address,
+                                          "inviteRedirectUrl": "https://x"})
+    assert r.status_code == 400, address
+    assert r.json()["error"]["code"] == "BadRequest"
+    assert f"'{char}'" in r.json()["error"]["message"]
+    assert not [u for u in emu.dump(CONTOSO)["users"] if u.get("mail") == address]
+
+
+@pytest.mark.parametrize("address,status", [
+    ("o'brien@northwind.com", 201),                 # an apostrophe is not in the list
+    ("_under_@northwind.com", 201),                 # "An underscore is permitted anywhere"
+    ("first.last-name@northwind.com", 201),         # period and hyphen inside the user name
+    (".first@northwind.com", 400), ("last.@northwind.com", 400),
+    ("-first@northwind.com", 400), ("last-@northwind.com", 400),
+])
+def test_periods_hyphens_and_underscores_in_the_user_name(emu, http, address, status):
+    """invitation resource: a period or a hyphen "is permitted anywhere in the user name, except
+    at the beginning or end of the name"."""
+    r = http().post("/invitations", json={"invitedUserEmailAddress": address,
+                                          "inviteRedirectUrl": "https://x"})
+    assert r.status_code == status, r.text
+
+
+def test_app_only_invitations_refused_when_restricted_to_admins(emu, http):
+    """invitation-post: "Application permissions (app-only) do not work if B2B invitations are
+    disabled on the tenant or if B2B invitations are restricted to administrators"."""
+    c = http()
+    assert c.patch("/policies/authorizationPolicy",
+                   json={"allowInvitesFrom": "adminsAndGuestInviters"}).status_code == 204
+    r = c.post("/invitations", json={"invitedUserEmailAddress": "u00005@fabrikam.com",
+                                     "inviteRedirectUrl": "https://x"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
+    assert c.patch("/policies/authorizationPolicy",
+                   json={"allowInvitesFrom": "adminsGuestInvitersAndAllMembers"}).status_code == 204
+    r = c.post("/invitations", json={"invitedUserEmailAddress": "u00005@fabrikam.com",
+                                     "inviteRedirectUrl": "https://x"})
+    assert r.status_code == 201

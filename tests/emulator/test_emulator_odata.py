@@ -8,6 +8,10 @@ from tenantsync.emulator.odata import (ODataError, parse_filter, parse_orderby, 
                                        parse_top)
 from tenantsync.emulator.schema import USERS
 
+# the user properties of a tenant where extension_abc_anchor is registered (applications.py)
+USERS_EXT = USERS.with_extensions({"extension_abc_anchor": {"dataType": "String",
+                                                            "isMultiValued": False}})
+
 ALICE = {"id": "a1", "displayName": "Alice O'Hara", "userType": "Guest", "accountEnabled": True,
          "externalUserState": "PendingAcceptance", "mail": "Alice@Fabrikam.com",
          "otherMails": ["alice@home.net"], "proxyAddresses": ["SMTP:alice@fabrikam.com"],
@@ -37,7 +41,7 @@ BOB = {"id": "b2", "displayName": "Bob", "userType": "Member", "accountEnabled":
     ("USERTYPE EQ 'guest'", True, False),
 ])
 def test_filter_evaluation(text, alice, bob):
-    flt = parse_filter(text, USERS)
+    flt = parse_filter(text, USERS_EXT)
     assert (flt.predicate(ALICE), flt.predicate(BOB)) == (alice, bob)
 
 
@@ -65,7 +69,13 @@ def test_filter_metadata_and_planner():
 
 def test_select_orderby_top():
     assert parse_select("DisplayName, id,displayName", USERS) == ["displayName", "id"]
-    assert parse_select("extension_abc_x", USERS) == ["extension_abc_x"]
+    assert parse_select("id,extension_abc_anchor", USERS_EXT) == ["id", "extension_abc_anchor"]
+    for props, name in ((USERS, "extension_abc_anchor"), (USERS_EXT, "extension_abc_Anchor"),
+                        (USERS_EXT, "extension_abc_other")):
+        with pytest.raises(ODataError, match=f"Could not find a property named '{name}'"):
+            parse_select(f"id,{name}", props)
+        with pytest.raises(ODataError, match=f"Could not find a property named '{name}'"):
+            parse_filter(f"{name} eq 'a/b'", props)
     with pytest.raises(ODataError):
         parse_select("smsSignInState", USERS)
     assert parse_orderby("displayName desc, id", USERS) == [("displayName", True), ("id", False)]

@@ -69,6 +69,22 @@ def test_resource_units_and_retry_after_unscaled():
     assert throttle.check("app", "t", 600, 2, 0).allowed      # tenant grew: L budget
 
 
+def test_global_request_rate_per_app_across_tenants():
+    """throttling-limits: "Any" request, "2000 requests per second" per app across all tenants;
+    only HTTP requests count (requests=1), $batch items do not."""
+    clock = Clock()
+    throttle = Throttle("graph", clock=clock)
+    for n in range(2000):
+        assert throttle.check("app", f"t{n % 3}", 10, 0, 0, requests=1).allowed
+    verdict = throttle.check("app", "t9", 10, 0, 0, requests=1)
+    assert not verdict.allowed and verdict.retry_after == 1
+    assert verdict.headers["x-ms-throttle-scope"] == "Application/ReadWrite/app/t9"
+    assert throttle.check("app", "t9", 10, 1, 0).allowed          # a $batch item: not counted
+    assert throttle.check("other", "t9", 10, 0, 0, requests=1).allowed
+    clock.now += 0.001                                             # 2 requests earned
+    assert throttle.check("app", "t9", 10, 0, 0, requests=1).allowed
+
+
 def test_tenant_write_quota_spans_apps():
     clock = Clock()
     throttle = Throttle("graph", clock=clock)

@@ -8,9 +8,11 @@ import uuid
 
 import pytest
 
+from tenantsync.anchor import extension_name
 from tenantsync.config import SyncConfig
 from tenantsync.cycle import CycleOptions, run_cycle
 from tenantsync.emulator.server import EmulatorServer
+from tenantsync.emulator.tokens import plain_app_id
 from tenantsync.graph.api import GraphApi
 from tenantsync.store import Store
 
@@ -18,6 +20,17 @@ SRC, TGT = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-2222
 GROUP, OTHER_GROUP, NESTED = "g0000000-0000-4000-8000-000000000001", "g0000000-0000-4000-8000-000000000002", \
     "g0000000-0000-4000-8000-000000000003"
 
+
+# The target token's application holds the anchor extension, registered in the fixture (as
+# `tenantsync setup` would have done); the configuration names it (settings.anchor_attribute).
+TGT_APP, SRC_APP = plain_app_id("tgt-token"), plain_app_id("src-token")
+ANCHOR = extension_name(TGT_APP, "tenantsyncSourceAnchor")
+SRC_ANCHOR = extension_name(SRC_APP, "tenantsyncSourceAnchor")     # EMEA as a target (side by side)
+
+
+def applications(app_id: str) -> list[dict]:
+    return [{"appId": app_id, "displayName": "tenantsync", "extensionProperties": [
+        {"name": "tenantsyncSourceAnchor", "dataType": "String", "targetObjects": ["User"]}]}]
 
 HQ_PERSON = "a0000000-0000-4000-8000-000000000002"
 PENDING = "b0000000-0000-4000-8000-000000000010"
@@ -67,13 +80,14 @@ def world(n_users: int = 10) -> dict:
          "users": users,
          "groups": [{"id": GROUP, "displayName": "CTS - HQ sync", "members": members},
                     {"id": NESTED, "displayName": "Nested", "members": [uid(91)]},
-                    {"id": OTHER_GROUP, "displayName": "Other", "members": [uid(1)]}]},
+                    {"id": OTHER_GROUP, "displayName": "Other", "members": [uid(1)]}],
+         "applications": applications(SRC_APP)},
         {"id": TGT, "displayName": "Contoso HQ", "defaultDomain": "contosohq.onmicrosoft.com",
          "domains": [{"id": "contoso.com", "isVerified": True},
                      {"id": "contosohq.onmicrosoft.com", "isVerified": True}],
          "tokens": ["tgt-token"], "premium": True, "authorizationPolicy": {"allowInvitesFrom": "everyone"},
          "crossTenantAccessPolicy": {"partners": [partner(SRC, True, False)]},
-         "users": target_users, "groups": []},
+         "users": target_users, "groups": [], "applications": applications(TGT_APP)},
     ]}
 
 
@@ -100,7 +114,7 @@ def make_config(emulator, store_url: str, **overrides) -> SyncConfig:
                      {"target": "jobTitle", "type": "expression",
                       "expression": 'Join(" - ", [jobTitle], [department])'}],
         "state": store_url,
-        "settings": {"deletion_threshold": 500},
+        "settings": {"deletion_threshold": 500, "anchor_attribute": ANCHOR},
         "connections": {
             "emea": {"name": "emea", "tenant_id": SRC, "graph_url": emulator.url,
                      "auth": {"kind": "static_token", "token_env": "SRC_TOKEN"}},

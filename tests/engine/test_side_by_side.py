@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from tenantsync.graph.api import GraphApi
 
-from .conftest import HQ_PERSON, SRC, World, make_config, uid
+from .conftest import HQ_PERSON, SRC, SRC_ANCHOR, World, make_config, uid
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -52,7 +52,8 @@ def test_two_sources_into_one_target_and_a_tenant_both_source_and_target(env, tm
         # HQ's own internal admin goes the other way: HQ is a source here, EMEA the target.
         env_cfg = make_config(env, f"sqlite:///{tmp_path}/b.db", name="hq-to-emea",
                               source={"connection": "hq"}, target={"connection": "emea"},
-                              scope={"mode": "assigned", "assignments": {"users": [HQ_PERSON], "groups": []}})
+                              scope={"mode": "assigned", "assignments": {"users": [HQ_PERSON], "groups": []}},
+                              settings={"anchor_attribute": SRC_ANCHOR})
         from tenantsync.cycle import CycleOptions, run_cycle
         from tenantsync.store import Store
         report = run_cycle(env_cfg, source_api=GraphApi(env_cfg.connection("hq")),
@@ -61,7 +62,7 @@ def test_two_sources_into_one_target_and_a_tenant_both_source_and_target(env, tm
         assert report.counts["create"] == 1
         emea = env.dump(SRC)["users"]
         assert [u["displayName"] for u in emea if "#EXT#" in u["userPrincipalName"]
-                and u.get("extension_tenantsync_sourceAnchor")] == ["Kim HQ"]
+                and u.get(SRC_ANCHOR)] == ["Kim HQ"]
         # and the first configuration still sees its target in step
         assert w.sync().counts["create"] == 0
     finally:

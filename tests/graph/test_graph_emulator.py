@@ -94,7 +94,7 @@ def test_delta_round_then_a_later_round_returns_only_the_changes(api, emulator):
 
 def test_group_delta_with_members_and_group_members(api):
     graph = api()
-    round_ = graph.delta("groups", select=["id", "displayName"], expand_members=True)
+    round_ = graph.delta("groups", select=["id", "displayName"], members=True)
     groups = [g for p in round_.pages() for g in p]
     assert groups[0]["id"] == GROUP and len(groups[0]["members@delta"]) == 30
     members = graph.group_members(GROUP, select=["id"])

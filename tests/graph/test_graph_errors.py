@@ -23,13 +23,28 @@ K = ErrorKind
     (400, K.BAD_REQUEST), (401, K.AUTH), (403, K.FORBIDDEN), (404, K.NOT_FOUND),
     (405, K.BAD_REQUEST), (409, K.CONFLICT), (412, K.CONFLICT), (422, K.BAD_REQUEST),
     (429, K.TRANSIENT), (500, K.TRANSIENT), (502, K.TRANSIENT), (503, K.TRANSIENT),
-    (504, K.TRANSIENT), (507, K.TRANSIENT), (0, K.TRANSIENT), (418, K.OTHER), (424, K.OTHER),
+    (504, K.TRANSIENT), (507, K.TRANSIENT), (0, K.TRANSIENT), (418, K.OTHER),
+    (410, K.RESYNC),          # delta-query-overview: an expired delta link, start a full round
+    (424, K.TRANSIENT),       # throttling: a batch with throttled items "fails with ... 424"
 ])
 def test_each_status_has_its_kind(status, kind):
     assert classify(status) is kind
     err = to_graph_error(APIError("x", status, {}))
     assert err.kind is kind and err.status == status
     assert err.retryable is (kind is K.TRANSIENT)
+
+
+@pytest.mark.parametrize("status, code, kind", [
+    (410, "resyncRequired", K.RESYNC),        # errors page: "the app must reset the sync state"
+    (400, "syncStateNotFound", K.RESYNC),     # delta-query-overview: "a 40X-series error"
+    (404, "SyncStateNotFound", K.RESYNC),     # codes are matched whatever their casing
+    (410, "", K.RESYNC),
+    (400, "Request_BadRequest", K.BAD_REQUEST),
+])
+def test_an_expired_delta_link_needs_a_resync_whatever_its_status(status, code, kind):
+    err = from_response(status, {}, {"error": {"code": code, "message": "gone"}})
+    assert err.kind is kind and err.needs_resync is (kind is K.RESYNC)
+    assert not err.retryable and not err.stops_job
 
 
 def test_a_duplicate_upn_answered_400_objectconflict_is_a_conflict():

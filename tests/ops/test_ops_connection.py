@@ -24,7 +24,7 @@ def test_healthy_configuration_passes_every_check_in_order(ops):
     report = test_connection(ops.cfg)
     assert names(report) == list(CHECK_NAMES)
     # a domain is verified in one tenant only: the source's suffix is "Not added" in the target
-    assert [c.status for c in report.checks] == ["passed"] * 6 + ["warning"], report.render_text()
+    assert [c.status for c in report.checks] == ["passed"] * 9 + ["warning"], report.render_text()
     assert report.ok and report.exit_code == 0
 
 
@@ -53,16 +53,19 @@ def test_wrong_target_token_fails_with_the_graph_error(ops):
     assert check.blocking and "target" in check.recommended_action
     assert "wrong-token" not in report.render_text()
     # what depends on the credentials is not checked, and says so
-    assert report.not_checked == list(CHECK_NAMES[2:])
+    assert report.not_checked == list(CHECK_NAMES[4:])
     assert "not checked" in report.render_text() and report.exit_code == 1
 
 
 def test_wrong_source_token_is_reported_first(ops):
     ops.mp.setenv("OPS_SRC_TOKEN", "wrong-token")
     report = test_connection(ops.cfg)
-    assert report.checks[0].name == "Source credentials"
-    assert report.checks[0].status == "failed" and report.checks[0].code == "InvalidAuthenticationToken"
-    assert report.checks[1].status == "passed"
+    # an opaque token: its permissions cannot be read (a warning), then Graph refuses it
+    assert [(c.name, c.status) for c in report.checks[:4]] == [
+        ("Source permissions", "warning"), ("Target permissions", "passed"),
+        ("Source credentials", "failed"), ("Target credentials", "passed")]
+    assert report.first_failure.code == "InvalidAuthenticationToken"
+    assert "could not be read" in report.check("Source permissions").message
 
 
 class Denied:

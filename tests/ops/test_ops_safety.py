@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from .opsworld import uid, world
+from .opsworld import SRC_TOKEN, TGT_TOKEN, uid, world
 
 from tenantsync.cycle import Cycle, CycleOptions
 from tenantsync.errors import GraphError, QuarantinedError
@@ -125,7 +125,7 @@ def test_wrong_token_quarantines_refuses_scheduled_runs_and_restart_releases(ops
     assert "EncounteredQuarantineException" in mail["Subject"]
     assert "not-the-right-token" not in mail.get_payload(decode=True).decode()
 
-    ops.mp.setenv("OPS_TGT_TOKEN", "ops-tgt-token")                # fixed, but not due yet
+    ops.mp.setenv("OPS_TGT_TOKEN", TGT_TOKEN)              # fixed, but not due yet
     with pytest.raises(QuarantinedError, match="quarantined until .* UTC"):
         ops.sync()
     report = ops.sync(restart=True)                                 # restart lifts the quarantine
@@ -146,7 +146,7 @@ def test_good_cycle_at_the_next_attempt_releases_and_same_reason_notifies_once(o
     assert q.series_count == 2 and q.next_attempt - q.series_began == timedelta(hours=18)
     assert len(smtp_sink.wait(1)) == 1 and len(ops.store.notifications(ops.cfg.name)) == 1
 
-    ops.mp.setenv("OPS_SRC_TOKEN", "ops-src-token")
+    ops.mp.setenv("OPS_SRC_TOKEN", SRC_TOKEN)
     make_due(ops)
     report = ops.sync(notify=notify)                                # a good cycle releases
     job = ops.store.job(ops.cfg.name)
