@@ -4,6 +4,7 @@
     flows.ondemand:provision_on_demand    up to 5 users, rate-limited across runs
     flows.repair:repair_upn               pending-acceptance UPN repair
     flows.connection:test_connection      the documented test-connection checks
+    flows.setup:setup_config              anchor extension and permissions, once per configuration
     flows.usersource:user_source_sync     Entra ID -> application user directory
     flows.reports:export_reports          CSV + HTML exports
 
