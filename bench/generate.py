@@ -630,7 +630,27 @@ def make_fixture(*, n_users: int, n_groups: int, seed: int | str, region: str = 
         tenant_id=target_id, display_name="Contoso Target", default_domain="contosotarget.onmicrosoft.com",
         verified_domains=["target.contoso.com"], n_users=0, n_groups=0, seed=f"{seed}:target", token=target_token,
         partners=[partner(source_id, display_name="Contoso Source", inbound=True, sync_inbound=True)])
+    # The anchor extension registered on the target token's application, as `tenantsync setup`
+    # leaves it: the benchmark measures cycles, not the one-off registration.
+    target["applications"] = [{"appId": anchor_app_id(target_token), "displayName": "tenantsync",
+                               "extensionProperties": [{"name": ANCHOR_EXTENSION, "dataType": "String",
+                                                        "targetObjects": ["User"]}]}]
     return {"tenants": [source, target]}
+
+
+ANCHOR_EXTENSION = "tenantsyncSourceAnchor"
+
+
+def anchor_app_id(token: str) -> str:
+    """The emulator's appId of an opaque token (tenantsync.emulator.tokens.plain_app_id)."""
+    from tenantsync.emulator.tokens import plain_app_id
+    return plain_app_id(token)
+
+
+def anchor_attribute(fixture: dict[str, Any]) -> str:
+    """The registered anchor extension's full name in a ``make_fixture`` target."""
+    app = fixture["tenants"][1]["applications"][0]
+    return f"extension_{app['appId'].replace('-', '')}_{app['extensionProperties'][0]['name']}"
 
 
 def sync_config_yaml(fixture: dict[str, Any], *, name: str = "bench", scope: str = "all",
@@ -661,6 +681,7 @@ def sync_config_yaml(fixture: dict[str, Any], *, name: str = "bench", scope: str
         "  deletion_threshold: 500\n"
         "  notification_email: ops@contoso.com\n"
         "  on_leave_scope: delete\n"
+        f"  anchor_attribute: {anchor_attribute(fixture)}   # registered in the fixture\n"
         "connections:\n"
         "  source:\n"
         f"    tenant_id: {source['id']}\n"

@@ -13,7 +13,7 @@ from prefect.states import State
 from tasks.limits import on_demand_window
 from tenantsync.config import SyncConfig
 from tenantsync.cycle import CycleOptions, CycleReport
-from tenantsync.errors import GraphError
+from tenantsync.errors import GraphError, SetupRequired
 from tenantsync.ops import ondemand
 from tenantsync.service import open_cycle
 from tenantsync.store import Store
@@ -50,6 +50,10 @@ def provision_on_demand(config: str, user_ids: list[str]) -> Any:
         result = {"config": cfg.name, "kind": "on-demand", "user_ids": list(ids), "users": users,
                   "status": "failure", "error": {"code": exc.code, "message": exc.message}}
         return outcome(result, ok=False, message=f"{cfg.name}: {exc}")
+    except SetupRequired as exc:    # a permission is missing or the anchor is not set up: nothing ran
+        result = {"config": cfg.name, "kind": "on-demand", "user_ids": list(ids), "users": [],
+                  "status": "failure", "message": str(exc), "missing": exc.missing}
+        return outcome(result, ok=False, message=str(exc))
     return _finished(cfg, ids, report)
 
 

@@ -20,7 +20,7 @@ from tasks.reports import export_cycle_reports
 from tenantsync import reports
 from tenantsync.config import SyncConfig
 from tenantsync.cycle import Cycle, CycleOptions, CycleReport
-from tenantsync.errors import GraphError, QuarantinedError
+from tenantsync.errors import GraphError, QuarantinedError, SetupRequired
 from tenantsync.quarantine import WHAT_TO_DO, JobKeeper
 from tenantsync.service import open_cycle
 from tenantsync.store import Store
@@ -61,14 +61,21 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
     store = Store.for_url(cfg.state_url)
     progress = Progress(f"{cfg.name} cycle", key=artifact_key(cfg.name, "progress"))
     cycle: Cycle | None = None
+    setup_notes: list[str] = []        # the first cycle of a configuration runs the setup itself
     try:
         with (nullcontext() if dry_run else cycle_lock(cfg.name)), \
-                open_cycle(cfg, options, notify=notifier(cfg), store=store) as cycle:
+                open_cycle(cfg, options, notify=notifier(cfg), store=store, on_setup=setup_notes.append) as cycle:
+            for note in setup_notes:
+                get_run_logger().info("%s", note)
             report = _run(cycle, progress, approval_timeout_s, reports_dir)
+    except SetupRequired as exc:
+        return _refused(cfg, dry_run, exc)
     except (QuarantinedError, CycleBusy) as exc:
         return _skipped(cfg, store, exc)
     except GraphError as exc:
         return _failed(cfg, store, cycle, exc, reports_dir)
+    if setup_notes:
+        report.message = " ".join([*setup_notes, report.message]).strip()
     return _finished(cfg, report, reports_dir)
 
 
@@ -221,6 +228,18 @@ def _skipped(cfg: SyncConfig, store: Store, exc: QuarantinedError | CycleBusy) -
                              description=f"{cfg.name}: skipped ({'busy' if busy else 'quarantined'})")
     get_run_logger().warning("%s", exc)
     return Completed(name="Skipped", message=str(exc), data=result)
+
+
+def _refused(cfg: SyncConfig, dry_run: bool, exc: SetupRequired) -> State:
+    """The preflight refused: a permission is missing or the anchor extension cannot be set up.
+    Nothing was written, not even a cycle record."""
+    result = {"config": cfg.name, "kind": "refused", "cycle_id": "", "dry_run": dry_run, "counts": {},
+              "job": {}, "staged": 0, "message": str(exc), "status": "failure", "missing": exc.missing}
+    create_markdown_artifact(key=artifact_key(cfg.name, "summary"), markdown=(
+        f"# Sync cycle `{cfg.name}`: not started\n\n{_md(str(exc))}\n\nRun `tenantsync setup CONFIG` "
+        "(or the setup deployment) once the credentials allow it.\n"), description=f"{cfg.name}: refused")
+    get_run_logger().error("%s", exc)
+    return outcome(result, ok=False, message=str(exc))
 
 
 def _failed(cfg: SyncConfig, store: Store, cycle: Cycle | None, exc: GraphError, reports_dir: str) -> State:

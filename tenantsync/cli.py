@@ -185,7 +185,8 @@ ACTION_KEYS = ("create", "update", "delete", "disable", "stagedDelete", "other")
 STATUS_KEYS = ("success", "failure", "skipped", "warning")
 STATUS_STYLE = {"passed": "green", "success": "green", "Success": "green", "repaired": "green",
                 "failed": "red", "failure": "red", "Failure": "red", "not repaired": "yellow",
-                "warning": "yellow", "skipped": "dim", "Skipped": "dim"}
+                "warning": "yellow", "skipped": "dim", "Skipped": "dim",
+                "granted": "green", "missing": "red", "unknown": "yellow"}
 
 
 def styled(status: Any) -> str:
@@ -310,6 +311,26 @@ def render_connection(result: Mapping[str, Any]) -> None:
                for n in result.get("notChecked") or []]
     if checks:
         con.print(rows_table(checks, columns=["check", "status", "message"], limit=600))
+
+
+def render_setup(result: Mapping[str, Any]) -> None:
+    con = out()
+    verdict = "[green]OK[/]" if result.get("ok") else "[red]NEEDS ATTENTION[/]"
+    dry = " (dry run: nothing written)" if result.get("dry_run") else ""
+    con.print(f"Setup [bold]{escape(str(result.get('config', '')))}[/]{dry}: {verdict}")
+    con.print(escape(str(result.get("message") or "")))
+    anchor = result.get("anchor") or {}
+    con.print(f"Anchor extension: {escape(str(anchor.get('attribute') or '-'))} ({escape(str(anchor.get('action')))})")
+    for call in result.get("calls") or []:
+        con.print(f"  {escape(str(call))}", style="dim" if "not sent" not in str(call) else None)
+    rows = [{"side": r["side"], "permission": r["permission"], "status": r["status"],
+             "needed by": ", ".join(r.get("neededBy") or []), "for": "; ".join(r.get("for") or [])}
+            for r in result.get("permissions") or []]
+    if rows:
+        con.print(rows_table(rows, title="Application permissions (Microsoft Graph)",
+                             columns=["side", "permission", "status", "needed by", "for"], limit=400))
+    for fix in result.get("fixes") or []:
+        con.print(f"- {escape(str(fix))}")
 
 
 def render_provision(result: Mapping[str, Any], con: Console | None = None) -> None:
@@ -495,6 +516,15 @@ def render(
 def test_connection(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
     """Check both connections of a configuration (credentials, policies, auto-redemption)."""
     procedure(config, "flows.connection", "test_connection", render_connection, json_out, config=config)
+
+
+@app.command()
+def setup(config: str = ConfigArg,
+          dry_run: bool = typer.Option(False, "--dry-run", help="List the Graph calls, write nothing."),
+          json_out: bool = JsonOpt) -> None:
+    """Prepare a configuration's tenants once: register (or find) the anchor extension in the target
+    and list the application permissions each side needs, with those the credentials lack."""
+    procedure(config, "flows.setup", "setup_config", render_setup, json_out, config=config, dry_run=dry_run)
 
 
 @app.command()

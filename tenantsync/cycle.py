@@ -53,6 +53,11 @@ from .store import Link, Store
 Kind = Literal["initial", "incremental", "on-demand"]
 log = logging.getLogger("tenantsync.cycle")
 NOT_WRITABLE_CODE = "AttributeNotWritableInGraph"
+# The groups delta link is kept under this name since memberships are read with $select=members.
+# A link saved under the old name "groups" was asked with $expand=members, which delta does not
+# support (delta-query-overview): it may track no members at all, so it is never used again and
+# the first cycle after the change reads the assigned groups in full.
+GROUPS_MARK = "groups.members"
 
 
 @dataclass
@@ -170,7 +175,7 @@ class Cycle:
             self.memberships = read.full or {}
         else:
             self.memberships = {g: set(m) for g, m in self.store.memberships(cfg.name).items()}
-            link = self._marks_in.get("groups")
+            link = self._marks_in.get(GROUPS_MARK)
             try:
                 read = self.source.memberships(groups, link)
             except GraphError as exc:
@@ -192,7 +197,7 @@ class Cycle:
                     self.memberships.get(g, set()).discard(u)
                 self._membership_touched = {u for _, u in read.added + read.removed}
         if read is not None and read.delta_link:
-            self._marks["groups"] = read.delta_link
+            self._marks[GROUPS_MARK] = read.delta_link
         self.scope_ctx = ScopeContext.build(cfg.scope, self.memberships)
 
     def _expired(self, what: str, exc: GraphError) -> None:

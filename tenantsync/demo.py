@@ -2,7 +2,8 @@
 
 Starts the Graph emulator with ``data/samples/tenants.json`` on a free port (its own process),
 points copies of the sample configurations at it with fresh state (``data/state/demo-<stamp>/``),
-then runs through the Prefect flows (one Prefect start): test connection EMEA → HQ and US → HQ;
+then runs through the Prefect flows (one Prefect start): setup of both configurations (the anchor
+extension registered on HQ's application, the permissions listed); test connection EMEA → HQ and US → HQ;
 the pending-acceptance UPN repair (Zoë, invited into HQ by hand in 2019 under her old name); the
 initial cycles EMEA → HQ and US → HQ; changes to EMEA users through Graph (rename, department
 change, removal from the assigned group, disable, delete); incremental cycles; provision on demand
@@ -240,6 +241,7 @@ def _run_steps(demo: Demo) -> None:
     from flows.ondemand import provision_on_demand
     from flows.repair import repair_upn
     from flows.reports import export_reports
+    from flows.setup import setup_config
     from flows.sync import sync_cycle
     demo.console.print(f"Prefect flows loaded ({time.monotonic() - t0:.1f} s)", style="dim")
     title = ("Start Prefect (a temporary server: ~20 s the first time)" if not os.environ.get("PREFECT_API_URL")
@@ -247,6 +249,10 @@ def _run_steps(demo: Demo) -> None:
     if demo.step(title, start_prefect) is None:
         return
 
+    # Setup first, as against real tenants: the anchor extension is registered on HQ's application
+    # once (the second configuration finds it there) and the permissions are listed.
+    demo.step("Setup EMEA → HQ (anchor extension, permissions)", lambda: setup_config(config=emea), describe_setup)
+    demo.step("Setup US → HQ (finds the anchor extension)", lambda: setup_config(config=us), describe_setup)
     demo.step("Test connection EMEA → HQ", lambda: test_connection(config=emea))
     demo.step("Test connection US → HQ", lambda: test_connection(config=us))
     # Zoë was invited into HQ by hand in 2019 under her old name and never redeemed: the
@@ -277,6 +283,13 @@ def _run_steps(demo: Demo) -> None:
         target.close()
     for name, path in demo.configs.items():
         demo.step(f"Export reports {name}", partial(export_reports, config=str(path), out_dir=out), describe_reports)
+
+
+def describe_setup(result: Any) -> str:
+    anchor = (result or {}).get("anchor") or {}
+    missing = {s: m for s, m in ((result or {}).get("missing") or {}).items() if m}
+    text = f"{anchor.get('action', '?')}: {anchor.get('attribute') or '-'}"
+    return text + ("; missing " + "; ".join(f"{s}: {', '.join(m)}" for s, m in missing.items()) if missing else "")
 
 
 def describe_repair(result: Any) -> str:

@@ -13,6 +13,8 @@ Where the pages were silent or changed over time, the decision is written on the
   privileged permission to delete, restore and permanently delete users. Both are accepted for restore; permanent deletion
   (directory-deleteditems-delete, where earlier versions said "Not supported" for applications)
   accepts User.DeleteRestore.All only.
+- a granted X.ReadWrite.Y also satisfies a row that accepts X.Read.Y (the permissions reference
+  describes ReadWrite permissions as "read and write"; some tables list the least privileged only).
 - list phoneMethods for other users (authentication-list-phonemethods): UserAuthenticationMethod.
   Read.All is granted; the phone-specific UserAuthMethod-Phone.* permissions of newer versions of
   the page are accepted too.
@@ -48,11 +50,18 @@ class Requirement:
     write: bool = False
 
     def satisfied_by(self, granted: Iterable[str]) -> bool:
-        return bool(set(self.accepted) & set(granted))
+        return any(p in self.accepted for p in _with_reads(granted))
 
     @property
     def url(self) -> str:
         return DOCS + self.page
+
+
+def _with_reads(granted: Iterable[str]) -> set[str]:
+    """The granted permissions plus the Read counterpart of each ReadWrite one: the permissions
+    reference describes every X.ReadWrite.Y as "read and write" (the emulator decides the same)."""
+    have = set(granted)
+    return have | {p.replace(".ReadWrite.", ".Read.", 1) for p in have if ".ReadWrite." in p}
 
 
 def _r(permission: str, side: Side, purpose: str, page: str, accepted: Sequence[str],

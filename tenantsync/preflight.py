@@ -109,7 +109,7 @@ class AnchorResult:
 
     @property
     def resolved(self) -> bool:
-        return self.attribute is not None and self.action != "would register"
+        return self.attribute is not None and self.action in ("found", "registered")
 
 
 class _Target:

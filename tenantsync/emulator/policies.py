@@ -164,10 +164,43 @@ def _partner_body(req: GraphRequest, *, creating: bool) -> dict:
 
 
 def list_partners(req: GraphRequest) -> GraphResponse:
-    """GET /policies/crossTenantAccessPolicy/partners."""
+    """GET /policies/crossTenantAccessPolicy/partners[?$select=...&$expand=identitySynchronization].
+
+    crosstenantaccesspolicy-list-partners, Example 2: `$expand=identitySynchronization` nests each
+    partner's user synchronization policy (null when the partner has none).
+    """
+    select = _partner_select(req.query.get("$select"))
+    expand = (req.query.get("$expand") or "").strip()
+    if expand and expand.lower() != "identitysynchronization":
+        raise bad_request(f"Could not find a property named '{expand}' on type "
+                          "'microsoft.graph.crossTenantAccessPolicyConfigurationPartner'.")
+    value = []
+    for key, partner in req.tenant.partners.items():
+        item = project_partner(partner)
+        if select is not None:
+            item = {name: item[name] for name in select}
+        if expand:
+            sync = req.tenant.identity_sync.get(key)
+            item["identitySynchronization"] = None if sync is None else {
+                name: copy.deepcopy(sync.get(name)) for name in SYNC_FIELDS}
+        value.append(item)
     return GraphResponse(200, {"@odata.context": req.context("policies/crossTenantAccessPolicy/"
                                                              "partners"),
-                               "value": [project_partner(p) for p in req.tenant.partners.values()]})
+                               "value": value})
+
+
+def _partner_select(raw: str | None) -> list[str] | None:
+    if not raw:
+        return None
+    by_lower = {name.lower(): name for name in PARTNER_FIELDS}
+    names = []
+    for part in raw.split(","):
+        name = by_lower.get(part.strip().lower())
+        if name is None:
+            raise bad_request(f"Could not find a property named '{part.strip()}' on type "
+                              "'microsoft.graph.crossTenantAccessPolicyConfigurationPartner'.")
+        names.append(name)
+    return names
 
 
 def create_partner(req: GraphRequest) -> GraphResponse:

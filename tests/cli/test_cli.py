@@ -16,8 +16,8 @@ from tenantsync.cli import app
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
-COMMANDS = ("emulator", "expression", "test-connection", "sync", "provision", "repair-upn", "user-source",
-            "report", "render", "demo")
+COMMANDS = ("emulator", "expression", "setup", "test-connection", "sync", "provision", "repair-upn",
+            "user-source", "report", "render", "demo")
 
 
 def invoke(*args: str):
@@ -96,7 +96,7 @@ def test_expression_with_an_unreadable_user_file(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "not valid JSON" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["sync", "test-connection", "user-source", "repair-upn"])
+@pytest.mark.parametrize("command", ["setup", "sync", "test-connection", "user-source", "repair-upn"])
 def test_a_missing_config_file_is_a_clear_error(command: str, tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
     result = invoke(command, str(missing))
@@ -166,3 +166,14 @@ def test_emulator_serves_graph_until_stopped() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_setup_refuses_the_old_invented_anchor_name_with_the_fix(tmp_path: Path) -> None:
+    text = (REPO / "data" / "configs" / "emea-to-hq.yaml").read_text(encoding="utf-8")
+    cfg = tmp_path / "old.yaml"
+    cfg.write_text(text.replace("  anchor_extension: tenantsyncSourceAnchor",
+                                "  anchor_attribute: extension_tenantsync_sourceAnchor"), encoding="utf-8")
+    result = invoke("setup", str(cfg), "--dry-run")
+    assert result.exit_code == 2
+    assert "settings.anchor_attribute: extension_tenantsync_sourceAnchor is not a directory extension" in result.stderr
+    assert "tenantsync setup CONFIG" in result.stderr

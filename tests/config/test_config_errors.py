@@ -100,3 +100,32 @@ def test_greater_than_needs_an_integer_and_regex_must_compile(tmp_path):
 def test_missing_environment_variable_is_named_without_a_value(tmp_path):
     err = error_of(tmp_path, GOOD.replace("${TS_TEST_URL:-http://127.0.0.1:8765/v1.0}", "${TS_UNSET_VAR}"))
     assert "TS_UNSET_VAR" in str(err) and err.line == 15
+
+
+def test_the_old_invented_anchor_name_is_refused_with_the_fix(tmp_path):
+    err = error_of(tmp_path, GOOD.replace("  deletion_threshold: 500\n", "  deletion_threshold: 500\n"
+                                          "  anchor_attribute: extension_tenantsync_sourceAnchor\n"))
+    assert (err.key, err.line) == ("settings.anchor_attribute", 14)
+    assert "not a directory extension" in err.message and "tenantsync setup CONFIG" in err.message
+    assert "remove settings.anchor_attribute" in err.message
+
+
+def test_anchor_names_are_checked(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.settings.anchor_extension == "tenantsyncSourceAnchor" and cfg.settings.anchor_attribute is None
+    full = "extension_0a1b2c3d4e5f40718293a4b5c6d7e8f9_tenantsyncSourceAnchor"
+    ok = load_config(write(tmp_path, GOOD.replace("  deletion_threshold: 500\n",
+                                                  f"  deletion_threshold: 500\n  anchor_attribute: {full}\n")))
+    assert ok.settings.anchor_attribute == full
+    for bad, key in (("anchor_attribute: extension_abc_anchor", "settings.anchor_attribute"),
+                     ("anchor_extension: source-anchor", "settings.anchor_extension"),
+                     (f"anchor_extension: other\n  anchor_attribute: {full}", "settings")):
+        err = error_of(tmp_path, GOOD.replace("  deletion_threshold: 500\n", f"  deletion_threshold: 500\n  {bad}\n"))
+        assert err.key == key, (bad, err)
+
+
+def test_client_id_is_accepted_for_a_static_token(tmp_path):
+    text = GOOD.replace("auth: {kind: static_token, token_env: EMEA_TOKEN}",
+                        "auth: {kind: static_token, token_env: EMEA_TOKEN, client_id: 0a1b2c3d-4e5f-4071-8293-a4b5c6d7e8f9}")
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.connection("emea").auth.client_id == "0a1b2c3d-4e5f-4071-8293-a4b5c6d7e8f9"

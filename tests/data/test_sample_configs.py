@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tenantsync.emulator.tokens import plain_app_id
+
 DATA = Path(__file__).resolve().parents[2] / "data"
 SYNC_CONFIGS = {"emea-to-hq": ("emea", "Contoso EMEA"), "us-to-hq": ("us", "Contoso US")}
 GRAPH_URL = "${TENANTSYNC_GRAPH_URL:-http://127.0.0.1:8765/v1.0}"
@@ -33,12 +35,16 @@ def test_sync_configs_point_at_the_sample_tenants(name, tenants):
     assert cfg["source"] == {"connection": conn} and cfg["target"] == {"connection": "hq"}
     assert cfg["state"] == f"sqlite:///data/state/{name}.db"
     assert cfg["settings"] == {"interval_minutes": 40, "deletion_threshold": 500,
-                               "notification_email": "identity-ops@contoso.com", "on_leave_scope": "delete"}
+                               "notification_email": "identity-ops@contoso.com", "on_leave_scope": "delete",
+                               "anchor_extension": "tenantsyncSourceAnchor"}
     assert cfg["connections"][conn]["tenant_id"] == source["id"]
     assert cfg["connections"]["hq"]["tenant_id"] == hq["id"]
     for c, token in ((conn, source["tokens"][0]), ("hq", "hq-token")):
         assert cfg["connections"][c]["graph_url"] == GRAPH_URL
-        assert cfg["connections"][c]["auth"] == {"kind": "static_token", "token_env": f"{c.upper()}_TOKEN"}
+        auth = {"kind": "static_token", "token_env": f"{c.upper()}_TOKEN"}
+        if c == "hq":   # the target's application (setup registers the anchor extension on it)
+            auth["client_id"] = plain_app_id(token)
+        assert cfg["connections"][c]["auth"] == auth
         assert token.startswith(c)
 
 

@@ -52,8 +52,17 @@ def test_initial_then_incremental_cycle_with_artifacts_and_reports(make_config, 
 def test_dry_run_writes_nothing_to_the_target(make_config, reports_dir, world):
     from flows.sync import sync_cycle
 
+    from tenantsync.config import load_config
+    from tenantsync.ops.setup import run_setup
+
+    config = make_config()
+    # A dry run registers nothing: before setup it refuses, naming it (and writes nothing).
     before = hq_users(world)
-    state, result = run(sync_cycle, config=str(make_config()), dry_run=True, reports_dir=str(reports_dir))
+    state, refused = run(sync_cycle, config=str(config), dry_run=True, reports_dir=str(reports_dir))
+    assert state.is_failed() and "tenantsync setup" in refused["message"] and refused["kind"] == "refused"
+    assert run_setup(load_config(config)).anchor.action == "registered"
+    before = hq_users(world)
+    state, result = run(sync_cycle, config=str(config), dry_run=True, reports_dir=str(reports_dir))
     assert state.is_completed(), state.message
     assert result["dry_run"] is True and result["counts"]["create"] > 50
     assert hq_users(world) == before
