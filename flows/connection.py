@@ -23,8 +23,9 @@ def check_connections(cfg: SyncConfig) -> connection_test.ConnectionReport:
 
 @flow(name="test-connection", flow_run_name=run_name("test-connection"),
       description="Checks both connections of a configuration the way an administrator fixes them: "
-                  "credentials, inbound identity sync allowed, automatic redemption, guest invitations, "
-                  "premium licences, UPN suffixes. Fails when a blocking check fails.")
+                  "application permissions per side, credentials, the anchor extension, inbound identity "
+                  "sync allowed, automatic redemption, guest invitations, premium licences, UPN suffixes. "
+                  "Fails when a blocking check fails.")
 def test_connection(config: str) -> Any:
     """config: a YAML file path or a SyncConfigBlock name."""
     cfg = resolve_config(config)

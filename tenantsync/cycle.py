@@ -20,7 +20,7 @@ migration resets them (delta-query-overview, "Synchronization reset" and "Token 
 The cycle's message (cycles.csv error column, the report's summary) and the log say
 "... delta link expired (410 resyncRequired): full read ...".
 
-Attributes Graph documents as not written through Graph (entra_target.NOT_WRITABLE, e.g.
+Attributes Graph documents as not written through Graph (stages.writable.NOT_WRITABLE, e.g.
 showInAddressList: "Do not use in Microsoft Graph") are dropped from the mappings: never compared,
 never sent. The provisioning log says so in one warning row per cycle (provisioningAction other,
 status warning, errorCode AttributeNotWritableInGraph), which an auditor finds next to the users'
@@ -38,7 +38,7 @@ from typing import Any, Literal
 from .anchor import require_anchor
 from .config import SyncConfig
 from .connectors.entra_source import EntraSource
-from .connectors.entra_target import NOT_WRITABLE, EntraTarget
+from .connectors.entra_target import EntraTarget
 from .errors import ExpressionError, GraphError, QuarantinedError
 from .model import Action, Step
 from .quarantine import JobKeeper
@@ -48,11 +48,11 @@ from .stages.mapping import MappingPlan, b2b_upn
 from .stages.matching import Match, TargetIndex, anchor_value, match_user
 from .stages.plan import Removal, plan_user
 from .stages.scope import ScopeContext, evaluate_scope
+from .stages.writable import notice, split_writable
 from .store import Link, Store
 
 Kind = Literal["initial", "incremental", "on-demand"]
 log = logging.getLogger("tenantsync.cycle")
-NOT_WRITABLE_CODE = "AttributeNotWritableInGraph"
 # The groups delta link is kept under this name since memberships are read with $select=members.
 # A link saved under the old name "groups" was asked with $expand=members, which delta does not
 # support (delta-query-overview): it may track no members at all, so it is never used again and
@@ -94,10 +94,8 @@ class Cycle:
                  anchor_attribute: str | None = None):
         self.cfg, self.store, self.opt = cfg, store, options or CycleOptions()
         self.source_tenant = cfg.connection(cfg.source.connection).tenant_id
-        mappings = list(cfg.effective_mappings)
-        self.not_writable = [m.target for m in mappings if m.target in NOT_WRITABLE]
-        self.mapping = MappingPlan([m for m in mappings if m.target not in NOT_WRITABLE],
-                                   upn_transform=lambda upn: b2b_upn(upn, self.target.initial_domain()))
+        mappings, self.not_writable = split_writable(cfg.effective_mappings)   # never sent (stages.writable)
+        self.mapping = MappingPlan(mappings, upn_transform=lambda upn: b2b_upn(upn, self.target.initial_domain()))
         # The anchor extension's registered name (open_cycle passes what setup resolved; else the store's).
         anchor = anchor_attribute or require_anchor(cfg, store)
         self.target = EntraTarget(target_api, anchor_attribute=anchor, select=self.mapping.targets)
@@ -215,15 +213,8 @@ class Cycle:
         """One warning row per cycle: the mapped attributes Graph documents as not writable."""
         if not self.not_writable or self.kind == "on-demand":
             return
-        why = "; ".join(f"{name}: \"{NOT_WRITABLE[name]}\"" for name in self.not_writable)
-        reason = (f"Not written to the target: {', '.join(self.not_writable)}. Microsoft Graph's user "
-                  f"resource page says {why} The mapping is kept in the configuration and skipped "
-                  "for every user of this cycle.")
-        step = Step("AttributeMapping", "processing", "warning", reason,
-                    {"Attributes": list(self.not_writable), "Source": "user resource type (Microsoft Graph v1.0)"})
-        row = Action("other", "", None, display_name=f"Attribute mappings of {self.cfg.name}", reason=reason,
-                     status="warning", error_code=NOT_WRITABLE_CODE, steps=[step])
-        self.store.append_log(self.cfg.name, log_rows([row], job_id=self.cfg.name, cycle_id=self.cycle_id,
+        self.store.append_log(self.cfg.name, log_rows([notice(self.cfg.name, self.not_writable)],
+                                                      job_id=self.cfg.name, cycle_id=self.cycle_id,
                                                       dry_run=self.opt.dry_run))
 
     # -- 2. read and plan, page by page --------------------------------------------------------

@@ -226,6 +226,10 @@ def ensure_anchor(cfg: Any, target_api: Any, facts: SideFacts, *, register: bool
     try:
         made = _Target(target_api, calls).post(path, body, send=send)
     except GraphError as exc:
+        if exc.status in (400, 409):      # registered meanwhile (another configuration's first cycle)?
+            again, _ = find_anchor(cfg, target_api, facts, calls)
+            if again.action == "found":
+                return again
         if exc.status != 403:
             raise
         found.problem = SetupRequired(

@@ -1,7 +1,7 @@
 """Writes B2B users into a target tenant: invitation + one PATCH, updates, disables, deletes.
 
 Invitations (Microsoft's invitation resource page): ``invitedUserType`` "By default, this is
-Guest. You can invite as Member if you're a company administrator" -- an app-only caller is not,
+Guest. You can invite as Member if you are a company administrator" -- an app-only caller is not,
 so every user is invited as Guest and the PATCH that follows the invitation sets
 ``userType: Member`` when the mapping wants it: still two writes per new user. The same page lists
 the characters an invited address may not contain (INVITE_FORBIDDEN_CHARACTERS). Such an address
@@ -9,8 +9,8 @@ is sent anyway and Graph's answer is reported for that user (its code and messag
 documented rule when the address holds one of those characters): Graph stays the judge of what
 it accepts, and one refused user never stops the others.
 
-Properties the user resource page says are not written through Graph (NOT_WRITABLE) are left out
-of the mappings by the cycle, which logs it once per cycle.
+Properties the user resource page says are not written through Graph (stages.writable) are left
+out of the mappings by the cycle, which logs it once per cycle; a PATCH never carries them.
 """
 
 from __future__ import annotations
@@ -22,33 +22,18 @@ from ..graph.api import GraphApi
 from ..graph.urls import path, relative
 from ..model import Action
 from ..stages.matching import TargetIndex, is_b2b
+from ..stages.writable import NOT_WRITABLE
 from .entra_source import odata_quote
 
 INVITE_REDIRECT = "https://myapplications.microsoft.com"
 FORBIDDEN_INVITES = ("Guest invitations not allowed for your company. Contact your company "
                      "administrator for more details.")
-# invitation resource, invitedUserEmailAddress: "The following special characters aren't
-# permitted in the email address" (a period or hyphen is allowed except at either end of the
+# invitation resource (current version), invitedUserEmailAddress: these special characters are
+# not permitted in the email address (a period or hyphen is allowed except at either end of the
 # user name, an underscore anywhere).
 INVITE_FORBIDDEN_CHARACTERS = '~!#$%^&*()+=[]{}\\/|;:"<>?,'
 INVITED_AS = "Guest"
 
-# user resource page, Properties: what Graph documents as not written through Microsoft Graph.
-# property -> the page's words. A mapping that targets one of them is skipped, never sent.
-NOT_WRITABLE: dict[str, str] = {
-    "showInAddressList": "Do not use in Microsoft Graph. Manage this property through the "
-                         "Microsoft 365 admin center instead.",
-    "isResourceAccount": "Do not use \u2013 reserved for future use.",
-    "proxyAddresses": "Read-only in Microsoft Graph; you can update this property only through "
-                      "the Microsoft 365 admin center.",
-    **{name: "Read-only." for name in (
-        "id", "createdDateTime", "creationType", "assignedPlans", "provisionedPlans", "imAddresses",
-        "licenseAssignmentStates", "legalAgeGroupClassification", "securityIdentifier",
-        "signInActivity", "signInSessionsValidFromDateTime", "refreshTokensValidFromDateTime",
-        "onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesLastSyncDateTime",
-        "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncEnabled",
-        "onPremisesUserPrincipalName")},
-}
 
 
 class EntraTarget:

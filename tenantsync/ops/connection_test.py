@@ -4,7 +4,11 @@ Checks run in the order an administrator would fix them; each says what failed, 
 (or Graph) reports for it and what to do. A check that cannot be evaluated because an earlier,
 blocking one failed is not run and is listed in ``ConnectionReport.not_checked``.
 
-Read-only: both Graph clients refuse writes, and nothing here touches the state store, so a test
+The permission checks come first (from the tokens' roles claim, no Graph call) and the anchor
+extension's check after the credentials (ops/permission_checks.py); a Graph 403 is reported with
+the permission its route needs (tenantsync/permissions.py).
+
+Read-only: both Graph clients refuse writes, and nothing here writes the state store, so a test
 connection never quarantines a job.
 
 Licence rule (our decision, reference §10 says only that the automatic-redemption checkbox is

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import permissions
 from ..config import SyncConfig
+from ..errors import ConfigError
 from ..preflight import AnchorResult, ensure_anchor, fixes, missing_for, record, side_facts
 from ..service import read_only_apis
 from ..store import Store
@@ -84,8 +85,8 @@ def run_setup(cfg: SyncConfig, *, dry_run: bool = False, source_api: Any = None,
     ``dry_run``); the ones made here are read-only for the source, and for the target in a dry run.
     """
     if cfg.target.connection is None:
-        raise ValueError(f"{cfg.name}: the target is an application directory; setup prepares an "
-                         "Entra target tenant")
+        raise ConfigError("the target is an application directory: setup prepares an Entra target "
+                          "tenant (a user-source configuration needs none)", key="target")
     from ..graph.api import GraphApi
 
     opened: list[Any] = []
