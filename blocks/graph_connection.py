@@ -27,7 +27,9 @@ class GraphConnectionBlock(Block):
                                                           "http://127.0.0.1:8765/v1.0")
     auth_kind: Literal["static_token", "client_secret", "certificate", "managed_identity",
                        "workload_identity"] = Field("client_secret", description="How to authenticate.")
-    client_id: str | None = Field(None, description="Application (client) id of the app registration.")
+    client_id: str | None = Field(None, description="Application (client) id of the app registration "
+                                                   "(on a target: the application that holds the anchor "
+                                                   "extension registered by tenantsync setup).")
     secret: SecretStr | None = Field(None, description="Client secret, bearer token (static_token) "
                                                        "or certificate password.")
     certificate_path: str | None = Field(None, description="PEM or PKCS12 file (auth kind certificate).")

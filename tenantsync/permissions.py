@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Side = Literal["source", "target"]
-Operation = Literal["sync", "setup", "test-connection"]
+Operation = Literal["sync", "on-demand", "setup", "test-connection"]
 SIDES: tuple[Side, ...] = ("source", "target")
 DOCS = "https://learn.microsoft.com/graph/api/"
 
@@ -45,7 +45,7 @@ class Requirement:
     purpose: str
     page: str                        # Graph v1.0 API page whose Permissions table this comes from
     accepted: tuple[str, ...]        # every application permission the page lists (any one suffices)
-    operations: frozenset[str]       # sync | setup | test-connection
+    operations: frozenset[str]       # sync | on-demand | setup | test-connection
     routes: tuple[tuple[str, str], ...] = ()   # (method, path regex) of the calls it covers
     write: bool = False
 
@@ -83,7 +83,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        [("GET", r"/groups/delta"), ("GET", r"/groups/[^/]+/members")]),
     _r("Directory.Read.All", "source", "read a user's groups when provisioning on demand "
        "(GET /users/{id}/memberOf)", "user-list-memberof",
-       ("Directory.Read.All", "Directory.ReadWrite.All"), ("sync",),
+       ("Directory.Read.All", "Directory.ReadWrite.All"), ("on-demand",),
        [("GET", r"/users/[^/]+/memberOf")]),
     _r("UserAuthenticationMethod.Read.All", "source", "read the phone methods of users about to be "
        "created (the SMS sign-in rule; without it every user reads as not SMS-ready)",
@@ -225,7 +225,7 @@ def render_markdown() -> str:
     """The README's permissions table, generated from REQUIREMENTS."""
     lines = ["| Side | Permission (Application) | Needed by | What for | Also satisfied by | Graph page |",
              "|---|---|---|---|---|---|"]
-    order = {"sync": 0, "setup": 1, "test-connection": 2}
+    order = {"sync": 0, "on-demand": 1, "setup": 2, "test-connection": 3}
     for r in sorted(REQUIREMENTS, key=lambda r: (SIDES.index(r.side), r.permission)):
         ops = ", ".join(sorted(r.operations, key=order.__getitem__))
         others = ", ".join(p for p in r.accepted if p != r.permission) or "—"

@@ -106,6 +106,7 @@ class AnchorResult:
     message: str = ""
     calls: list[str] = field(default_factory=list)   # "GET ...", "POST ... (not sent: dry run)"
     problem: SetupRequired | None = None
+    candidates: list[str] = field(default_factory=list)   # several registered names fit: ambiguous
 
     @property
     def resolved(self) -> bool:
@@ -170,7 +171,8 @@ def find_anchor(cfg: Any, target_api: Any, facts: SideFacts, calls: list[str]
     if len(names) == 1:
         return AnchorResult("found", names[0], app_id_of(names[0]), None,
                             f"{names[0]} is already registered in the target tenant", calls), app
-    return AnchorResult("unresolved", want, app_id, app.get("id") if app else None, "", calls), app
+    return AnchorResult("unresolved", want, app_id, app.get("id") if app else None, "", calls,
+                        candidates=names), app
 
 
 def _short_of(name: str) -> str | None:
@@ -192,6 +194,12 @@ def ensure_anchor(cfg: Any, target_api: Any, facts: SideFacts, *, register: bool
             f"{cfg.name}: settings.anchor_attribute {cfg.settings.anchor_attribute} is not a directory "
             f"extension registered for users in the target tenant {tenant}: register it, or remove "
             "settings.anchor_attribute and run `tenantsync setup CONFIG`")
+        return found
+    if not facts.app_id and found.candidates:
+        found.problem = SetupRequired(
+            f"{cfg.name}: several directory extensions named '{short}' are registered in the target "
+            f"tenant {tenant} ({', '.join(found.candidates)}): set settings.anchor_attribute to the one "
+            f"to use, or connections.{conn}.auth.client_id to the application that holds it")
         return found
     if not facts.app_id:
         found.problem = SetupRequired(
@@ -253,6 +261,31 @@ def record(cfg: Any, store: Any, result: AnchorResult) -> None:
 
 # -- a cycle's preflight ---------------------------------------------------------------------------
 
+def wait_for_quarantine(cfg: Any, store: Any, options: Any, notify: Any = None) -> None:
+    """A quarantined job does not talk to Graph before its next attempt, setup included (the same
+    rule, and the same exemptions, as Cycle.begin)."""
+    from .quarantine import JobKeeper
+
+    JobKeeper(store, cfg, notify=notify).check_due(
+        ignore=options.ignore_quarantine or options.restart or options.allow_deletes or bool(options.user_ids))
+
+
+def record_credential_failure(cfg: Any, store: Any, options: Any, exc: GraphError, notify: Any = None) -> None:
+    """A Graph failure of the tenant itself during the first cycle's setup (e.g. a refused token) is
+    recorded like one at Cycle.begin: a failed cycle, and quarantine when the credential is refused."""
+    from .quarantine import JobKeeper
+    from .records import counts
+
+    if options.user_ids:
+        kind = "on-demand"
+    else:
+        kind = "initial" if options.restart or not store.watermarks(cfg.name).get("users") else "incremental"
+    cycle_id = store.start_cycle(cfg.name, kind, dry_run=options.dry_run)
+    jobs = JobKeeper(store, cfg, notify=notify)
+    job = jobs.enter_quarantine("EncounteredQuarantineException", exc) if exc.stops_job else store.job(cfg.name)
+    store.finish_cycle(cfg.name, cycle_id, counts=counts([]), status="failure", job=job, error=str(exc))
+
+
 @dataclass
 class Preflight:
     anchor_attribute: str
@@ -260,11 +293,11 @@ class Preflight:
 
 
 def prepare_cycle(cfg: Any, source_api: Any, target_api: Any, store: Any, *, dry_run: bool = False,
-                  on_note: Callable[[str], None] | None = None) -> Preflight:
+                  on_demand: bool = False, on_note: Callable[[str], None] | None = None) -> Preflight:
     """Refuse (SetupRequired, nothing written) when a token lacks what the cycle needs or the
     anchor cannot be resolved; the first cycle of a configuration does the setup itself."""
     facts = side_facts(cfg, source_api, target_api)
-    missing = missing_for(facts, ["sync"], writes=not dry_run)
+    missing = missing_for(facts, ["sync", "on-demand"] if on_demand else ["sync"], writes=not dry_run)
     if missing:
         raise refuse_missing(cfg, facts, missing, "a dry run" if dry_run else "a sync cycle")
     name = recorded_anchor(cfg, store)
@@ -285,4 +318,5 @@ def prepare_cycle(cfg: Any, source_api: Any, target_api: Any, store: Any, *, dry
 
 
 __all__ = ["AnchorResult", "Preflight", "SideFacts", "ensure_anchor", "find_anchor", "missing_for",
-           "missing_text", "prepare_cycle", "record", "refuse_missing", "side_facts"]
+           "missing_text", "prepare_cycle", "record", "record_credential_failure", "refuse_missing",
+           "side_facts", "wait_for_quarantine"]

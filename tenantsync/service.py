@@ -13,7 +13,9 @@ from typing import Any, Iterator
 from .config import SyncConfig
 from .cycle import Cycle, CycleOptions
 from .graph.api import GraphApi
-from .preflight import prepare_cycle
+from .anchor import recorded_anchor
+from .errors import GraphError
+from .preflight import prepare_cycle, record_credential_failure, wait_for_quarantine
 from .store import Store
 
 
@@ -63,6 +65,13 @@ def open_cycle(cfg: SyncConfig, options: CycleOptions | None = None, *,
     options = options or CycleOptions()
     store = store or Store.for_url(cfg.state_url)
     with graph_apis(cfg, dry_run=options.dry_run) as (source, target):
-        ready = prepare_cycle(cfg, source, target, store, dry_run=options.dry_run, on_note=on_setup)
+        if recorded_anchor(cfg, store) is None:   # setup talks to Graph: not before a quarantined job's turn
+            wait_for_quarantine(cfg, store, options, notify)
+        try:
+            ready = prepare_cycle(cfg, source, target, store, dry_run=options.dry_run,
+                                  on_demand=bool(options.user_ids), on_note=on_setup)
+        except GraphError as exc:     # the tenant itself failed (e.g. a refused token), as at begin()
+            record_credential_failure(cfg, store, options, exc, notify)
+            raise
         yield Cycle(cfg, source_api=source, target_api=target, store=store, options=options, notify=notify,
                     anchor_attribute=ready.anchor_attribute)

@@ -1,5 +1,6 @@
 """Operations an administrator runs when something is wrong (reference §5–10), plain Python.
 
+- ``setup.run_setup(cfg)``: register (or find) the anchor extension, list the permissions per side.
 - ``connection_test.test_connection(cfg)``: the checks of the portal's Test connection.
 - ``ondemand.provision(cfg, ids)``: provision up to five users on demand, step by step.
 - ``repair.run_repair(cfg, provision=...)``: the pending-acceptance UPN repair.

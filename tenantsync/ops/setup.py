@@ -42,7 +42,7 @@ class SetupReport:
         shown, not blocking)."""
         out: dict[str, list[str]] = {}
         for r in self.rows:
-            if r["status"] == STATUS_MISSING and set(r["neededBy"]) & {"sync", "setup"}:
+            if r["status"] == STATUS_MISSING and set(r["neededBy"]) & {"sync", "on-demand", "setup"}:
                 out.setdefault(r["side"], []).append(r["permission"])
         return out
 
@@ -105,13 +105,13 @@ def run_setup(cfg: SyncConfig, *, dry_run: bool = False, source_api: Any = None,
     report = SetupReport(cfg.name, facts["source"].tenant_id, facts["target"].tenant_id, dry_run, anchor)
     report.rows = permission_rows(facts)
     report.missing = {s: permissions.missing(s, f.claims.roles) for s, f in facts.items()}  # type: ignore[arg-type]
-    report.fixes = fixes(facts, missing_for(facts, ["sync", "setup", "test-connection"]))
+    report.fixes = fixes(facts, missing_for(facts, ["sync", "on-demand", "setup", "test-connection"]))
     return report
 
 
 def permission_rows(facts: Any) -> list[dict[str, Any]]:
     """One row per (side, permission to grant): what it is for, who needs it, its status."""
-    order = {"sync": 0, "setup": 1, "test-connection": 2}
+    order = {"sync": 0, "on-demand": 1, "setup": 2, "test-connection": 3}
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for r in permissions.REQUIREMENTS:
         roles = facts[r.side].claims.roles

@@ -86,8 +86,11 @@ def test_configuration_and_connection_from_blocks(make_config, world):
     with pytest.raises(ConfigError, match="GraphConnectionBlock"):
         resolve_config("emea-from-block")
 
+    from tenantsync.emulator.tokens import plain_app_id
+
+    # client_id: the target app, on whose application setup registers the anchor extension
     GraphConnectionBlock(tenant_id=HQ, graph_url=world.url, auth_kind="static_token",
-                         secret="hq-token").save("hq", overwrite=True)
+                         client_id=plain_app_id("hq-token"), secret="hq-token").save("hq", overwrite=True)
     try:
         cfg = resolve_config("emea-from-block")
         hq = cfg.connection("hq")

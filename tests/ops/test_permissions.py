@@ -66,7 +66,7 @@ def test_a_cycle_with_such_tokens_refuses_with_the_same_names_and_changes_nothin
         with open_cycle(lacking.cfg, CycleOptions(), store=lacking.store) as cycle:
             drive(cycle)
     message = str(refused.value)
-    assert "tenantsync setup" in message
+    assert "tenantsync setup" in message and "eyJ" not in message       # no token in any message
     assert refused.value.missing == {"source": SOURCE_LACKS, "target": TARGET_LACKS}
     assert re.search(rf"source connection 'emea' \(tenant {SRC}\) lacks {SOURCE_LACKS[0]}", message)
     assert f"target connection 'hq' (tenant {TGT}) lacks {', '.join(TARGET_LACKS)}" in message
@@ -120,8 +120,9 @@ def test_a_permission_is_satisfied_by_a_higher_privileged_one_the_page_lists():
                                ["sync"]) == []
     assert permissions.missing("source", None) is None
     assert permissions.missing("source", [], ["sync"]) == ["User.Read.All", "GroupMember.Read.All",
-                                                           "Directory.Read.All",
                                                            "UserAuthenticationMethod.Read.All"]
+    # memberOf is read by provisioning on demand only
+    assert permissions.missing("source", [], ["on-demand"]) == ["Directory.Read.All"]
 
 
 def test_every_row_names_its_page_and_grants_a_permission_the_page_lists():
@@ -144,3 +145,11 @@ def test_token_claims_are_read_from_a_jwt_and_unknown_otherwise():
     assert claims.roles == {"User.Invite.All"} and claims.app_id == TGT_APP and claims.tenant_id == TGT
     assert read_claims("ops-tgt-admin").roles is None and not read_claims("a.b.c").known
     assert read_claims(None).roles is None
+
+
+def test_graph_api_exposes_the_roles_and_app_of_its_current_token(ops):
+    api = ops.api("target", admin=False)
+    assert api.granted_roles == frozenset(permissions.needed("target")) and api.app_id == TGT_APP
+    assert "eyJ" not in repr(api)                      # the token itself is never shown
+    opaque = ops.api("target")                         # the tests' plain administrator token
+    assert opaque.granted_roles is None and opaque.app_id is None

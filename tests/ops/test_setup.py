@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .opsworld import ADMIN_TOKENS, SRC, TGT, TGT_APP, permissions, token, uid, world
+from .opsworld import ADMIN_TOKENS, SRC, TGT, TGT_APP, TGT_TOKEN, permissions, token, uid, world
 
 from tenantsync.anchor import extension_name
 from tenantsync.cycle import CycleOptions, drive
@@ -137,3 +137,20 @@ def test_without_the_right_to_register_the_first_cycle_refuses_and_writes_nothin
     assert row["status"] == "missing" and row["neededBy"] == ["setup"]
     assert any(f"grant Application.ReadWrite.OwnedBy (Application) to application {TGT_APP} in tenant {TGT}"
                in f for f in report.fixes)
+
+
+def test_a_refused_token_in_the_first_cycle_quarantines_as_at_begin_and_setup_waits_for_the_next_attempt(fresh):
+    from tenantsync.errors import QuarantinedError
+
+    fresh.mp.setenv("OPS_TGT_TOKEN", "not-the-right-token")
+    with pytest.raises(GraphError) as refused:
+        cycle(fresh)
+    assert refused.value.code == "InvalidAuthenticationToken"
+    job = fresh.store.job(fresh.cfg.name)
+    assert job.code == "Quarantine" and job.quarantine.reason == "EncounteredQuarantineException"
+    assert [c["status"] for c in fresh.store.cycles(fresh.cfg.name)] == ["failure"]
+    fresh.mp.setenv("OPS_TGT_TOKEN", TGT_TOKEN)
+    with pytest.raises(QuarantinedError):          # not due yet: no Graph call, nothing registered
+        cycle(fresh)
+    assert extensions(fresh) == []
+    assert cycle(fresh, restart=True).counts["create"] == 10 and extensions(fresh) == [ANCHOR]
