@@ -104,6 +104,7 @@ class Cycle:
         self.kind: Kind = "on-demand" if self.opt.user_ids else "incremental"
         self.cycle_id = ""
         self.actions: list[Action] = []
+        self._notices: list[Action] = []
         self.staged: list[Action] = []
         self.message = ""
         self._marks: dict[str, str] = {}
@@ -213,9 +214,9 @@ class Cycle:
         """One warning row per cycle: the mapped attributes Graph documents as not writable."""
         if not self.not_writable or self.kind == "on-demand":
             return
-        self.store.append_log(self.cfg.name, log_rows([notice(self.cfg.name, self.not_writable)],
-                                                      job_id=self.cfg.name, cycle_id=self.cycle_id,
-                                                      dry_run=self.opt.dry_run))
+        self._notices = [notice(self.cfg.name, self.not_writable)]
+        self.store.append_log(self.cfg.name, log_rows(self._notices, job_id=self.cfg.name,
+                                                      cycle_id=self.cycle_id, dry_run=self.opt.dry_run))
 
     # -- 2. read and plan, page by page --------------------------------------------------------
     def pages(self) -> Iterator[list[dict[str, Any]]]:
@@ -518,7 +519,7 @@ class Cycle:
                 # the next cycle (or an approval with --allow-deletes) sees them again.
                 store.save_watermarks(cfg.name, self._marks)
         self._log(self.actions)
-        c = counts(self.actions)
+        c = counts([*self._notices, *self.actions])     # cycles.csv counts every provisioning-log row
         if self.kind == "on-demand":
             job = store.job(cfg.name)     # a few users on demand neither enter nor lift quarantine
         else:

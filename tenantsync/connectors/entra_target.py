@@ -21,6 +21,7 @@ from typing import Any
 from ..graph.api import GraphApi
 from ..graph.urls import path, relative
 from ..model import Action
+from ..permissions import forbidden_hint
 from ..stages.matching import TargetIndex, is_b2b
 from ..stages.writable import NOT_WRITABLE
 from .entra_source import odata_quote
@@ -33,6 +34,8 @@ FORBIDDEN_INVITES = ("Guest invitations not allowed for your company. Contact yo
 # user name, an underscore anywhere).
 INVITE_FORBIDDEN_CHARACTERS = '~!#$%^&*()+=[]{}\\/|;:"<>?,'
 INVITED_AS = "Guest"
+# Graph's 403 for a missing permission (errors page / every API page's Permissions section).
+INSUFFICIENT_PRIVILEGES = "Insufficient privileges to complete the operation."
 
 
 
@@ -143,11 +146,11 @@ class EntraTarget:
                           "sendInvitationMessage": False, "invitedUserType": INVITED_AS,
                           "invitedUserDisplayName": a.changes.get("displayName").new
                           if a.changes.get("displayName") else a.display_name}} for a in creates]
-        for a, r in zip(creates, self.api.batch(reqs)):
+        for a, req, r in zip(creates, reqs, self.api.batch(reqs)):
             if r["status"] in (200, 201):
                 a.target_id = (r["body"].get("invitedUser") or {}).get("id")
             else:
-                _fail(a, r, invitation=True)
+                _fail(a, r, req, invitation=True)
 
     def _send(self, actions: list[Action], build: Callable[[Action], dict[str, Any]], *,
               gone_ok: bool = False) -> None:
@@ -157,16 +160,21 @@ class EntraTarget:
             if "body" in req:
                 req["headers"] = {"Content-Type": "application/json"}
             reqs.append(req)
-        for a, r in zip(actions, self.api.batch(reqs)):
+        for a, req, r in zip(actions, reqs, self.api.batch(reqs)):
             if r["status"] < 300 or (gone_ok and r["status"] == 404):
                 continue            # an object already gone counts as done
-            _fail(a, r)
+            _fail(a, r, req)
 
 
-def _fail(a: Action, reply: Mapping[str, Any], *, invitation: bool = False) -> None:
+def _fail(a: Action, reply: Mapping[str, Any], request: Mapping[str, Any], *,
+          invitation: bool = False) -> None:
     err = ((reply.get("body") or {}).get("error") or {})
     code, message = err.get("code") or f"HTTP{reply['status']}", err.get("message") or ""
-    if invitation and reply["status"] == 403:
+    if reply["status"] == 403 and message.startswith(INSUFFICIENT_PRIVILEGES):
+        # A permission the token lacks (opaque tokens are not checked before the cycle): name it.
+        hint = forbidden_hint(request["method"], request["url"], "target")
+        message = f"{message} {hint}".strip()
+    elif invitation and reply["status"] == 403:
         code, message = "AzureActiveDirectoryForbidden", FORBIDDEN_INVITES
     elif invitation and reply["status"] == 400:
         refused = forbidden_characters(a.invite_email or "")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .opsworld import ADMIN_TOKENS, SRC, TGT, TGT_APP, token, world
+from .opsworld import ADMIN_TOKENS, ANCHOR, SRC, TGT, TGT_APP, token, world
 
 from tenantsync import permissions
 from tenantsync.cycle import CycleOptions, drive
@@ -153,3 +153,21 @@ def test_graph_api_exposes_the_roles_and_app_of_its_current_token(ops):
     assert "eyJ" not in repr(api)                      # the token itself is never shown
     opaque = ops.api("target")                         # the tests' plain administrator token
     assert opaque.granted_roles is None and opaque.app_id is None
+
+
+def test_an_opaque_token_missing_a_permission_gets_each_user_failed_with_the_permission_named(ops):
+    # Roles of an opaque token cannot be checked before the cycle: Graph's 403 on each invitation
+    # is then the evidence, and the provisioning log names the permission to grant.
+    # (User.ReadWrite.All would also allow invitations: invitation-post lists it)
+    roles = [p for p in permissions.needed("target") if p not in ("User.Invite.All", "User.ReadWrite.All")]
+    ops.load(world(target={"tokens": [{"token": "opaque-tgt", "appId": TGT_APP, "roles": roles},
+                                      ADMIN_TOKENS["target"]], "applications": [
+        {"appId": TGT_APP, "extensionProperties": [{"name": "tenantsyncSourceAnchor",
+                                                    "dataType": "String", "targetObjects": ["User"]}]}]}))
+    ops.mp.setenv("OPS_TGT_TOKEN", "opaque-tgt")
+    report = ops.sync()
+    rows = [r for r in ops.store.log(ops.cfg.name, report.cycle_id)
+            if r["provisioningAction"] == "create"]
+    assert rows and all(r["status"] == "failure" for r in rows)
+    assert all("needs the application permission User.Invite.All" in r["reason"] for r in rows)
+    assert not any(u.get(ANCHOR) for u in ops.target_users())
