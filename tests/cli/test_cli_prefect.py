@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from tenantsync.cli import app
-from tenantsync.demo import FIXTURE, TOKENS, write_configs
 
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("prefect")]
 
 
 @pytest.fixture
-def world(tmp_path: Path):
-    from tenantsync.emulator import EmulatorServer
-
-    saved = dict(os.environ)
-    server = EmulatorServer(FIXTURE, port=0)
-    os.environ.update(TOKENS)
-    os.environ["TENANTSYNC_GRAPH_URL"] = server.url
-    try:
-        yield write_configs(tmp_path / "state")
-    finally:
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+def world(samples):
+    return samples[1]
 
 
 def test_sync_then_report_through_the_command_line(world: dict[str, Path], tmp_path: Path) -> None:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from tenantsync.cli import app
-from tenantsync.demo import FIXTURE, TOKENS, write_configs
 from tenantsync.emulator.tokens import plain_app_id
 
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("prefect")]
@@ -19,24 +16,8 @@ HQ = "7242482c-0038-4818-b3af-70b2766b9f27"
 ANCHOR = f"extension_{plain_app_id('hq-token').replace('-', '')}_tenantsyncSourceAnchor"
 
 
-@pytest.fixture
-def world(tmp_path: Path):
-    from tenantsync.emulator import EmulatorServer
-
-    saved = dict(os.environ)
-    server = EmulatorServer(FIXTURE, port=0)
-    os.environ.update(TOKENS)
-    os.environ["TENANTSYNC_GRAPH_URL"] = server.url
-    try:
-        yield server, write_configs(tmp_path / "state")
-    finally:
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def test_setup_dry_run_then_registers_once_then_says_it_is_there(world) -> None:
-    server, configs = world
+def test_setup_dry_run_then_registers_once_then_says_it_is_there(samples) -> None:
+    server, configs = samples
     runner = CliRunner()
     emea, us = str(configs["emea-to-hq"]), str(configs["us-to-hq"])
 

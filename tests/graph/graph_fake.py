@@ -15,7 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from tenantsync.graph import RetryPolicy
+
 TOKEN = "fake-token-0123456789abcdef"
+FAST = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05)   # retries without waiting
 Handler = Callable[[str, str, dict[str, list[str]], Any], tuple[int, dict[str, str], Any]]
 
 

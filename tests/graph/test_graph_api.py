@@ -10,34 +10,8 @@ import httpx
 import pytest
 
 from tenantsync.errors import DryRunViolation, ErrorKind, GraphError
-from tenantsync.graph import GraphApi, RetryPolicy
-from graph_fake import TOKEN, FakeGraph, error
-
-FAST = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05)
-
-
-@pytest.fixture
-def fake() -> FakeGraph:
-    return FakeGraph(users=50)
-
-
-@pytest.fixture
-def make_api(fake, monkeypatch):
-    monkeypatch.setenv("FAKE_TOKEN", TOKEN)
-    apis: list[GraphApi] = []
-
-    def make(**kw) -> GraphApi:
-        kw.setdefault("retry_policy", FAST)
-        api = GraphApi({"name": "fake", "tenant_id": "t1", "graph_url": fake.base,
-                        "auth": {"kind": "static_token", "token_env": "FAKE_TOKEN"}},
-                       transport=kw.pop("transport", None) or fake.transport(), **kw)
-        apis.append(api)
-        return api
-
-    yield make
-    for api in apis:
-        api.close()
-
+from tenantsync.graph import GraphApi
+from graph_fake import FAST, TOKEN, error
 
 def test_pages_follow_next_links_and_send_the_query(fake, make_api):
     fake.users = {f"u{i:05d}": {"id": f"u{i:05d}", "version": 0} for i in range(2500)}

@@ -12,35 +12,8 @@ import pytest
 
 from tenantsync.connectors.entra_source import MAX_FILTER_IDS, EntraSource, odata_quote
 from tenantsync.errors import ErrorKind, GraphError
-from tenantsync.graph import GraphApi, RetryPolicy
 from tenantsync.graph.urls import path, relative, segment
-from graph_fake import TOKEN, FakeGraph, error
-
-FAST = RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05)
-
-
-@pytest.fixture
-def fake() -> FakeGraph:
-    return FakeGraph(users=50)
-
-
-@pytest.fixture
-def make_api(fake, monkeypatch):
-    monkeypatch.setenv("FAKE_TOKEN", TOKEN)
-    apis: list[GraphApi] = []
-
-    def make(**kw) -> GraphApi:
-        kw.setdefault("retry_policy", FAST)
-        api = GraphApi({"name": "fake", "tenant_id": "t1", "graph_url": fake.base,
-                        "auth": {"kind": "static_token", "token_env": "FAKE_TOKEN"}},
-                       transport=kw.pop("transport", None) or fake.transport(), **kw)
-        apis.append(api)
-        return api
-
-    yield make
-    for api in apis:
-        api.close()
-
+from graph_fake import FAST, error
 
 # -- percent-encoding -----------------------------------------------------------------------------
 
