@@ -3,6 +3,7 @@
     flows.sync:sync_cycle                 initial / incremental cycle (restart, dry run, deletion approval)
     flows.ondemand:provision_on_demand    up to 5 users, rate-limited across runs
     flows.repair:repair_upn               pending-acceptance UPN repair
+    flows.disable_sms:disable_sms_flow    SMS sign-in repair (turns it off in the source tenant)
     flows.connection:test_connection      the documented test-connection checks
     flows.setup:setup_config              anchor extension and permissions, once per configuration
     flows.usersource:user_source_sync     Entra ID -> application user directory

@@ -4,7 +4,8 @@ Starts, in order, and stops them all on Ctrl-C:
   1. `prefect server start` (PREFECT_HOME: the repository's .prefect-home), waiting for /api/health;
   2. the Graph emulator with data/samples/tenants.json on 127.0.0.1:8765 (unless one already answers);
   3. then, against that server: the process work pool `tenantsync-process`, the block types
-     (`prefect block register -m blocks`), every deployment of prefect.yaml (`prefect deploy --all`);
+     (`prefect block register -m blocks`), and `tenantsync deploy`: the deployments of every sample
+     configuration (data/configs/*.yaml), scheduled from their settings.interval_minutes;
   4. a process worker with the sample tokens (EMEA_TOKEN=emea-token, US_TOKEN=us-token, HQ_TOKEN=hq-token).
 
     python -m flows.ui [--port 4200] [--emulator-port 8765] [--no-emulator] [--no-worker]
@@ -59,7 +60,7 @@ def environment(port: int, emulator_port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PREFECT_HOME", str(REPO / ".prefect-home"))
     env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
-    env["PWD"] = str(REPO)              # prefect.yaml: set_working_directory {{ $PWD }}
+    env["PWD"] = str(REPO)              # the flows' working directory (tenantsync deploy runs in REPO)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     env.setdefault("TENANTSYNC_GRAPH_URL", f"http://127.0.0.1:{emulator_port}/v1.0")
@@ -118,7 +119,8 @@ def setup(env: dict[str, str]) -> None:
     if pools.returncode != 0:
         run(prefect_cmd("work-pool", "create", POOL, "--type", "process"), env, f"creating work pool {POOL}")
     run(prefect_cmd("block", "register", "-m", "blocks"), env, "registering block types")
-    run(prefect_cmd("--no-prompt", "deploy", "--all"), env, "deploying prefect.yaml (prefect deploy --all)")
+    run([sys.executable, "-m", "tenantsync", "deploy", "--work-pool", POOL], env,
+        "deploying the configurations of data/configs (tenantsync deploy)")
 
 
 def main(argv: list[str] | None = None) -> int:

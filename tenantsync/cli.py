@@ -1,6 +1,6 @@
 """The ``tenantsync`` command line (DESIGN.md, "Command line").
 
-Procedures (test-connection, sync, provision, repair-upn, user-source, report, demo) run their
+Procedures (test-connection, sync, provision, repair-upn, disable-sms, user-source, report, demo) run their
 Prefect flow and print a short summary, or the flow's JSON result with ``--json``. Tools (emulator,
 expression, render) never import Prefect and answer at once. Prefect and the flows are imported
 inside the commands only, so ``--help`` and the tools stay fast, and a procedure starts in about a
@@ -379,6 +379,16 @@ def render_repair(result: Mapping[str, Any]) -> None:
     report_paths(result.get("reports"))
 
 
+def render_disable_sms(result: Mapping[str, Any]) -> None:
+    con = out()
+    con.print(escape(str(result.get("summary") or result.get("message") or "")))
+    rows = result.get("rows") or []
+    if rows:
+        con.print(rows_table(rows, columns=["id", "userPrincipalName", "smsSignInStateBefore",
+                                            "smsSignInStateAfter", "outcome"], limit=300))
+    report_paths(result.get("reports"))
+
+
 def render_user_source(result: Mapping[str, Any]) -> None:
     con = out()
     head = {k: result.get(k) for k in ("config", "instance", "directory", "kind", "cycle_id", "status", "message",
@@ -573,6 +583,23 @@ def repair_upn(
               csv_path=str(csv) if csv else None)
 
 
+@app.command("disable-sms")
+def disable_sms(
+    config: str = ConfigArg,
+    user: list[str] | None = typer.Option(None, "--user", metavar="ID",
+                                          help="Only this source user (object id or UPN); repeat for more. "
+                                               "Default: every user in the configuration's scope."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List the users, write nothing to Graph."),
+    csv: Path | None = typer.Option(None, "--csv", metavar="FILE",
+                                       help="Where to write sms-sign-in.csv (default: data/reports/<configuration>/)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Turn SMS sign-in off for the in-scope users a cycle skips for it (the documented repair);
+    needs UserAuthenticationMethod.ReadWrite.All on the source connection."""
+    procedure(config, "flows.disable_sms", "disable_sms_flow", render_disable_sms, json_out, config=config,
+              user_ids=list(user or []), dry_run=dry_run, csv_path=str(csv) if csv else None)
+
+
 @app.command("user-source")
 def user_source(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
     """Synchronize Entra ID users into an application's own user directory."""
@@ -589,6 +616,83 @@ def report(
     """Export the CSV reports and the HTML summary of a configuration."""
     procedure(config, "flows.reports", "export_reports", render_reports, json_out,
               config=config, out_dir=str(out_dir))
+
+
+@app.command()
+def deploy(
+    configs: list[str] | None = typer.Argument(None, metavar="[CONFIG ...]", show_default=False,
+                                               help="Configuration files or block names (default: data/configs/*.yaml)."),
+    work_pool: str = typer.Option("tenantsync-process", "--work-pool", help="Process work pool (created if missing)."),
+    prefect_yaml: Path | None = typer.Option(None, "--prefect-yaml", metavar="FILE",
+                                             help="Write the deployments to FILE for `prefect deploy --all` (paths "
+                                                  "relative to here) instead of deploying ('-': print them)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Create or update each configuration's Prefect deployments on PREFECT_API_URL: the incremental
+    cycle every settings.interval_minutes, the other procedures by hand, a daily report export."""
+    prefect_env()
+    from flows import deploy as d
+
+    if prefect_yaml is not None:
+        text = _guarded(lambda: d.render_prefect_yaml(d.load_configurations(configs), base=Path.cwd(),
+                                                      work_pool=work_pool))
+        if str(prefect_yaml) == "-":
+            print(text, end="")
+        else:
+            prefect_yaml.write_text(text, encoding="utf-8")
+            err().print(f"wrote {prefect_yaml} ({text.count(chr(10) + '- name: ')} deployments)", markup=False)
+        return
+    result = _guarded(lambda: d.deploy(configs, work_pool=work_pool), bad_input=(d.NoServer,))
+    if json_out:
+        print(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+        return
+    con = out()
+    con.print(rows_table(result["deployments"], columns=["deployment", "schedule", "action", "was", "paused"],
+                         title="deployments"))
+    for full in result["removed"]:
+        con.print(f"removed {full} (no longer produced by its configuration)", markup=False)
+    for s in result["skipped"]:
+        con.print(f"skipped: {s['reason']}", markup=False)
+    for entrypoint in result["not_available"]:
+        con.print(f"not deployed: {entrypoint} (module not installed)", markup=False)
+    con.print(result["message"], markup=False)
+
+
+@app.command("delete-config")
+def delete_config(
+    config: str = ConfigArg,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete without asking."),
+    restore: bool = typer.Option(False, "--restore", help="Undo a deletion: lift the mark (the state is as it "
+                                                         "was at deletion) and resume the deployments."),
+    archive_dir: Path | None = typer.Option(None, "--archive-dir", metavar="DIR",
+                                            help="Where the archive store goes (default: 'archive' beside a "
+                                                 "SQLite store, else data/state/archive)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Delete a configuration as Entra does: pause its deployments, archive its state (never dropped),
+    keep its reports and leave every synced user as it is in the target. Later syncs are refused."""
+    import sys
+
+    prefect_env()
+    from flows import delete_config as dc
+
+    if restore:
+        result = _guarded(lambda: dc.restore(config))
+    else:
+        cfg, plan, names, note = _guarded(lambda: dc.plan(config, archive_dir=str(archive_dir) if archive_dir else None))
+        for line in plan.lines(names, note):
+            (err() if json_out else out()).print(line, markup=False)
+        if not yes and not plan.already:
+            if not sys.stdin.isatty():
+                fail("deleting a configuration needs a confirmation: run again with --yes (nothing was done)", 2)
+            if not typer.confirm(f"Delete configuration {cfg.name}?", default=False):
+                err().print("nothing was done", markup=False)
+                raise typer.Exit(1)
+        result = _guarded(lambda: dc.execute(cfg, plan))
+    if json_out:
+        print(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+    else:
+        out().print(result["message"], markup=False)
 
 
 @app.command()

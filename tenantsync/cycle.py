@@ -40,15 +40,18 @@ from .config import SyncConfig
 from .connectors.entra_source import EntraSource
 from .connectors.entra_target import EntraTarget
 from .errors import ExpressionError, GraphError, QuarantinedError
+from .fingerprint import ConfigWatch
 from .model import Action, Step
 from .quarantine import JobKeeper
 from .records import counts, log_rows
+from .references import ManagerReferences, maps_manager
 from .stages.guard import apply_deletion_threshold, empty_source_abort
 from .stages.mapping import MappingPlan, b2b_upn
 from .stages.matching import Match, TargetIndex, anchor_value, match_user
 from .stages.plan import Removal, plan_user
 from .stages.scope import ScopeContext, evaluate_scope
 from .stages.writable import notice, split_writable
+from .sms import apply_sms_rule
 from .store import Link, Store
 
 Kind = Literal["initial", "incremental", "on-demand"]
@@ -98,8 +101,12 @@ class Cycle:
         self.mapping = MappingPlan(mappings, upn_transform=lambda upn: b2b_upn(upn, self.target.initial_domain()))
         # The anchor extension's registered name (open_cycle passes what setup resolved; else the store's).
         anchor = anchor_attribute or require_anchor(cfg, store)
-        self.target = EntraTarget(target_api, anchor_attribute=anchor, select=self.mapping.targets)
-        self.source = EntraSource(source_api, self.mapping.source_attributes)
+        manager = maps_manager(mappings)      # the manager reference (references.py)
+        self.target = EntraTarget(target_api, anchor_attribute=anchor, select=self.mapping.targets,
+                                  expand_manager=manager)
+        self.source = EntraSource(source_api, self.mapping.source_attributes, manager=manager)
+        self.references = ManagerReferences(cfg.name, store, self.target, enabled=manager,
+                                            dry_run=self.opt.dry_run)
         self.jobs = JobKeeper(store, cfg, notify=notify)
         self.kind: Kind = "on-demand" if self.opt.user_ids else "incremental"
         self.cycle_id = ""
@@ -118,16 +125,21 @@ class Cycle:
     # -- 1. begin ------------------------------------------------------------------------------
     def begin(self) -> str:
         cfg, store = self.cfg, self.store
+        store.refuse_if_deleted(cfg.name)      # a deleted configuration (tenantsync delete-config)
         if self.opt.restart:
             store.reset(cfg.name, watermarks=True, escrows=True, quarantine=True)
+        # A changed scope or mapping: a full cycle, as a restart would be (tenantsync/fingerprint.py).
+        self.config = ConfigWatch(cfg, None if self.opt.user_ids else store.config_fingerprint(cfg.name))
         # ForceDeletes is an administrator's approval: like a restart it does not wait for the backoff.
         self.jobs.check_due(ignore=self.opt.ignore_quarantine or self.opt.restart or self.opt.allow_deletes
-                            or bool(self.opt.user_ids))
-        marks = store.watermarks(cfg.name)
+                            or bool(self.opt.user_ids) or bool(self.config.changed))
+        marks = {} if self.config.changed else store.watermarks(cfg.name)
         if not self.opt.user_ids:
             self.kind = "incremental" if marks.get("users") else "initial"
         self._marks_in = marks
-        self.notes, self._user_round = [], None
+        self.notes, self._user_round = [self.config.note] if self.config.changed else [], None
+        if self.config.changed:
+            log.warning("%s: %s", cfg.name, self.config.note)
         failed: GraphError | None = None
         if self.kind == "incremental":
             # The users round starts here, before the cycle is recorded: an expired link makes
@@ -242,6 +254,9 @@ class Cycle:
         """Users not changed themselves but whose group membership changed, and escrows now due."""
         extra = set(getattr(self, "_membership_touched", set()))
         extra |= set(self.store.escrows_due(self.cfg.name, datetime.now(timezone.utc)))
+        # users a repair asked to evaluate again (tenantsync disable-sms: store/reevaluations.py)
+        extra |= (asked := set(self.store.reevaluations(self.cfg.name)))
+        self._reevaluated = asked
         extra -= self._seen
         if extra:
             snaps = self.store.snapshots(self.cfg.name, extra)
@@ -283,20 +298,15 @@ class Cycle:
         matches = {u["id"]: self._match(u, index) for u in users}
         if index.digest_keys:
             self._read_differing(users, scopes, matches, index)
-        # SMS rule: only users about to be created need the extra phone-method read.
-        # A disabled user is never created, so its phone methods are not read either.
-        enabled = {u["id"] for u in users if u.get("accountEnabled") is not False}
-        would_create = [uid for uid, s in scopes.items()
-                        if s.in_scope and matches[uid].target is None and uid in enabled]
-        if would_create:
-            ready = self.source.sms_ready(would_create)
-            for uid in ready:
-                scopes[uid] = evaluate_scope(next(u for u in users if u["id"] == uid), self.scope_ctx, sms_ready=True)
+        planned = [self._plan_one(u, scopes.get(u["id"]), matches[u["id"]], removals.get(u["id"])) for u in users]
+        # The SMS sign-in rule (tenantsync/sms.py) reads only users it could turn from a write into a skip.
+        by_id = {u["id"]: u for u in users}
+        planned = missing + apply_sms_rule(planned, scopes, self.source, on_demand=self.kind == "on-demand",
+                                           replan=lambda i, s: self._plan_one(by_id[i], s, matches[i], None))
         # counted only after the last Graph call, so a retried page is not counted twice
         self._in_scope += sum(1 for s in scopes.values() if s.in_scope)
-        planned = missing + [self._plan_one(u, scopes.get(u["id"]), matches[u["id"]], removals.get(u["id"]))
-                             for u in users]
         self.actions.extend(planned)
+        self.references.note(users, scopes, matches, prior)
         # Skips are final once planned: their rows go out now, so a 100,000-user cycle does not hold
         # every user's provisioning steps until finish. Writes are logged once applied.
         self._log([a for a in planned if not (a.is_write and a.status == "success")])
@@ -498,6 +508,8 @@ class Cycle:
     # -- 5. finish -----------------------------------------------------------------------------
     def finish(self) -> CycleReport:
         cfg, store = self.cfg, self.store
+        # Managers last, after every create (references.py); their failures are reference escrows.
+        references = self.references.resolve(self.actions)
         failures = {a.source_id: a.reason for a in self.actions if a.status == "failure"}
         if not self.opt.dry_run:
             store.remove_snapshots(cfg.name, self._snap_removed)
@@ -518,6 +530,10 @@ class Cycle:
                 # Only now that its changes are applied; never past staged deletions, so that
                 # the next cycle (or an approval with --allow-deletes) sees them again.
                 store.save_watermarks(cfg.name, self._marks)
+                store.save_config_fingerprint(cfg.name, self.config.current, self.cycle_id)
+                store.clear_reevaluations(cfg.name, None if self.kind == "initial"
+                                          else getattr(self, "_reevaluated", set()))
+        self.actions.extend(references)
         self._log(self.actions)
         c = counts([*self._notices, *self.actions])     # cycles.csv counts every provisioning-log row
         if self.kind == "on-demand":

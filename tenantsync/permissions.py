@@ -18,6 +18,15 @@ Where the pages were silent or changed over time, the decision is written on the
 - list phoneMethods for other users (authentication-list-phonemethods): UserAuthenticationMethod.
   Read.All is granted; the phone-specific UserAuthMethod-Phone.* permissions of newer versions of
   the page are accepted too.
+- disableSmsSignIn (phoneauthenticationmethod-disablesmssignin): earlier versions of the page list
+  UserAuthenticationMethod.ReadWrite.All, newer ones UserAuthMethod-Phone.ReadWrite.All as the least
+  privileged; the former is granted (the troubleshooting script's scope), both are accepted.
+- externalIdentitiesPolicy exists in Graph beta only (externalidentitiespolicy-get, beta): test
+  connection reads it from the beta endpoint beside the connection's v1.0 one.
+
+``OPTIONAL`` operations are procedures an administrator runs by hand (``tenantsync disable-sms``
+writes to the source tenant): their permissions are listed, never required of a configuration, and
+left out when no operation is named (``missing(side, roles)``, ``needed(side)``).
 """
 
 from __future__ import annotations
@@ -29,8 +38,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 Side = Literal["source", "target"]
-Operation = Literal["sync", "on-demand", "setup", "test-connection"]
+Operation = Literal["sync", "on-demand", "setup", "test-connection", "disable-sms"]
 SIDES: tuple[Side, ...] = ("source", "target")
+OPTIONAL: frozenset[str] = frozenset({"disable-sms"})
+ORDER = {"sync": 0, "on-demand": 1, "setup": 2, "test-connection": 3, "disable-sms": 4}
 DOCS = "https://learn.microsoft.com/graph/api/"
 
 USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
@@ -75,22 +86,31 @@ def _r(permission: str, side: Side, purpose: str, page: str, accepted: Sequence[
 REQUIREMENTS: tuple[Requirement, ...] = (
     # -- source ---------------------------------------------------------------------------------
     _r("User.Read.All", "source", "read users and their changes (users/delta, GET /users/{id})",
-       "user-delta", USER_READ, ("sync", "test-connection"),
+       "user-delta", USER_READ, ("sync", "test-connection", "disable-sms"),
        [("GET", r"/users/delta"), ("GET", r"/users/[^/]+$"), ("GET", r"/users$")]),
     _r("GroupMember.Read.All", "source", "read the members of the assigned groups (groups/delta)",
        "group-delta", ("GroupMember.Read.All", "Directory.Read.All", "Directory.ReadWrite.All",
-                       "Group.Read.All", "Group.ReadWrite.All"), ("sync",),
+                       "Group.Read.All", "Group.ReadWrite.All"), ("sync", "disable-sms"),
        [("GET", r"/groups/delta"), ("GET", r"/groups/[^/]+/members")]),
+    _r("User.Read.All", "source", "read each user's manager (users/delta with $select=...,manager; "
+       "GET /users/{id}?$expand=manager when provisioning on demand)", "user-list-manager", USER_READ,
+       ("sync",), [("GET", r"/users/delta"), ("GET", r"/users/[^/]+$")]),
     _r("Directory.Read.All", "source", "read a user's groups when provisioning on demand "
        "(GET /users/{id}/memberOf)", "user-list-memberof",
        ("Directory.Read.All", "Directory.ReadWrite.All"), ("on-demand",),
        [("GET", r"/users/[^/]+/memberOf")]),
-    _r("UserAuthenticationMethod.Read.All", "source", "read the phone methods of users about to be "
-       "created (the SMS sign-in rule; without it every user reads as not SMS-ready)",
+    _r("UserAuthenticationMethod.Read.All", "source", "read the phone methods of the in-scope users a "
+       "cycle would write, and of users provisioned on demand (the SMS sign-in rule; without it those "
+       "users fail and are escrowed)",
        "authentication-list-phonemethods",
        ("UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All",
-        "UserAuthMethod-Phone.Read.All", "UserAuthMethod-Phone.ReadWrite.All"), ("sync",),
+        "UserAuthMethod-Phone.Read.All", "UserAuthMethod-Phone.ReadWrite.All"), ("sync", "disable-sms"),
        [("GET", r"/users/[^/]+/authentication/phoneMethods")]),
+    _r("UserAuthenticationMethod.ReadWrite.All", "source", "turn SMS sign-in off for the in-scope "
+       "users a cycle skips for it (tenantsync disable-sms only; sync never writes to the source)",
+       "phoneauthenticationmethod-disablesmssignin",
+       ("UserAuthenticationMethod.ReadWrite.All", "UserAuthMethod-Phone.ReadWrite.All"), ("disable-sms",),
+       [("POST", r"/users/[^/]+/authentication/phoneMethods/[^/]+/disableSmsSignIn$")], write=True),
     _r("Directory.Read.All", "source", "read the organization (test connection: tenant, licences)",
        "organization-get", ORG_READ, ("test-connection",), [("GET", r"/organization")]),
     _r("Policy.Read.All", "source", "read the cross-tenant access settings for the target "
@@ -102,6 +122,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     _r("User.ReadWrite.All", "target", "read users: B2B users, by anchor or mail, by id",
        "user-list", USER_READ, ("sync", "test-connection"),
        [("GET", r"/users$"), ("GET", r"/users/[^/]+$")]),
+    _r("User.ReadWrite.All", "target", "read users' managers ($expand=manager on the reads above; "
+       "GET /users/{id}/manager)", "user-list-manager", USER_READ, ("sync",),
+       [("GET", r"/users/[^/]+/manager$")]),
+    _r("User.ReadWrite.All", "target", "set a user's manager (PUT /users/{id}/manager/$ref)",
+       "user-post-manager", ("User.ReadWrite.All", "Directory.ReadWrite.All"), ("sync",),
+       [("PUT", r"/users/[^/]+/manager/\$ref$")], write=True),
     _r("User.Invite.All", "target", "invite new users (POST /invitations)", "invitation-post",
        ("User.Invite.All", "Directory.ReadWrite.All", "User.ReadWrite.All"), ("sync",),
        [("POST", r"/invitations$")], write=True),
@@ -137,6 +163,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
        "invitations allowed)", "authorizationpolicy-get",
        ("Policy.Read.All", "Policy.ReadWrite.Authorization"), ("test-connection",),
        [("GET", r"/policies/authorizationPolicy")]),
+    _r("Policy.Read.All", "target", "read the external user leave settings (test connection: can "
+       "synced users leave the target?)", "externalidentitiespolicy-get?view=graph-rest-beta",
+       ("Policy.Read.All", "Policy.ReadWrite.ExternalIdentities"), ("test-connection",),
+       [("GET", r"/policies/externalIdentitiesPolicy$")]),
     _r("Application.ReadWrite.OwnedBy", "target", "find the app's own application and its directory "
        "extensions (GET /applications(appId=...), .../extensionProperties)", "application-get",
        ("Application.Read.All", "Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"),
@@ -155,11 +185,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
 
 def requirements(side: Side | None = None, operations: Iterable[str] | None = None, *,
                  writes: bool = True) -> list[Requirement]:
-    """The rows of one side (or both) used by any of ``operations`` (None: all); without
-    ``writes`` only the reading rows (a dry run)."""
+    """The rows of one side (or both) used by any of ``operations`` (None: every operation but
+    the OPTIONAL procedures); without ``writes`` only the reading rows (a dry run)."""
     ops = set(operations) if operations is not None else None
     return [r for r in REQUIREMENTS if (side is None or r.side == side)
-            and (ops is None or r.operations & ops) and (writes or not r.write)]
+            and (r.operations & ops if ops is not None else r.operations - OPTIONAL)
+            and (writes or not r.write)]
 
 
 def missing(side: Side, granted: Iterable[str] | None, operations: Iterable[str] | None = None, *,
@@ -225,9 +256,8 @@ def render_markdown() -> str:
     """The README's permissions table, generated from REQUIREMENTS."""
     lines = ["| Side | Permission (Application) | Needed by | What for | Also satisfied by | Graph page |",
              "|---|---|---|---|---|---|"]
-    order = {"sync": 0, "on-demand": 1, "setup": 2, "test-connection": 3}
     for r in sorted(REQUIREMENTS, key=lambda r: (SIDES.index(r.side), r.permission)):
-        ops = ", ".join(sorted(r.operations, key=order.__getitem__))
+        ops = ", ".join(sorted(r.operations, key=ORDER.__getitem__))
         others = ", ".join(p for p in r.accepted if p != r.permission) or "—"
         lines.append(f"| {r.side} | {r.permission} | {ops} | {r.purpose} | {others} | "
                      f"[{r.page}]({r.url}) |")

@@ -1,14 +1,30 @@
-"""The job's synchronizationStatus (reference §5): quarantine entry, backoff, release, notification."""
+"""The job's synchronizationStatus (reference §5): quarantine entry, backoff, release, notification.
+
+Escrow thresholds are counted over the job, not per cycle (application-provisioning-quarantine-status,
+"Escrow thresholds": "a job with 4,000 failures wouldn't go into quarantine"; restarting with
+"clear escrows" is what "restart[s] the escrow counter that accrues toward quarantine status"):
+- failures: the objects escrowed now (ts_escrows). An object is counted once however many cycles it
+  failed in; it leaves the count when it succeeds, and a restart (resetScope Escrows) clears them all;
+- reference failures (a manager that could not be set): counted apart (ts_reference_escrows), only
+  toward the absolute 60,000 limit, as the page says;
+- provisioning events, for the 40 % rule: the objects the job has provisioned or tried to since its
+  state began, i.e. linked users plus escrowed users without a link (the page's examples count users:
+  "30,000 users failed provisioning and 5,000 were successful"). Counted only when the rule is
+  evaluated (5,000 to 40,000 failures), so a healthy job pays one small count per cycle.
+The thresholds themselves are the pure stages.guard.escrow_quarantine_reason.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from .config import SyncConfig
 from .errors import GraphError, QuarantinedError
-from .stages.guard import escrow_quarantine_reason, next_attempt, quarantine_expired
+from .stages import guard
+from .stages.guard import next_attempt, quarantine_expired
 from .store import JobStatus, Quarantine, Store
 
 Notify = Callable[[str, str], None]          # (subject, body) -> sends to notification_email
@@ -67,10 +83,10 @@ class JobKeeper:
         if dry_run:
             return self.store.job(self.cfg.name)
         failures = c.get("failure", 0)
-        events = sum(c.get(k, 0) for k in ("success", "failure", "warning"))
-        reason = quarantine_reason or escrow_quarantine_reason(failures, 0, events)
+        escrows = job_escrows(self.store, self.cfg.name) if not quarantine_reason else None
+        reason = quarantine_reason or (escrows.reason() if escrows else None)
         if reason:
-            return self.enter_quarantine(reason, message or f"{failures} of {events} provisioning events failed")
+            return self.enter_quarantine(reason, message or (escrows.describe() if escrows else reason))
         job, now = self.store.job(self.cfg.name), self.now()
         job.code, job.quarantine, job.notified_reason = "Active", None, None   # success lifts quarantine
         job.last_execution = now
@@ -114,7 +130,38 @@ WHAT_TO_DO = {
                                       "(tenantsync test-connection CONFIG), then restart.",
     "TooManyDeletes": "Review pending-deletions.csv. If the deletions are expected, approve them "
                       "(tenantsync sync CONFIG --allow-deletes); otherwise fix the cause and restart.",
-    "EncounteredEscrowProportionThreshold": "More than 40 % of provisioning events failed: read the "
-                                            "provisioning log's error codes, fix them, then restart.",
+    "EncounteredEscrowProportionThreshold": "More than 40 % of the users this job provisioned or tried to "
+                                            "are in escrow (failing): read the provisioning log's error "
+                                            "codes, fix them, then restart.",
+    "EncounteredBaseEscrowThreshold": "More than 40,000 users are in escrow (failing): read the provisioning "
+                                      "log's error codes, fix them, then restart.",
+    "EncounteredTotalEscrowThreshold": "More than 60,000 failures are in escrow, reference attributes "
+                                       "(manager) included: read the provisioning log, fix, then restart.",
     "default": "Read the provisioning log, fix the cause, then restart (tenantsync sync CONFIG --restart).",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class JobEscrows:
+    """The job's escrow counter (module docstring)."""
+
+    failed: int             # objects escrowed now
+    reference: int          # reference attributes escrowed now (manager)
+    objects: int = 0        # objects provisioned or tried since the job's state began (0: not counted)
+
+    def reason(self) -> str | None:
+        return guard.escrow_quarantine_reason(self.failed, self.reference, max(self.objects, self.failed))
+
+    def describe(self) -> str:
+        text = f"{self.failed} objects in escrow over the job's cycles"
+        if self.objects:
+            text += f", of {self.objects} provisioned or attempted"
+        if self.reference:
+            text += f", and {self.reference} reference attribute failures (manager)"
+        return text + " (escrow thresholds: quarantine status documentation)"
+
+
+def job_escrows(store: Store, config: str) -> JobEscrows:
+    failed, reference = store.count_escrows(config), store.count_reference_escrows(config)
+    evaluated = guard.ESCROW_EVALUATION_MIN <= failed <= guard.ESCROW_BASE_LIMIT
+    return JobEscrows(failed, reference, store.count_job_objects(config) if evaluated else 0)

@@ -34,6 +34,21 @@ def graph_apis(cfg: SyncConfig, *, dry_run: bool = False) -> Iterator[tuple[Grap
 
 
 @contextmanager
+def source_writer(cfg: SyncConfig, *, dry_run: bool = False, api: Any = None) -> Iterator[Any]:
+    """The source tenant's client for the one procedure that writes there (``tenantsync
+    disable-sms``, the documented SMS sign-in repair); read-only in a dry run. Cycles never get
+    one: their source client is read-only. A client passed in is used as it is and left open."""
+    if api is not None:
+        yield api
+        return
+    made = GraphApi(cfg.connection(cfg.source.connection), read_only=dry_run)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@contextmanager
 def read_only_apis(cfg: SyncConfig, source_api: Any = None, target_api: Any = None
                    ) -> Iterator[tuple[Any, Any]]:
     """(source, target) for procedures that only read (test connection, repair's listing); clients
@@ -64,6 +79,7 @@ def open_cycle(cfg: SyncConfig, options: CycleOptions | None = None, *,
     a configuration registers the anchor itself and tells ``on_setup`` (and the log) so."""
     options = options or CycleOptions()
     store = store or Store.for_url(cfg.state_url)
+    store.refuse_if_deleted(cfg.name)          # tenantsync delete-config: nothing runs, not even setup
     with graph_apis(cfg, dry_run=options.dry_run) as (source, target):
         if recorded_anchor(cfg, store) is None:   # setup talks to Graph: not before a quarantined job's turn
             wait_for_quarantine(cfg, store, options, notify)

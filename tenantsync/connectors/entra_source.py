@@ -4,6 +4,14 @@ Group membership comes from groups/delta with ``$select=id,displayName,members``
 as ``members@delta``; the delta-query-overview page says ``$expand`` is not supported on delta).
 Up to MAX_FILTER_IDS assigned groups are named in ``$filter=id eq '..' or ..``; with more, the
 round is unfiltered and the groups that are not assigned are dropped as they arrive.
+
+Manager (``manager=True``, when the mappings hold the manager): users/delta is asked with
+``manager`` in ``$select`` (delta-query-overview: "$select also supports manager ... Selecting
+those properties allows tracking of changes to user's manager"), so the manager costs no request
+of its own; a provisioned-on-demand user is read with ``$expand=manager($select=id)``
+(user-list-manager). Either way a user carries ``manager``: {"id": ...} or None
+(references.manager_from_delta / manager_from_expand); a delta item without ``manager@delta``
+leaves it out (unchanged).
 """
 
 from __future__ import annotations
@@ -12,8 +20,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import GraphError
 from ..graph.api import GraphApi
+from ..graph.errors import from_response
 from ..graph.urls import path, relative
+from ..references import EXPAND_MANAGER, manager_from_delta, manager_from_expand
 
 MOBILE_METHOD_ID = "3179e48a-750b-4051-897c-87b9720928f7"
 # group-delta, $filter: "There is a limit of 50 filtered objects."
@@ -33,10 +44,17 @@ class MembershipRead:
     delta_link: str | None = None
 
 
+@dataclass(slots=True)
+class SmsRead:
+    ready: set[str] = field(default_factory=set)            # mobile method's smsSignInState is ready
+    failed: dict[str, GraphError] = field(default_factory=dict)   # could not be read: an error
+
+
 class EntraSource:
-    def __init__(self, api: GraphApi, select: Sequence[str]):
+    def __init__(self, api: GraphApi, select: Sequence[str], *, manager: bool = False):
         self.api = api
         self.select = list(dict.fromkeys(["id", *select]))
+        self.manager = manager
 
     def user_pages(self, link: str | None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         """Pages of users from /users/delta: the whole tenant first, then only changes.
@@ -45,8 +63,9 @@ class EntraSource:
         read at once, so an expired ``link`` raises its GraphError (kind RESYNC) here, before
         anything is planned.
         """
-        rnd = self.api.delta("users", select=self.select, link=link)
-        pages = rnd.pages()
+        rnd = self.api.delta("users", select=self.select + ["manager"] if self.manager else self.select,
+                             link=link)
+        pages = rnd.pages() if not self.manager else (manager_from_delta(p) for p in rnd.pages())
         first = next(pages, [])
         return self._lagged(first, pages, rnd)
 
@@ -91,9 +110,11 @@ class EntraSource:
     def get_users(self, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         """Current state of a few users (one $batch item each); None when not found."""
         ids = list(dict.fromkeys(ids))
-        replies = self.api.batch([{"method": "GET", "url": relative(path("users", i), {"$select": self.select})}
-                                  for i in ids])
-        return {i: (r["body"] if r["status"] == 200 else None) for i, r in zip(ids, replies)}
+        expand = EXPAND_MANAGER if self.manager else None
+        replies = self.api.batch([{"method": "GET", "url": relative(path("users", i), {
+            "$select": self.select, "$expand": expand})} for i in ids])
+        return {i: (manager_from_expand(r["body"]) if expand else r["body"]) if r["status"] == 200 else None
+                for i, r in zip(ids, replies)}
 
     def member_of(self, ids: Iterable[str]) -> dict[str, set[str]]:
         """The groups each user is a direct member of (on-demand scoping of a few users)."""
@@ -105,14 +126,22 @@ class EntraSource:
                     (g.get("@odata.type") or "#microsoft.graph.group").lower()}
                 for i, r in zip(ids, replies) if r["status"] == 200}
 
-    def sms_ready(self, ids: Iterable[str]) -> set[str]:
-        """Users whose mobile phone method has SMS sign-in ready: CTS skips them."""
+    def sms_sign_in(self, ids: Iterable[str]) -> SmsRead:
+        """Which users' mobile phone method has SMS sign-in ``ready`` (one $batch item each).
+
+        A read that fails (403 without UserAuthenticationMethod.Read.All, a 5xx or 429 still failing
+        after the batch's retries, a 404) is reported as failed, never as "not ready": a user is not
+        written without knowing (tenantsync/sms.py).
+        """
         ids = list(dict.fromkeys(ids))
-        replies = self.api.batch([{"method": "GET", "url": path("users", i) + "/authentication/phoneMethods"}
+        replies = self.api.batch([{"method": "GET", "url": path("users", i, "authentication", "phoneMethods")}
                                   for i in ids])
-        ready = set()
+        out = SmsRead()
         for i, r in zip(ids, replies):
-            for method in (r.get("body") or {}).get("value", []) if r["status"] == 200 else []:
+            if r["status"] != 200:
+                out.failed[i] = from_response(r["status"], r.get("headers"), r.get("body"))
+                continue
+            for method in (r.get("body") or {}).get("value", []):
                 if method.get("id") == MOBILE_METHOD_ID and method.get("smsSignInState") == "ready":
-                    ready.add(i)
-        return ready
+                    out.ready.add(i)
+        return out

@@ -11,6 +11,12 @@ it accepts, and one refused user never stops the others.
 
 Properties the user resource page says are not written through Graph (stages.writable) are left
 out of the mappings by the cycle, which logs it once per cycle; a PATCH never carries them.
+
+Manager (``expand_manager=True``): every read of target users asks ``$expand=manager($select=id)``
+(user-list-manager: ``GET /users?$expand=manager``), so the current manager of each user comes
+with the reads a cycle makes anyway; ``set_managers`` writes ``PUT /users/{id}/manager/$ref``
+(user-post-manager) with the page's body, and ``current_managers`` reads
+``GET /users/{id}/manager`` for the few users whose target was not read this cycle.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from ..graph.api import GraphApi
 from ..graph.urls import path, relative
 from ..model import Action
 from ..permissions import forbidden_hint
+from ..references import EXPAND_MANAGER
 from ..stages.matching import TargetIndex, is_b2b
 from ..stages.writable import NOT_WRITABLE
 from .entra_source import odata_quote
@@ -42,7 +49,8 @@ INSUFFICIENT_PRIVILEGES = "Insufficient privileges to complete the operation."
 class EntraTarget:
     """The target side of a cross-tenant configuration, over one GraphApi."""
 
-    def __init__(self, api: GraphApi, *, anchor_attribute: str, select: Sequence[str]):
+    def __init__(self, api: GraphApi, *, anchor_attribute: str, select: Sequence[str],
+                 expand_manager: bool = False):
         self.api = api
         self.anchor_attribute = anchor_attribute
         self.mapped = tuple(dict.fromkeys(select))
@@ -50,6 +58,7 @@ class EntraTarget:
                                           "externalUserState", "accountEnabled", "displayName",
                                           anchor_attribute, *select]))
         self._domain: str | None = None
+        self.expand = EXPAND_MANAGER if expand_manager else None
 
     # -- reads ---------------------------------------------------------------------------------
     def initial_domain(self) -> str:
@@ -64,7 +73,9 @@ class EntraTarget:
     def index_all(self) -> TargetIndex:
         """Every B2B user of the target plus its deleted items (initial cycles)."""
         # A generator: each page is folded into the index and dropped, never the whole tenant at once.
-        users = (u for page in self.api.iter_pages("users", select=self.select) for u in page if is_b2b(u))
+        more = {"expand": self.expand} if self.expand else {}
+        users = (u for page in self.api.iter_pages("users", select=self.select, **more) for u in page
+                 if is_b2b(u))
         deleted = (u for page in self.api.iter_pages("directory/deletedItems/microsoft.graph.user",
                                                      select=self.select) for u in page)
         return TargetIndex.build(users, self.anchor_attribute, deleted, digest_keys=self.mapped)
@@ -76,7 +87,7 @@ class EntraTarget:
         return {t: r["body"] for t, r in zip(ids, replies) if r["status"] == 200}
 
     def _user_url(self, target_id: str) -> str:
-        return relative(path("users", target_id), {"$select": self.select})
+        return relative(path("users", target_id), {"$select": self.select, "$expand": self.expand})
 
     def lookup(self, linked_ids: Iterable[str], unlinked: Mapping[str, tuple[str, str | None]]) -> TargetIndex:
         """Just the target users an incremental cycle needs: cost grows with the changes.
@@ -90,7 +101,8 @@ class EntraTarget:
             if mail:
                 clause += f" or mail eq {odata_quote(mail)}"
             reqs.append({"method": "GET", "url": relative("/users", {"$filter": clause,
-                                                                      "$select": self.select})})
+                                                                      "$select": self.select,
+                                                                      "$expand": self.expand})})
         replies = self.api.batch(reqs)
         users, missing = [], []
         for i, r in enumerate(replies):
@@ -139,6 +151,22 @@ class EntraTarget:
         if a.kind == "create" or a.source_id in anchors:
             body[self.anchor_attribute] = anchors.get(a.source_id)
         return body
+
+    # -- the manager reference (references.py) -------------------------------------------------
+    def set_managers(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """PUT /users/{id}/manager/$ref per (target user, target manager): one reply each."""
+        root = self.api.connection.base_url
+        return self.api.batch([{"method": "PUT", "url": path("users", tid) + "/manager/$ref",
+                                "headers": {"Content-Type": "application/json"},
+                                "body": {"@odata.id": f"{root}{path('users', mid)}"}} for tid, mid in pairs])
+
+    def current_managers(self, target_ids: Iterable[str]) -> dict[str, str | None]:
+        """The manager id of each target user (None: no manager, 404); unreadable ones left out."""
+        ids = list(dict.fromkeys(target_ids))
+        replies = self.api.batch([{"method": "GET", "url": relative(path("users", t) + "/manager",
+                                                                   {"$select": "id"})} for t in ids])
+        return {t: (r["body"] or {}).get("id") if r["status"] == 200 else None
+                for t, r in zip(ids, replies) if r["status"] in (200, 404)}
 
     def _invite(self, creates: list[Action]) -> None:
         reqs = [{"method": "POST", "url": "/invitations", "headers": {"Content-Type": "application/json"},

@@ -6,7 +6,7 @@ app.py: create_emulator() and build_app() to embed the ASGI app.
 Modules, one job each:
   server.py      EmulatorServer, run(), main()          app.py        route table + ASGI app
   core.py        pipeline: fault, auth, route, throttle  control.py    /_emulator control API
-  asgi.py        raw-ASGI layer for /v1.0
+  asgi.py        raw-ASGI layer for /v1.0 (and /beta)   leave.py      beta: external user leave settings
   directory.py   tenant state, every change recorded     changelog.py  delta bookkeeping
   fixture.py     fixture JSON -> Directory               schema.py     Graph property names
   odata.py       $filter/$select/$orderby/$top           listing.py    collection paging

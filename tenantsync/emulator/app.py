@@ -1,6 +1,7 @@
 """The route table, and the ASGI application that puts Graph and the control API together.
 
-/v1.0/... is served by asgi.py (a thin raw-ASGI layer); /_emulator/... by a Starlette app
+/v1.0/... (and /beta/..., whose routes are the beta-only resources: templates under /beta) is
+served by asgi.py (a thin raw-ASGI layer); /_emulator/... by a Starlette app
 (control.py). Repeated slashes are collapsed everywhere, because SDK base-URL mistakes produce
 `/v1.0//users`.
 """
@@ -14,7 +15,7 @@ from typing import Any, Awaitable, Callable
 from starlette.applications import Starlette
 
 from tenantsync.emulator import (applications, batch, control, delta, groups, invitations,
-                                 phone, policies, users)
+                                 leave, manager, phone, policies, users)
 from tenantsync.emulator.core import Emulator
 from tenantsync.emulator.faults import FaultSpec
 from tenantsync.emulator.asgi import serve_graph
@@ -39,6 +40,10 @@ ROUTES: list[Route] = [
     Route("POST", _PHONE + "/{method_id}/disableSmsSignIn", phone.disable_sms_sign_in),
     Route("POST", _PHONE + "/{method_id}/enableSmsSignIn", phone.enable_sms_sign_in),
     Route("GET", "/users/{id}/memberOf", groups.list_member_of),
+    Route("GET", "/users/{id}/manager", manager.get_manager),
+    Route("GET", "/users/{id}/manager/$ref", manager.get_manager_ref),
+    Route("PUT", "/users/{id}/manager/$ref", manager.put_manager_ref),
+    Route("DELETE", "/users/{id}/manager/$ref", manager.delete_manager_ref),
     Route("GET", "/users/{id}", users.get_user),
     Route("PATCH", "/users/{id}", users.update_user),
     Route("DELETE", "/users/{id}", users.delete_user),
@@ -75,6 +80,7 @@ ROUTES: list[Route] = [
           ("/policies/authorizationPolicy/authorizationPolicy",)),
     Route("PATCH", "/policies/authorizationPolicy", policies.update_authorization_policy,
           ("/policies/authorizationPolicy/authorizationPolicy",)),
+    Route("GET", leave.POLICY_ROUTE, leave.get_external_identities_policy),
     Route("GET", _PARTNERS, policies.list_partners),
     Route("POST", _PARTNERS, policies.create_partner),
     Route("GET", _SYNC, policies.get_identity_sync),
@@ -112,7 +118,7 @@ def build_app(emulator: Emulator) -> ASGIApp:
             if "//" in path:
                 path = _SLASHES.sub("/", path)
                 scope = {**scope, "path": path}
-            if path == "/v1.0" or path.startswith("/v1.0/"):
+            if path.startswith(("/v1.0/", "/beta/")) or path in ("/v1.0", "/beta"):
                 await serve_graph(emulator, scope, receive, send)
                 return
         await control_app(scope, receive, send)

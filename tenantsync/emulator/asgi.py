@@ -1,4 +1,4 @@
-"""The raw-ASGI layer serving /v1.0: HTTP in, GraphRequest to the pipeline, bytes out.
+"""The raw-ASGI layer serving /v1.0 (and /beta): HTTP in, GraphRequest to the pipeline, bytes out.
 
 Raw ASGI rather than a Starlette endpoint because it is on every request's path (pages of 999
 users), and because dropping a connection (fault injection) needs uvicorn's own `send`.
@@ -43,7 +43,8 @@ async def _drop(send: Callable[[dict], Awaitable[None]]) -> None:
 
 
 async def serve_graph(emulator: "Emulator", scope: dict, receive: Any, send: Any) -> None:
-    """Answer one HTTP request under /v1.0 (scope path already collapsed)."""
+    """Answer one HTTP request under /v1.0 or /beta (scope path already collapsed; both are five
+    characters long)."""
     raw = await _read_body(receive)
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     body: Any = None
@@ -57,7 +58,8 @@ async def serve_graph(emulator: "Emulator", scope: dict, receive: Any, send: Any
     req = GraphRequest(method=scope["method"].upper(), path=scope["path"][5:] or "/",
                        query=normalize_query(parse_qsl(scope["query_string"].decode("latin-1"),
                                                        keep_blank_values=True)),
-                       headers=headers, body=body, base=f"{scope.get('scheme', 'http')}://{host}")
+                       headers=headers, body=body, base=f"{scope.get('scheme', 'http')}://{host}",
+                       version=scope["path"][1:5])
     delay = emulator.delay_seconds
     if delay > 0:
         await asyncio.sleep(delay)

@@ -104,7 +104,10 @@ def _user_or_error(request: Request) -> tuple[Tenant | None, dict | None, Respon
 
 
 def _full_user(tenant: Tenant, user: dict) -> dict:
-    return {**copy.deepcopy(user), **tenant.fixture_fields.get(user["id"], {})}
+    full = {**copy.deepcopy(user), **tenant.fixture_fields.get(user["id"], {})}
+    if user["id"] in tenant.managers:          # as a fixture writes it: the manager's id
+        full["manager"] = tenant.managers[user["id"]]
+    return full
 
 
 async def redeem(request: Request) -> Response:

@@ -119,7 +119,7 @@ class Emulator:
     def handle(self, req: GraphRequest) -> GraphResponse:
         """Answer one Graph call (HTTP request or $batch item)."""
         req.emulator = self
-        route, params, path_known = self.router.match(req.method, req.path)
+        route, params, path_known = self.router.match(req.method, req.route_path)
         req.template = route.template if route else "<unmatched>"
         units, writes = request_cost(req.method, req.template, req.query) if route else (1, 0)
         fault = self.faults.draw()

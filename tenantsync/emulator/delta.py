@@ -20,6 +20,12 @@ deleted"), so only its permanent deletion is reported as a removed member. In a 
 large group's members come in chunks of MEMBERS_PER_PAGE, the group repeated on the next page
 with the next chunk (clients merge, as with Graph).
 
+Manager (delta-query-overview: "`$select` also supports **manager** ... Selecting those properties
+allows tracking of changes to user's manager"; relationships come as `propertyName@delta`
+annotations, in the first round too): users/delta tracks the manager with `$select=...,manager`
+and without $select; each user with a manager carries `manager@delta` in the first round, and a
+later round reports a user whose manager changed (only) with it (manager.py gives the shape).
+
 Refused: `$expand` (delta-query-overview: "$expand is not supported" for users and groups; the
 docs do not say what Graph answers, so the emulator deliberately refuses with a 400 instead of
 guessing), and a `$filter` naming more than MAX_FILTER_IDS objects (user-delta, group-delta:
@@ -41,6 +47,7 @@ import re
 import time
 from bisect import bisect_right
 
+from tenantsync.emulator import manager
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.listing import context_name
 from tenantsync.emulator.odata import ODataError, parse_filter, parse_select, parse_top, project
@@ -88,9 +95,12 @@ def _first_request_state(req: GraphRequest, resource: str) -> dict:
             + STRICTER + "Microsoft's documentation does not say what Graph answers.",
             "Request_UnsupportedQuery")
     text, members = _split_members(q.get("$select"), resource)
+    managers = False
+    if resource == "users":
+        text, managers = manager.split_select(text)
     select = parse_select(text, props)
     if text is not None and select is None:
-        select = []                              # only `members` selected: id + members@delta
+        select = []                   # only `members` (`manager`) selected: id + the annotation
     ids = None
     if q.get("$filter"):
         ids = parse_filter(q["$filter"], props).id_values()
@@ -110,7 +120,8 @@ def _first_request_state(req: GraphRequest, resource: str) -> dict:
     # members@delta comes by default without $select (delta-query-groups), or with `members`.
     track = resource == "groups" and (select is None or members)
     return {"g": req.emulator.directory.generation, "t": req.tenant.id, "r": resource,
-            "s": select, "f": ids, "x": track, "m1": members, "n": size}
+            "s": select, "f": ids, "x": track, "m1": members, "n": size,
+            "xm": resource == "users" and (select is None or managers), "mm": managers}
 
 
 def _initial_request(req: GraphRequest, state: dict, resource: str) -> str:
@@ -118,7 +129,8 @@ def _initial_request(req: GraphRequest, state: dict, resource: str) -> str:
     params: dict[str, str] = {}
     select = state.get("s")
     if select is not None:
-        params["$select"] = ",".join(list(select) + (["members"] if state.get("m1") else []))
+        params["$select"] = ",".join(list(select) + (["members"] if state.get("m1") else [])
+                                     + (["manager"] if state.get("mm") else []))
     if state.get("f") is not None:
         params["$filter"] = " or ".join(f"id eq '{i}'" for i in state["f"])
     params["$deltatoken"] = ""
@@ -180,7 +192,7 @@ def _page(req: GraphRequest, resource: str, state: dict, items: list[dict], more
         body["@odata.nextLink"] = req.link(f"/{resource}/delta", {
             "$skiptoken": encode_token({**state, **more, **issued})})
     else:
-        token = {k: state.get(k) for k in ("g", "t", "r", "s", "f", "x", "m1", "n")}
+        token = {k: state.get(k) for k in ("g", "t", "r", "s", "f", "x", "m1", "n", "xm", "mm")}
         token.update(issued, S=upto)
         body["@odata.deltaLink"] = req.link(f"/{resource}/delta",
                                             {"$deltatoken": encode_token(token)})
@@ -229,6 +241,9 @@ def _full_page(tenant: Tenant, resource: str, state: dict) -> tuple[list[dict], 
             if offset + MEMBERS_PER_PAGE < len(members):
                 return items, {"c": [last, offset + MEMBERS_PER_PAGE]}
         else:
+            refs = manager.first_round(tenant, oid) if users and state.get("xm") else None
+            if refs:
+                item["manager@delta"] = refs
             items.append(item)
         last, offset = keys[i], 0
         i += 1
@@ -265,9 +280,13 @@ def _user_change(tenant: Tenant, uid: str, state: dict) -> dict | None:
     meta = tenant.user_meta[uid]
     where = tenant.user_state(uid)
     if where == "live":
-        if not meta.changed_after(since, select):
+        refs = manager.changed(tenant, uid, since, state["T"]) if state.get("xm") else None
+        if not refs and not meta.changed_after(since, select):
             return None                     # only untracked properties changed
-        return project(tenant.users[uid], _with_id(select, USER_DEFAULT), USERS)
+        item = project(tenant.users[uid], _with_id(select, USER_DEFAULT), USERS)
+        if refs:
+            item["manager@delta"] = refs
+        return item
     if meta.life <= since:
         return None
     return {"id": uid, "@removed": {"reason": "changed" if where == "deleted" else "deleted"}}

@@ -13,6 +13,10 @@ Decisions (Entra behaviour we reproduce, documented here once):
   it and /users/{id}/memberOf is 404 (emulator decision: the docs do not say; a soft-deleted user
   is reachable only under /directory/deletedItems); restore shows the memberships again.
 - Deleting a group is permanent (security groups are not restorable).
+- A user's manager (manager.py) is kept through a soft delete, of the user or of its manager
+  (recover-from-deletions, "Properties maintained with soft delete": "All properties maintained");
+  while the manager is in deleted items it is not served (404, no $expand). A permanent deletion
+  removes the manager reference of the user's direct reports, and users/delta reports it.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class Tenant:
         self.group_props: PropertySet = GROUPS
         self.premium = False
         self.authorization_policy: dict = {}
+        self.external_identities_policy: dict = {}  # beta: external user leave settings (leave.py)
         self.partners: dict[str, dict] = {}        # lower-case tenant id -> partner settings
         self.identity_sync: dict[str, dict] = {}   # lower-case tenant id -> sync policy
         self.invitations: list[dict] = []
@@ -71,6 +76,9 @@ class Tenant:
         self.groups: dict[str, dict] = {}
         self.members: dict[str, dict[str, str]] = {}   # group id -> {member id: "user"|"group"}
         self.member_of: dict[str, set[str]] = {}       # member id -> group ids
+        self.managers: dict[str, str] = {}             # user id -> its manager's user id
+        self.reports: dict[str, set[str]] = {}         # manager id -> its direct reports
+        self.manager_logs: dict[str, list[tuple[int, str | None, str | None]]] = {}  # (seq, old, new)
         self.group_order = OrderedIds()
         self.group_meta: dict[str, Meta] = {}
         self.group_log = ChangeLog()
@@ -253,6 +261,10 @@ class Tenant:
         user = self.deleted.pop(uid)
         self._saved_upn.pop(uid, None)
         self.fixture_fields.pop(uid, None)
+        for report in sorted(self.reports.pop(uid, ())):   # their manager is gone for good
+            self.set_manager(report, None)
+        self.set_manager(uid, None, record=False)
+        self.manager_logs.pop(uid, None)
         seq = self.next_seq()
         for gid in sorted(self.member_of.pop(uid, ())):
             if uid in self.members.get(gid, {}):
@@ -260,6 +272,32 @@ class Tenant:
         self.user_meta[uid].life = seq
         self.user_log.append(seq, uid)
         return user
+
+    def set_manager(self, uid: str, manager_id: str | None, *, record: bool = True) -> bool:
+        """Set (or with None remove) a user's manager; False when nothing changes. A recorded
+        change is a change of the user in users/delta (manager.py)."""
+        old = self.managers.get(uid)
+        if old == manager_id:
+            return False
+        if old is not None:
+            self.reports.get(old, set()).discard(uid)
+        if manager_id is None:
+            del self.managers[uid]
+        else:
+            self.managers[uid] = manager_id
+            self.reports.setdefault(manager_id, set()).add(uid)
+        if record:
+            seq = self.next_seq()
+            self.manager_logs.setdefault(uid, []).append((seq, old, manager_id))
+            self.user_log.append(seq, uid)
+        return True
+
+    def manager_at(self, uid: str, seq: int) -> str | None:
+        """The user's manager id as it was at change sequence `seq`."""
+        for at, old, _new in self.manager_logs.get(uid, ()):
+            if at > seq:
+                return old
+        return self.managers.get(uid)
 
     def user_state(self, uid: str) -> str:
         """'live', 'deleted' (soft), or 'gone' (hard-deleted or unknown)."""

@@ -33,6 +33,17 @@ DEFAULT_AUTHORIZATION_POLICY: dict[str, Any] = {
 }
 
 
+# externalidentitiespolicy-get (beta): the page's example; external users may leave by default
+# (leave-the-organization: "You can usually leave an organization on your own").
+DEFAULT_EXTERNAL_IDENTITIES_POLICY: dict[str, Any] = {
+    "id": "externalIdentityPolicy",
+    "displayName": "External Identities Policy",
+    "deletedDateTime": None,
+    "allowExternalIdentitiesToLeave": True,
+    "allowDeletedIdentitiesDataRemoval": False,
+}
+
+
 class FixtureError(ValueError):
     """The fixture is malformed; the message names the tenant, object and field."""
 
@@ -94,6 +105,9 @@ def _tenant(spec: Any, index: int) -> Tenant:
         tenant.domains.append({"isVerified": True, **domain})
     tenant.authorization_policy = {**copy.deepcopy(DEFAULT_AUTHORIZATION_POLICY),
                                    **copy.deepcopy(spec.get("authorizationPolicy") or {})}
+    tenant.external_identities_policy = {
+        **copy.deepcopy(DEFAULT_EXTERNAL_IDENTITIES_POLICY),
+        **copy.deepcopy(spec.get("externalIdentitiesPolicy") or {})}
     for partner in (spec.get("crossTenantAccessPolicy") or {}).get("partners", []):
         partner = copy.deepcopy(partner)
         partner_id = _require(partner, "tenantId", f"{where} partner")
@@ -104,8 +118,23 @@ def _tenant(spec: Any, index: int) -> Tenant:
                                                         **sync}
     kinds: dict[str, str] = {}
     loaded = now_iso()
+    managers: list[tuple[str, Any, str]] = []      # a user's "manager": a user id of this tenant
     for i, raw in enumerate(spec.get("users", [])):
-        _user(tenant, raw, f"{where} users[{i}]", kinds, loaded)
+        at = f"{where} users[{i}]"
+        has_manager = isinstance(raw, dict) and "manager" in raw
+        manager_id = raw.get("manager") if has_manager else None
+        if has_manager:
+            raw = {k: v for k, v in raw.items() if k != "manager"}
+        uid = _user(tenant, raw, at, kinds, loaded)
+        if has_manager:
+            managers.append((uid, manager_id, at))
+    for uid, manager_id, at in managers:
+        if manager_id is None:
+            continue
+        if not isinstance(manager_id, str) or manager_id not in tenant.users or manager_id == uid:
+            raise FixtureError(f"{at}: 'manager' must be the id of another user of this tenant "
+                               f"(got {manager_id!r})")
+        tenant.set_manager(uid, manager_id, record=False)
     groups = spec.get("groups", [])
     group_ids: list[str] = []
     for i, raw in enumerate(groups):
@@ -245,7 +274,7 @@ def _key_kind(tenant: Tenant, key: str) -> str:
     return "extension" if looks_like_extension(key) else "bad"
 
 
-def _user(tenant: Tenant, raw: Any, where: str, kinds: dict[str, str], loaded: str) -> None:
+def _user(tenant: Tenant, raw: Any, where: str, kinds: dict[str, str], loaded: str) -> str:
     if not isinstance(raw, dict):
         raise FixtureError(f"{where}: expected an object")
     user: dict = {}
@@ -273,3 +302,4 @@ def _user(tenant: Tenant, raw: Any, where: str, kinds: dict[str, str], loaded: s
     tenant.add_user(user, record=False, created=loaded)
     if extra:
         tenant.fixture_fields[user["id"]] = extra
+    return str(user["id"])

@@ -7,7 +7,8 @@ request's other query options, as Graph's does.
 As on Graph's directory objects: $count=true needs `ConsistencyLevel: eventual` (else 400);
 `ne`, `not`, `endswith` and $orderby with $filter are "advanced queries" that need both the header
 and $count=true (else 400 Request_UnsupportedQuery); later pages (with $skiptoken) need neither.
-$top is 1..999 (default 100). $expand/$search/$skip are refused rather than ignored.
+$top is 1..999 (default 100). $search/$skip are refused rather than ignored, and $expand too
+unless the caller expands something (`expand`, e.g. manager.py's $expand=manager on /users).
 """
 
 from __future__ import annotations
@@ -60,15 +61,17 @@ def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
                  project: Projector, context: str, default_top: int = 100,
                  lookup: Callable[[str, object], set[str] | None] | None = None,
                  key_of: Callable[[str], int] | None = None,
-                 index_after: Callable[[int], int] | None = None) -> GraphResponse:
+                 index_after: Callable[[int], int] | None = None,
+                 expand: Callable[[dict, dict], dict] | None = None) -> GraphResponse:
     """One page of a collection.
 
     ids/keys: the collection in order with ascending order keys (keys=None: offsets are the keys).
     get: id -> object (None when gone). lookup/key_of: index planner for $filter (optional).
+    expand: (object, projection) -> projection with the expanded navigation property.
     """
     q = req.query
     tenant = req.tenant
-    reject_unsupported(q)
+    reject_unsupported({k: v for k, v in q.items() if k != "$expand"} if expand else q)
     select = parse_select(q.get("$select"), props)
     flt = parse_filter(q["$filter"], props) if q.get("$filter") else None
     top = parse_top(q.get("$top"), default_top)
@@ -146,7 +149,8 @@ def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
         params["$skiptoken"] = encode_token({"g": req.emulator.directory.generation,
                                              "t": tenant.id, "c": next_cursor})
         body["@odata.nextLink"] = req.link(req.path, params)
-    body["value"] = [project(o, select) for o in page]
+    body["value"] = [project(o, select) for o in page] if expand is None else \
+        [expand(o, project(o, select)) for o in page]
     return GraphResponse(200, body)
 
 

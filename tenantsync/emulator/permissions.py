@@ -47,6 +47,7 @@ _PHONE_WRITE = ("UserAuthMethod-Phone.ReadWrite.All", "UserAuthenticationMethod.
 _GROUP_READ = ("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All",
                "Directory.Read.All", "Directory.ReadWrite.All")
 _MEMBER_WRITE = ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All")
+_MANAGER_WRITE = ("User.ReadWrite.All", "Directory.ReadWrite.All")
 _DOMAIN_READ = ("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All")
 _ORG_READ = ("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
              "Directory.ReadWrite.All")
@@ -74,6 +75,12 @@ RULES: dict[tuple[str, str], Rule] = {
         Rule("phoneauthenticationmethod-disablesmssignin", _PHONE_WRITE),
     ("POST", _PHONE + "/{method_id}/enableSmsSignIn"):
         Rule("phoneauthenticationmethod-enablesmssignin", _PHONE_WRITE),
+    # user-list-manager (its $ref form too); user-post-manager and user-delete-manager list
+    # User.ReadWrite.All, then Directory.ReadWrite.All
+    ("GET", "/users/{id}/manager"): Rule("user-list-manager", _USER_READ),
+    ("GET", "/users/{id}/manager/$ref"): Rule("user-list-manager", _USER_READ),
+    ("PUT", "/users/{id}/manager/$ref"): Rule("user-post-manager", _MANAGER_WRITE),
+    ("DELETE", "/users/{id}/manager/$ref"): Rule("user-delete-manager", _MANAGER_WRITE),
     # "Permissions for another user's direct memberships" (application permissions are not
     # supported on /me/memberOf only)
     ("GET", "/users/{id}/memberOf"):
@@ -138,6 +145,9 @@ RULES: dict[tuple[str, str], Rule] = {
         Rule("authorizationpolicy-get", ("Policy.Read.All", "Policy.ReadWrite.Authorization")),
     ("PATCH", "/policies/authorizationPolicy"):
         Rule("authorizationpolicy-update", ("Policy.ReadWrite.Authorization",)),
+    # beta only (externalidentitiespolicy-get, beta)
+    ("GET", "/beta/policies/externalIdentitiesPolicy"):
+        Rule("externalidentitiespolicy-get", ("Policy.Read.All", "Policy.ReadWrite.ExternalIdentities")),
     ("GET", _PARTNERS): Rule("crosstenantaccesspolicy-list-partners", _CTAP_READ),
     ("POST", _PARTNERS): Rule("crosstenantaccesspolicy-post-partners", _CTAP_WRITE),
     ("GET", _SYNC): Rule("crosstenantidentitysyncpolicypartner-get", _CTAP_READ),

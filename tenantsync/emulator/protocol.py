@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 JSON_CONTENT_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
                      "IEEE754Compatible=false;charset=utf-8")
 GRAPH_VERSION = "v1.0"
+# Resources Graph documents under /beta only are served there (their routes' templates start with
+# /beta); a /v1.0 request never reaches them, as Graph answers it "Resource not found".
+BETA_VERSION = "beta"
 
 
 class GraphHttpError(Exception):
@@ -62,7 +65,7 @@ def not_found(object_id: str) -> GraphHttpError:
 
 @dataclass
 class GraphRequest:
-    """One Graph call, from HTTP or from a $batch item. `path` is relative to /v1.0."""
+    """One Graph call, from HTTP or from a $batch item. `path` is relative to /v1.0 (or /beta)."""
 
     method: str
     path: str
@@ -78,11 +81,20 @@ class GraphRequest:
     owned_only: bool = False                 # allowed only by an *.OwnedBy permission
     emulator: "Emulator | None" = None
     template: str = ""
+    version: str = GRAPH_VERSION             # "v1.0", or "beta" for the beta-only routes
 
     @property
     def graph_root(self) -> str:
         """Absolute URL of the Graph version root, e.g. http://127.0.0.1:8765/v1.0."""
-        return f"{self.base}/{GRAPH_VERSION}"
+        return f"{self.base}/{self.version}"
+
+    @property
+    def route_path(self) -> str:
+        """The path the route table is searched with: beta routes are registered under /beta, and
+        a /v1.0 request for "/beta/..." must not find them."""
+        if self.version != GRAPH_VERSION:
+            return f"/{self.version}{self.path}"
+        return f"/{GRAPH_VERSION}{self.path}" if self.path.lower().startswith(f"/{BETA_VERSION}/") else self.path
 
     def context(self, fragment: str) -> str:
         """An @odata.context value for this request."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tenantsync.emulator import manager
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.listing import reject_unsupported, respond_list
 from tenantsync.emulator.odata import parse_filter, parse_select, project
@@ -143,7 +144,8 @@ def list_users(req: GraphRequest) -> GraphResponse:
     return respond_list(req, props=t.user_props, ids=t.user_order.ids, keys=t.user_order.keys,
                         get=t.users.get, project=project_user, context="users",
                         lookup=t.lookup, key_of=lambda i: t.user_meta[i].ord,
-                        index_after=t.user_order.index_after)
+                        index_after=t.user_order.index_after,
+                        expand=manager.expander(req, single=False))
 
 
 def count_users(req: GraphRequest) -> GraphResponse:
@@ -161,13 +163,16 @@ def count_users(req: GraphRequest) -> GraphResponse:
 
 
 def get_user(req: GraphRequest, id: str) -> GraphResponse:
-    """GET /users/{id | userPrincipalName}."""
+    """GET /users/{id | userPrincipalName}; $expand=manager as manager.py says."""
     user = _user_or_404(req, id)
-    reject_unsupported(req.query)
+    expand = manager.expander(req, single=True)
+    reject_unsupported({k: v for k, v in req.query.items() if k != "$expand"})
     select = parse_select(req.query.get("$select"), req.tenant.user_props)
     fragment = f"users({','.join(select)})/$entity" if select else "users/$entity"
-    return GraphResponse(200, {"@odata.context": req.context(fragment),
-                               **project_user(user, select)})
+    body = project_user(user, select)
+    if expand is not None:
+        body = expand(user, body)
+    return GraphResponse(200, {"@odata.context": req.context(fragment), **body})
 
 
 def create_user(req: GraphRequest) -> GraphResponse:

@@ -131,10 +131,11 @@ class GraphApi:
 
     # --- reads ---------------------------------------------------------------------------
     def iter_pages(self, resource: str, select: Sequence[str] | None = None,
-                   filter: str | None = None, top: int = 999, count: bool = False
-                   ) -> Iterator[list[dict[str, Any]]]:
-        """Each page of ``resource`` (e.g. "users", "groups/ID/members") as raw dicts."""
-        params = query(select, filter, top, count)
+                   filter: str | None = None, top: int = 999, count: bool = False,
+                   expand: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Each page of ``resource`` (e.g. "users", "groups/ID/members") as raw dicts;
+        ``expand`` e.g. "manager($select=id)" (user-list-manager: GET /users?$expand=manager)."""
+        params = query(select, filter, top, count, expand)
         client = self._core.client
         for page in self._follow(lambda: collection_request(client, resource, params)):
             yield page.get("value", [])

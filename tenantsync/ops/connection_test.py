@@ -6,7 +6,8 @@ blocking one failed is not run and is listed in ``ConnectionReport.not_checked``
 
 The permission checks come first (from the tokens' roles claim, no Graph call) and the anchor
 extension's check after the credentials (ops/permission_checks.py); a Graph 403 is reported with
-the permission its route needs (tenantsync/permissions.py).
+the permission its route needs (tenantsync/permissions.py). The external user leave settings come
+last (ops/leave_settings.py): a warning at most, never blocking.
 
 Read-only: both Graph clients refuse writes, and nothing here writes the state store, so a test
 connection never quarantines a job.
@@ -29,6 +30,7 @@ from typing import Any, Literal
 from ..config import SyncConfig
 from ..errors import GraphError
 from ..service import read_only_apis
+from .leave_settings import NAME as LEAVE_SETTINGS, check_leave_settings
 from .permission_checks import check_anchor, check_permissions, forbidden_action
 
 CheckStatus = Literal["passed", "failed", "warning"]
@@ -51,7 +53,7 @@ PREMIUM_SERVICES = frozenset({"AADPremiumService"})
 
 CHECK_NAMES = ("Source permissions", "Target permissions", "Source credentials", "Target credentials",
                "Anchor extension", "Inbound identity synchronization", "Premium licences",
-               "Automatic redemption", "Guest invitations", "UPN suffixes")
+               "Automatic redemption", "Guest invitations", "UPN suffixes", LEAVE_SETTINGS)
 AFTER_CREDENTIALS = CHECK_NAMES[4:]
 
 
@@ -165,6 +167,7 @@ def _run_checks(report: ConnectionReport, cfg: SyncConfig, src: Any, tgt: Any, s
         lambda: _auto_redemption(report, src, tgt),
         lambda: _guest_invitations(report, tgt),
         lambda: _upn_suffixes(report, src, tgt),
+        lambda: check_leave_settings(report, tgt, Check),     # ops/leave_settings.py: never blocking
     ]
     for step in steps:
         step()

@@ -111,7 +111,7 @@ def run_setup(cfg: SyncConfig, *, dry_run: bool = False, source_api: Any = None,
 
 def permission_rows(facts: Any) -> list[dict[str, Any]]:
     """One row per (side, permission to grant): what it is for, who needs it, its status."""
-    order = {"sync": 0, "on-demand": 1, "setup": 2, "test-connection": 3}
+    order = permissions.ORDER
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for r in permissions.REQUIREMENTS:
         roles = facts[r.side].claims.roles

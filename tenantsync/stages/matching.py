@@ -82,7 +82,7 @@ class TargetIndex:
 
 
 ESSENTIAL = ("id", "userPrincipalName", "mail", "otherMails", "userType", "externalUserState",
-             "accountEnabled", "displayName")
+             "accountEnabled", "displayName", "manager")   # manager: $expand=manager($select=id)
 
 
 def _digest(value: Any) -> int:

@@ -1,4 +1,8 @@
-"""Who is in scope (reference §1): assignment, internal members only, scoping filters, SMS rule."""
+"""Who is in scope (reference §1): assignment, internal members only, scoping filters, SMS rule.
+
+The SMS rule needs a Graph read per user that users/delta does not carry: tenantsync/sms.py decides
+whose state is read and calls ``with_sms_ready`` for those whose SMS sign-in is ready.
+"""
 
 from __future__ import annotations
 
@@ -65,10 +69,17 @@ def evaluate_scope(user: Mapping[str, Any], ctx: ScopeContext, *, sms_ready: boo
         failed = [clause for clause, ok in filter_rules if not ok]
         return ScopeResult(False, tuple(rules), "NotInScope",
                            "Scoping filter evaluation failed: " + "; ".join(failed))
-    if sms_ready:
-        rules.append((SMS_CLAUSE, False))
-        return ScopeResult(False, tuple(rules), "NotInScope", SMS_REASON)
-    return ScopeResult(True, tuple(rules), None, "Scoping filter evaluation passed")
+    result = ScopeResult(True, tuple(rules), None, "Scoping filter evaluation passed")
+    return with_sms_ready(result) if sms_ready else result
+
+
+def with_sms_ready(result: ScopeResult) -> ScopeResult:
+    """An in-scope result once the user's SMS sign-in is known to be ready: the hidden filter of
+    cross-tenant synchronization fails (cross-tenant-synchronization-configure, troubleshooting:
+    "Filter external users.alternativeSecurityIds EQUALS 'None'" with status false)."""
+    if not result.in_scope:
+        return result
+    return ScopeResult(False, (*result.rules, (SMS_CLAUSE, False)), "NotInScope", SMS_REASON)
 
 
 def evaluate_filters(user: Mapping[str, Any], groups: Sequence[Sequence[FilterClause]]

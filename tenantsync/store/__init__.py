@@ -1,5 +1,6 @@
 """The state store: links, snapshots, memberships, watermarks, job status, cycles, the
-provisioning log, escrows, staged deletions and notifications, per configuration."""
+provisioning log, escrows (objects and reference attributes), staged deletions, notifications and
+the configuration fingerprint, per configuration."""
 
 from .store import Store, StoreSchemaError
 from .types import JobStatus, Link, Quarantine

@@ -26,11 +26,15 @@ from . import links as _links
 from . import snapshots as _snapshots
 from . import watermarks as _watermarks
 from .cycles import CyclesRepository
+from .deleted import DeletedRepository
 from .escrows import EscrowsRepository
+from .fingerprints import FingerprintsRepository
 from .jobs import JobsRepository
 from .links import LinksRepository
 from .log import LogRepository
 from .notifications import NotificationsRepository
+from .reevaluations import ReevaluationsRepository
+from .references import ReferencesRepository
 from .setup import SetupRepository
 from .snapshots import SnapshotsRepository
 from .sql import WRITE, dumps, loads, utcnow
@@ -48,7 +52,8 @@ class StoreSchemaError(TenantSyncError):
 
 class Store(LinksRepository, SnapshotsRepository, WatermarksRepository, JobsRepository,
             CyclesRepository, LogRepository, EscrowsRepository, StagedRepository,
-            NotificationsRepository, SetupRepository):
+            NotificationsRepository, SetupRepository, FingerprintsRepository,
+            DeletedRepository, ReevaluationsRepository, ReferencesRepository):
     """The state store. Thread-safe (one pooled engine); every method is its own transaction."""
 
     _cache: ClassVar[dict[str, Store]] = {}

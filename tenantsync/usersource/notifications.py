@@ -1,7 +1,9 @@
 """The user-source notifications, exactly the documented cases:
 
 - ``entra_unreachable``: Entra ID could not be reached (connection refused, timeouts, 5xx or 429
-  answers after the retries);
+  answers after the retries), or it refused the run: the credentials (401, or no token at all) or a
+  permission (403). The body names what to fix: the credential's settings for a 401, the
+  application permission the refused call needs for a 403 (tenantsync/permissions.py);
 - ``no_user_attributes_synced``: none of the mapped user attributes had a value for any user read
   in the run;
 - ``user_attributes_not_synced``: some mapped attributes had no value for some users (which
@@ -17,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import GraphError
+from ..errors import ErrorKind, GraphError
+from ..permissions import forbidden_hint
 
 KINDS = ("entra_unreachable", "no_user_attributes_synced", "user_attributes_not_synced")
 
@@ -30,17 +33,66 @@ class Notification:
     details: dict[str, Any]
 
 
-def unreachable_notification(instance: str, connection: Any, exc: GraphError) -> Notification:
+def unreachable_notification(instance: str, connection: Any, exc: GraphError,
+                             call: tuple[str, str] = ("GET", "/users/delta")) -> Notification:
+    """``call``: the (method, path) Graph refused, to name the permission behind a 403."""
     url = getattr(connection, "base_url", "") or ""
     tenant = getattr(connection, "tenant_id", "")
+    details: dict[str, Any] = {"tenant_id": tenant, "graph_url": url, "status": exc.status, "code": exc.code}
+    if exc.kind is ErrorKind.AUTH:
+        what = f"refused the credentials of the connection: {exc.code or 'HTTP 401'} ({exc.message})"
+        fix = credential_fix(connection, exc)
+        details["reason"] = "credentials refused"
+    elif exc.kind is ErrorKind.FORBIDDEN:
+        method, path = call
+        hint = forbidden_hint(method, path, "source")
+        what = (f"refused {method} {path} for lack of permission: {exc.code or 'HTTP 403'} "
+                f"({exc.message})")
+        fix = (f"{hint} Grant it (Application) to the connection's application in tenant {tenant} and "
+               "admin-consent." if hint else
+               f"grant the connection's application the permissions the user source reads with "
+               f"(User.Read.All, GroupMember.Read.All) in tenant {tenant} and admin-consent.")
+        details["reason"] = "permission missing"
+        details["call"] = f"{method} {path}"
+    else:
+        what = f"could not be reached: {exc.code or 'no response'} ({exc.message})"
+        fix = "check the network path to Graph and graph_url; the next run retries."
+        details["reason"] = "unreachable"
+    details["fix"] = fix
     return Notification(
         "entra_unreachable",
         f"[tenantsync] {instance}: Entra ID unreachable",
-        f"The Entra ID instance {instance!r} (tenant {tenant}) could not be reached at {url}: "
-        f"{exc.code or 'no response'} ({exc.message}).\n"
+        f"The Entra ID instance {instance!r} (tenant {tenant}) at {url} {what}.\n"
+        f"What to fix: {fix}\n"
         "Users and groups were not synced in this run; changes applied before the failure are kept "
         "and the next run continues from the last saved point.",
-        {"tenant_id": tenant, "graph_url": url, "status": exc.status, "code": exc.code})
+        details)
+
+
+def credential_fix(connection: Any, exc: GraphError) -> str:
+    """What to check for a refused credential, by kind; names settings and variables, never values."""
+    auth = getattr(connection, "auth", None)
+    kind = getattr(auth, "kind", "")
+    name = getattr(connection, "name", "") or "the source"
+    tenant = getattr(connection, "tenant_id", "")
+    where = f"connections.{name}.auth"
+    block = getattr(auth, "secret", None) is not None
+    aadsts = f" Entra answered {exc.code}: look it up in the AADSTS error codes." \
+        if (exc.code or "").upper().startswith("AADSTS") else ""
+    if kind == "static_token":
+        source = "the GraphConnectionBlock's secret" if block else f"${getattr(auth, 'token_env', '')}"
+        return (f"the bearer token in {source} ({where}) was refused: it may have expired or be for another "
+                f"tenant than {tenant}; put a valid token there.{aadsts}")
+    if kind == "client_secret":
+        source = "the GraphConnectionBlock's secret" if block else f"${getattr(auth, 'client_secret_env', '')}"
+        return (f"check {where}: client_id {getattr(auth, 'client_id', '')}, the client secret in {source} "
+                f"(expired or replaced?) and tenant_id {tenant}.{aadsts}")
+    if kind == "certificate":
+        return (f"check {where}: client_id {getattr(auth, 'client_id', '')}, the certificate "
+                f"{getattr(auth, 'certificate_path', '')} (expired, or not uploaded to the app "
+                f"registration?) and tenant_id {tenant}.{aadsts}")
+    return (f"check {where} ({kind or 'credential'}): the identity and its federated credential or "
+            f"assignment in tenant {tenant}.{aadsts}")
 
 
 def attribute_notifications(instance: str, users: int, missing: Mapping[str, int],
@@ -71,4 +123,4 @@ def attribute_notifications(instance: str, users: int, missing: Mapping[str, int
         {"users": users, "attributes": lacking})]
 
 
-__all__ = ["KINDS", "Notification", "attribute_notifications", "unreachable_notification"]
+__all__ = ["KINDS", "Notification", "attribute_notifications", "credential_fix", "unreachable_notification"]

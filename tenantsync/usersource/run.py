@@ -63,6 +63,9 @@ ALWAYS_SELECTED = ("id", "userPrincipalName", "mail", "mailNickname", "accountEn
 MAX_INVITATION_ATTEMPTS = 5
 LISTED_INVITATIONS = 100       # invitations listed in a run result (failed ones first)
 INVITATION_BATCH = 50          # invitations claimed (then marked) per transaction
+# The failures the "Entra ID unreachable" notification covers: no answer (after the retries), the
+# credentials refused (401, or no token at all) and a permission refused (403).
+UNREACHABLE = (ErrorKind.TRANSIENT, ErrorKind.AUTH, ErrorKind.FORBIDDEN)
 COUNT_KEYS = ("users_created", "users_updated", "users_removed", "groups_created", "groups_updated",
               "groups_removed", "memberships_added", "memberships_removed", "invitations_queued",
               "invitations_sent", "invitations_failed", "invitations_pending")
@@ -76,6 +79,7 @@ class _Round:
     users_read: int = 0
     missing: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)     # expired delta links, said in the message
+    call: tuple[str, str] = ("GET", "/users/delta")     # the round under way: names a 403's permission
 
     def add(self, prefix: str, applied: Applied) -> None:
         self.counts[f"{prefix}_created"] += len(applied.created)
@@ -153,8 +157,9 @@ def run_user_source(cfg_or_path: UserSourceConfig | str | Path, *, notify: Send 
 
     ``api``: a GraphApi (or compatible) for the source tenant; built from the configuration when
     None (and closed at the end). Raises ConfigError for an invalid configuration and when another
-    identity-provider instance is enabled for the same directory; a tenant that cannot be reached
-    is a failed run with an ``entra_unreachable`` notification, not an exception.
+    identity-provider instance is enabled for the same directory; a tenant that cannot be reached,
+    or that refuses the credentials (401) or a permission (403), is a failed run with an
+    ``entra_unreachable`` notification naming what to fix, not an exception.
     """
     cfg = cfg_or_path if isinstance(cfg_or_path, UserSourceConfig) else load_user_source_config(cfg_or_path)
     s = cfg.settings
@@ -209,13 +214,18 @@ def _run(cfg: UserSourceConfig, source: "UserSource", directory: DirectoryTarget
             api = GraphApi(connection, read_only=True,
                            retry_policy=RetryPolicy(max_retries=s.graph_max_retries))
         _users_round(api, directory, source, users_link, state)
+        state.call = ("GET", "/groups/delta")
         _groups_round(api, directory, source, groups_link, state)
         notes += attribute_notifications(s.instance_name, state.users_read, state.missing, source.tracked)
     except GraphError as exc:
         status, error = "failed", str(exc)
-        if exc.kind is ErrorKind.TRANSIENT:
-            notes.append(unreachable_notification(s.instance_name, connection, exc))
-            message = f"Entra ID unreachable: {exc}"
+        if exc.kind in UNREACHABLE:
+            # Refused credentials and missing permissions are the same notification, naming the fix.
+            note = unreachable_notification(s.instance_name, connection, exc, state.call)
+            notes.append(note)
+            message = f"Entra ID unreachable: {exc}" if exc.kind is ErrorKind.TRANSIENT else \
+                f"Entra ID {'refused the credentials' if exc.kind is ErrorKind.AUTH else 'refused a permission'}: " \
+                f"{exc}; fix: {note.details['fix']}"
         else:
             message = f"Entra ID answered an error: {exc}"
         if state.users_read:

@@ -1,5 +1,7 @@
-"""prefect.yaml against a real local Prefect server: deploy everything, run one deployment with a
-parameter through `prefect deployment run`, let a process worker execute it.
+"""Deployments against a real local Prefect server (one per module, shared by the tests below):
+prefect.yaml through `prefect deploy --all`, `tenantsync deploy` from a configuration's settings
+(a changed interval_minutes changes the schedule), a process worker running a deployment, and
+`tenantsync delete-config` pausing the configuration's deployments.
 
 The server keeps its own database in PostgreSQL (PREFECT_API_DATABASE_CONNECTION_URL, a fresh
 database dropped afterwards) when the machine's PostgreSQL answers (127.0.0.1:5432, user postgres,
@@ -13,17 +15,18 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from flowkit import REPO, free_port
+from flowkit import HQ, REPO, free_port
 
 POOL = "tenantsync-process"
 PG_URL = os.environ.get("TENANTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def prefect_database():
     """A fresh PostgreSQL database for Prefect's own tables (asyncpg URL), or None for SQLite."""
     import uuid
@@ -53,29 +56,42 @@ def prefect_database():
         admin.dispose()
 
 
-def prefect(*args: str, env: dict, timeout: float = 120) -> str:
+def run_cmd(args: list[str], *, env: dict, cwd: Path = REPO, timeout: float = 180,
+            check: bool = True) -> subprocess.CompletedProcess:
     t0 = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "prefect", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    print(f"prefect {args[0]} {args[1] if len(args) > 1 else ''}: {time.monotonic() - t0:.1f} s")
+    done = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    print(f"{' '.join(args[:3])}: {time.monotonic() - t0:.1f} s")
+    if check:
+        assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def prefect(*args: str, env: dict, timeout: float = 180) -> str:
+    done = run_cmd(["prefect", *args], env=env, timeout=timeout)
     return done.stdout + done.stderr
 
 
-@pytest.fixture
-def server(tmp_path, world, prefect_database):
+def tenantsync(*args: str, env: dict, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
+    return run_cmd(["tenantsync", *args], env=env, cwd=cwd, check=check)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, emulator, prefect_database):
+    home = tmp_path_factory.mktemp("prefect-server")
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), PREFECT_API_URL=api, PWD=str(REPO),
+    env.update(PREFECT_HOME=str(home / "prefect-home"), PREFECT_API_URL=api, PWD=str(REPO),
                PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_SERVER_UI_ENABLED="false",
-               # no scheduler: only the run this test asks for is due (schedules stay defined)
-               PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false", DO_NOT_TRACK="1")
+               # no scheduler: only the run a test asks for is due (schedules stay defined)
+               PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false", DO_NOT_TRACK="1",
+               TENANTSYNC_GRAPH_URL=emulator.url)
     if prefect_database:
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database
-    log = open(tmp_path / "server.log", "wb")
+    log = open(home / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+                             "--port", str(port)], cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -85,7 +101,7 @@ def server(tmp_path, world, prefect_database):
                     break
             except httpx.HTTPError:
                 pass
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            assert proc.poll() is None, (home / "server.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "the Prefect server did not start within 120 s"
             time.sleep(0.5)
         yield api, env, prefect_database
@@ -98,31 +114,52 @@ def server(tmp_path, world, prefect_database):
         log.close()
 
 
-def test_deploy_all_then_a_process_worker_runs_a_deployment(server, make_config, tmp_path):
-    api, env, database = server
-    prefect("work-pool", "create", POOL, "--type", "process", env=env)
-    prefect("block", "register", "-m", "blocks", env=env)
-    prefect("--no-prompt", "deploy", "--all", env=env, timeout=180)
-
+def deployments(api: str, tag: str | None = None) -> dict[str, dict]:
+    """'flow/deployment' -> the deployment as the server answers it."""
     flows = {f["id"]: f["name"] for f in httpx.post(f"{api}/flows/filter", json={}).json()}
-    deployments = {f"{flows[d['flow_id']]}/{d['name']}": d for d in httpx.post(f"{api}/deployments/filter", json={}).json()}
-    assert {"sync-cycle/initial-emea-to-hq", "sync-cycle/incremental-emea-to-hq", "sync-cycle/initial-us-to-hq",
-            "sync-cycle/incremental-us-to-hq", "provision-on-demand/emea-to-hq", "repair-upn/emea-to-hq",
-            "test-connection/emea-to-hq", "user-source-sync/emea-user-source",
-            "export-reports/daily-emea-to-hq"} <= set(deployments)
-    incremental = deployments["sync-cycle/incremental-emea-to-hq"]
-    assert incremental["schedules"][0]["schedule"]["interval"] == 2400
+    body = {"deployments": {"tags": {"all_": ["tenantsync", tag]}}} if tag else {}
+    return {f"{flows[d['flow_id']]}/{d['name']}": d for d in httpx.post(f"{api}/deployments/filter", json=body).json()}
+
+
+def renamed(make_config, name: str, **settings) -> Path:
+    """A copy of the EMEA sample configuration under another name (its own deployments)."""
+    path = make_config(**settings)
+    text = path.read_text(encoding="utf-8").replace("name: emea-to-hq", f"name: {name}", 1)
+    out = path.with_name(f"{name}.yaml")
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def test_prefect_yaml_deploys_and_a_process_worker_runs_a_tenantsync_deployment(server, make_config, tmp_path):
+    api, env, database = server
+    prefect("work-pool", "create", POOL, "--type", "process", "--overwrite", env=env)
+    prefect("block", "register", "-m", "blocks", env=env)
+    prefect("--no-prompt", "deploy", "--all", env=env, timeout=240)
+
+    found = deployments(api)
+    assert {"sync-cycle/emea-to-hq-initial", "sync-cycle/emea-to-hq-incremental", "sync-cycle/us-to-hq-incremental",
+            "provision-on-demand/emea-to-hq", "repair-upn/emea-to-hq", "test-connection/emea-to-hq",
+            "setup/emea-to-hq", "delete-config/emea-to-hq", "user-source-sync/emea-user-source",
+            "export-reports/emea-to-hq-daily"} <= set(found)
+    incremental = found["sync-cycle/emea-to-hq-incremental"]
+    assert [s["schedule"]["interval"] for s in incremental["schedules"]] == [2400]       # interval_minutes: 40
+    assert [s["schedule"]["interval"] for s in found["user-source-sync/emea-user-source"]["schedules"]] == [3600]
     assert incremental["parameters"]["config"] == "data/configs/emea-to-hq.yaml"
-    assert deployments["export-reports/daily-emea-to-hq"]["schedules"][0]["schedule"]["cron"] == "0 6 * * *"
-    assert all(d["description"] and d["work_pool_name"] == POOL for d in deployments.values())
-    assert deployments["sync-cycle/initial-emea-to-hq"]["pull_steps"][0][
+    assert found["export-reports/emea-to-hq-daily"]["schedules"][0]["schedule"]["cron"] == "0 6 * * *"
+    assert all(d["description"] and d["work_pool_name"] == POOL for d in found.values())
+    assert found["sync-cycle/emea-to-hq-initial"]["pull_steps"][0][
         "prefect.deployments.steps.set_working_directory"]["directory"] == str(REPO)
     block_types = {b["slug"] for b in httpx.post(f"{api}/block_types/filter", json={}).json()}
     assert {"tenantsync-graph-connection", "tenantsync-sync-config", "tenantsync-smtp-email"} <= block_types
 
-    cfg, reports = make_config(), tmp_path / "reports"
-    out = prefect("deployment", "run", "sync-cycle/initial-emea-to-hq", "--param", f"config={cfg}",
-                  "--param", f"reports_dir={reports}", env=env)
+    # tenantsync deploy of a copy of the configuration (same name): the same deployments, updated to
+    # point at the copy (absolute path) and to run in the directory deployed from.
+    cfg = make_config()
+    work = tmp_path / "work"
+    work.mkdir()
+    done = tenantsync("deploy", str(cfg), env=env, cwd=work)
+    assert "sync-cycle/emea-to-hq-initial" in done.stdout and "updated" in done.stdout
+    out = prefect("deployment", "run", "sync-cycle/emea-to-hq-initial", env=env)
     run_id = re.search(r"UUID:\s*([0-9a-f-]{36})", out).group(1)
     prefect("worker", "start", "--pool", POOL, "--run-once", env=env, timeout=240)
 
@@ -132,9 +169,10 @@ def test_deploy_all_then_a_process_worker_runs_a_deployment(server, make_config,
         pytest.fail(f"{run['state']}\n" + "\n".join(l["message"][:2000] for l in logs[-30:]))
     assert run["parameters"]["config"] == str(cfg) and run["parameters"]["restart"] is True
     assert run["name"] == "emea-to-hq-initial"
-    logs = list((reports / "emea-to-hq").glob("*/provisioning-log.csv"))
+    reports = work / "data" / "reports" / "emea-to-hq"           # relative to the deployed-from directory
+    logs = list(reports.glob("*/provisioning-log.csv"))
     assert len(logs) == 1 and logs[0].stat().st_size > 1000
-    assert (reports / "emea-to-hq" / "cycles.csv").exists() and (reports / "emea-to-hq" / "summary.html").exists()
+    assert (reports / "cycles.csv").exists() and (reports / "summary.html").exists()
     artifacts = httpx.post(f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}).json()
     assert {"emea-to-hq-summary", "emea-to-hq-counts"} <= {a["key"] for a in artifacts}
     if database:      # the run is in PostgreSQL, not in a SQLite file
@@ -146,4 +184,60 @@ def test_deploy_all_then_a_process_worker_runs_a_deployment(server, make_config,
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM flow_run WHERE id = :i"), {"i": run_id}).scalar() == 1
         engine.dispose()
-        assert not list((tmp_path / "prefect-home").glob("*.db"))
+
+
+def test_changing_interval_minutes_and_deploying_again_changes_the_schedule(server, make_config):
+    api, env, _ = server
+    cfg = renamed(make_config, "interval-check", interval_minutes=40)
+    first = tenantsync("deploy", str(cfg), env=env)
+    incremental = deployments(api, "interval-check")["sync-cycle/interval-check-incremental"]
+    assert [(s["schedule"]["interval"], s["active"]) for s in incremental["schedules"]] == [(2400, True)]
+    assert incremental["parameters"]["config"] == str(cfg.resolve())
+    assert "every 40 min" in first.stdout
+
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("interval_minutes: 40", "interval_minutes: 15"),
+                   encoding="utf-8")
+    again = tenantsync("deploy", str(cfg), env=env)
+    found = deployments(api, "interval-check")
+    incremental = found["sync-cycle/interval-check-incremental"]
+    assert [(s["schedule"]["interval"], s["active"]) for s in incremental["schedules"]] == [(900, True)]
+    assert re.search(r"every 15 min.*updated.*every 40 min", again.stdout)      # the previous schedule shown
+    # every procedure of the configuration, each once; the manual ones without a schedule
+    assert len(found) == len(set(found)) >= 8
+    assert found["sync-cycle/interval-check-initial"]["schedules"] == []
+    assert found["provision-on-demand/interval-check"]["schedules"] == []
+
+
+def test_deploy_without_a_server_is_refused(make_config):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(make_config().parent / "no-server-home")
+    done = tenantsync("deploy", str(make_config()), env=env, check=False)
+    assert done.returncode == 2
+    assert "PREFECT_API_URL" in done.stderr and "server" in done.stderr
+
+
+def test_delete_config_pauses_the_deployments_and_later_syncs_are_refused(server, make_config, world, tmp_path):
+    api, env, _ = server
+    cfg = renamed(make_config, "delete-check")
+    tenantsync("deploy", str(cfg), env=env)
+    assert not any(d["paused"] for d in deployments(api, "delete-check").values())
+    before = world.dump(HQ)
+
+    done = tenantsync("delete-config", str(cfg), "--yes", env=env)
+    found = deployments(api, "delete-check")
+    assert len(found) >= 8 and all(d["paused"] for d in found.values())
+    assert f"{len(found)} deployment(s) paused" in done.stdout
+    assert world.dump(HQ) == before
+    archives = list((tmp_path / "state" / "archive").glob("delete-check-*.db"))
+    assert len(archives) == 1
+
+    # a scheduled run still reaching the flow (or the command line) is refused, naming the restore
+    refused = tenantsync("sync", str(cfg), env=env, check=False)
+    assert refused.returncode == 2 and "--restore" in refused.stderr and "deleted" in refused.stderr
+    # deploying a deleted configuration is refused too: its schedules stay paused
+    assert tenantsync("deploy", str(cfg), env=env, check=False).returncode == 2
+    assert all(d["paused"] for d in deployments(api, "delete-check").values())
+
+    restored = tenantsync("delete-config", str(cfg), "--restore", env=env)
+    assert "restored" in restored.stdout
+    assert not any(d["paused"] for d in deployments(api, "delete-check").values())
