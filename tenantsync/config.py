@@ -72,6 +72,12 @@ class Scope(_Strict):
     assignments: Assignments = Field(default_factory=Assignments)
     filters: list[list[FilterClause]] = Field(default_factory=list)
 
+    @property
+    def filter_attributes(self) -> tuple[str, ...]:
+        """Source attributes the scoping filters read: selected from the source even when no
+        mapping uses them, or a filter would see null (false) for every user."""
+        return tuple(dict.fromkeys(c.attribute for group in self.filters for c in group))
+
     @model_validator(mode="after")
     def _assigned_needs_assignment(self) -> "Scope":
         if self.mode == "assigned" and not (self.assignments.users or self.assignments.groups):

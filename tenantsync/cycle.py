@@ -104,7 +104,8 @@ class Cycle:
         manager = maps_manager(mappings)      # the manager reference (references.py)
         self.target = EntraTarget(target_api, anchor_attribute=anchor, select=self.mapping.targets,
                                   expand_manager=manager)
-        self.source = EntraSource(source_api, self.mapping.source_attributes, manager=manager)
+        self.source = EntraSource(source_api, [*self.mapping.source_attributes, *cfg.scope.filter_attributes],
+                                  manager=manager)
         self.references = ManagerReferences(cfg.name, store, self.target, enabled=manager,
                                             dry_run=self.opt.dry_run)
         self.jobs = JobKeeper(store, cfg, notify=notify)

@@ -11,7 +11,8 @@ Escrow thresholds are counted over the job, not per cycle (application-provision
   state began, i.e. linked users plus escrowed users without a link (the page's examples count users:
   "30,000 users failed provisioning and 5,000 were successful"). Counted only when the rule is
   evaluated (5,000 to 40,000 failures), so a healthy job pays one small count per cycle.
-The thresholds themselves are the pure stages.guard.escrow_quarantine_reason.
+The thresholds themselves are the pure stages.guard.escrow_quarantine_reason. A scheduled cycle after
+which the counter is back under them lifts the quarantine (escrows leave it as their retries succeed).
 """
 
 from __future__ import annotations

@@ -90,6 +90,14 @@ def maps_manager(mappings: Iterable[Any]) -> bool:
                for m in mappings)
 
 
+def _processed(a: Action) -> bool:
+    """The user was written, or found in step: its manager is its to set. A skipped user (SMS
+    sign-in, a target user deleted by a target administrator) and a failed one are left alone."""
+    if a.kind == "other":
+        return a.error_code == "RedundantExport" and a.status == "skipped"
+    return a.kind in ("create", "update", "disable") and a.status == "success"
+
+
 @dataclass(slots=True)
 class _Noted:
     manager: str | None          # the source manager's object id
@@ -150,7 +158,7 @@ class ManagerReferences:
         drop: set[str] = set()
         for uid, n in self._noted.items():
             a = latest.get(uid)
-            if a is None or a.status == "failure" or uid in leaving:
+            if a is None or uid in leaving or not _processed(a):
                 continue
             if a.target_id is None and not (self.dry_run and a.kind == "create"):
                 continue

@@ -84,7 +84,7 @@ class SmsRepairResult:
 
     def summary(self) -> str:
         head = (f"{self.config}: {self.ready} of {self.in_scope} user{'s' if self.in_scope != 1 else ''} "
-                "in scope have SMS sign-in ready (cycles skip them); ")
+                f"in scope {'has' if self.ready == 1 else 'have'} SMS sign-in ready (cycles skip them); ")
         if self.dry_run:
             text = head + f"dry run: nothing written to Graph ({self.ready} would be turned off)"
         else:
@@ -177,7 +177,7 @@ def _select(cfg: SyncConfig) -> list[str]:
     """What a cycle selects from the source, plus the scoping filters' attributes."""
     mappings, _ = split_writable(cfg.effective_mappings)
     attrs = list(MappingPlan(mappings).source_attributes)
-    attrs += [c.attribute for group in cfg.scope.filters for c in group]
+    attrs += cfg.scope.filter_attributes
     return list(dict.fromkeys(attrs))
 
 

@@ -18,8 +18,6 @@ from tenantsync.ops.ondemand import provision
 
 from .conftest import GROUP, make_config, uid, world
 
-JSON_H = {"Content-Type": "application/json"}
-
 
 def managed_world() -> dict:
     data = world()
@@ -149,9 +147,12 @@ def test_a_manager_provisioned_in_a_later_cycle_is_set_without_its_report_changi
 def test_a_manager_change_in_the_source_is_applied_by_an_incremental_cycle(mw):
     mw.sync()
     set_source_manager(mw, uid(4), uid(3))
+    mw.src_api.request("PATCH", f"/users/{uid(2)}", {"department": "Legal"})   # its manager is unchanged
     report = mw.sync()
     assert report.kind == "incremental" and report.counts["failure"] == 0
     assert target_manager(mw, uid(4)) == target_id(mw, uid(3))
+    assert [r["provisioningAction"] for r in rows(mw, report, uid(2))] == ["update"]   # no manager write
+    assert target_manager(mw, uid(2)) == target_id(mw, uid(1))
     row = manager_row(mw, report, uid(4))
     assert row["modifiedProperties"] == [{"displayName": "manager", "oldValue": target_id(mw, uid(2)),
                                           "newValue": target_id(mw, uid(3))}]
