@@ -28,7 +28,7 @@ from ..graph.api import GraphApi
 from ..graph.urls import path, relative
 from ..model import Action
 from ..permissions import forbidden_hint
-from ..references import EXPAND_MANAGER
+from ..references import EXPAND_MANAGER, manager_id
 from ..stages.matching import TargetIndex, is_b2b
 from ..stages.writable import NOT_WRITABLE
 from .entra_source import odata_quote
@@ -74,7 +74,7 @@ class EntraTarget:
         """Every B2B user of the target plus its deleted items (initial cycles)."""
         # A generator: each page is folded into the index and dropped, never the whole tenant at once.
         more = {"expand": self.expand} if self.expand else {}
-        users = (u for page in self.api.iter_pages("users", select=self.select, **more) for u in page
+        users = (_slim(u) for page in self.api.iter_pages("users", select=self.select, **more) for u in page
                  if is_b2b(u))
         deleted = (u for page in self.api.iter_pages("directory/deletedItems/microsoft.graph.user",
                                                      select=self.select) for u in page)
@@ -192,6 +192,13 @@ class EntraTarget:
             if r["status"] < 300 or (gone_ok and r["status"] == 404):
                 continue            # an object already gone counts as done
             _fail(a, r, req)
+
+
+def _slim(user: dict[str, Any]) -> dict[str, Any]:
+    """The expanded manager as its id only: the index of a large tenant keeps one per user."""
+    if "manager" in user:
+        user["manager"] = manager_id(user["manager"])
+    return user
 
 
 def _fail(a: Action, reply: Mapping[str, Any], request: Mapping[str, Any], *,

@@ -29,6 +29,7 @@ ACTION_TITLES = {"create": "Create", "update": "Update", "delete": "Delete", "di
                  "stagedDelete": "StagedDelete", "other": "Skip"}
 STEP_TITLES = ("Test connection", "Import user", "Determine if user is in scope",
                "Match user between source and target system", "Perform action")
+REFERENCE_TITLE = "Resolve manager reference"     # tenantsync/references.py, after the action
 
 
 def check_user_ids(user_ids: str | Sequence[str]) -> tuple[str, ...]:
@@ -71,9 +72,15 @@ def _reply(a: Action) -> dict[str, Any]:
 
 
 def result_per_user(report: CycleReport) -> list[dict[str, Any]]:
-    """One dict per user, in the order asked, reading like the portal's on-demand steps."""
+    """One dict per user, in the order asked, reading like the portal's on-demand steps. The
+    user's manager (a row of its own in the provisioning log) joins the user's entry."""
     out = []
+    entries: dict[str, dict[str, Any]] = {}
     for a in report.actions:
+        reference = _step(a, "referenceResolution")
+        if reference is not None and a.source_id in entries:
+            _add_reference(entries[a.source_id], a)
+            continue
         imp, scope, match = _step(a, "import"), _step(a, "scoping"), _step(a, "matching")
         export = export_step(a, dry_run=report.dry_run)
         attrs = dict((imp.details.get("Attributes") or {}) if imp else {})
@@ -108,7 +115,19 @@ def result_per_user(report: CycleReport) -> list[dict[str, Any]]:
                        "modifiedProperties": modified},
             "modifiedProperties": modified,
         })
+        entries[a.source_id] = out[-1]
     return out
+
+
+def _add_reference(entry: dict[str, Any], a: Action) -> None:
+    entry["modifiedProperties"] += [{"name": k, "old": c.old, "new": c.new} for k, c in a.changes.items()]
+    entry["reference"] = {"attribute": "manager", "status": a.status, "errorCode": a.error_code,
+                          "description": a.reason}
+    if a.status == "failure":
+        entry["reply"] = {"result": "Failure", "details": {"errorCode": a.error_code, "errorMessage": a.reason}}
+    elif a.status == "success" and entry["reply"]["result"] == "Skipped" and \
+            entry["action"]["errorCode"] == "RedundantExport":
+        entry["reply"] = {"result": "Success", "details": {}}     # in step, but its manager was set
 
 
 def _value(v: Any) -> str:
@@ -131,6 +150,10 @@ def _steps(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows.append((STEP_TITLES[4], step["status"],
                  f"{r['action']['title']}: {step['description'] or r['action']['reason']}"
                  + (f" ({r['action']['errorCode']})" if r["action"]["errorCode"] else "")))
+    ref = r.get("reference")
+    if ref:
+        rows.append((REFERENCE_TITLE, ref["status"],
+                     ref["description"] + (f" ({ref['errorCode']})" if ref["errorCode"] else "")))
     return rows
 
 

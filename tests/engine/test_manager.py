@@ -14,7 +14,7 @@ import pytest
 from tenantsync.cycle import CycleOptions, run_cycle
 from tenantsync.errors import GraphError
 from tenantsync.graph.api import GraphApi
-from tenantsync.ops.ondemand import provision
+from tenantsync.ops.ondemand import provision, render_text, result_per_user
 
 from .conftest import GROUP, make_config, uid, world
 
@@ -195,6 +195,10 @@ def test_provision_on_demand_sets_the_manager_of_the_chosen_user(mw):
     report = provision(mw.cfg, [uid(2)], store=mw.store)
     assert report.kind == "on-demand" and report.counts["failure"] == 0
     assert target_manager(mw, uid(2)) == target_id(mw, uid(1))
+    [shown] = result_per_user(report)              # one entry for the user, the manager in it
+    assert shown["reply"]["result"] == "Success"
+    assert shown["modifiedProperties"] == [{"name": "manager", "old": None, "new": target_id(mw, uid(1))}]
+    assert "Resolve manager reference [success]" in render_text(report)
 
 
 class _RefusingManagers:

@@ -10,6 +10,7 @@ unreachable PostgreSQL a failure."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -157,8 +158,8 @@ def test_prefect_yaml_deploys_and_a_process_worker_runs_a_tenantsync_deployment(
     cfg = make_config()
     work = tmp_path / "work"
     work.mkdir()
-    done = tenantsync("deploy", str(cfg), env=env, cwd=work)
-    assert "sync-cycle/emea-to-hq-initial" in done.stdout and "updated" in done.stdout
+    done = json.loads(tenantsync("deploy", str(cfg), "--json", env=env, cwd=work).stdout)
+    assert {r["deployment"]: r["action"] for r in done["deployments"]}["sync-cycle/emea-to-hq-initial"] == "updated"
     out = prefect("deployment", "run", "sync-cycle/emea-to-hq-initial", env=env)
     run_id = re.search(r"UUID:\s*([0-9a-f-]{36})", out).group(1)
     prefect("worker", "start", "--pool", POOL, "--run-once", env=env, timeout=240)
@@ -197,11 +198,12 @@ def test_changing_interval_minutes_and_deploying_again_changes_the_schedule(serv
 
     cfg.write_text(cfg.read_text(encoding="utf-8").replace("interval_minutes: 40", "interval_minutes: 15"),
                    encoding="utf-8")
-    again = tenantsync("deploy", str(cfg), env=env)
+    again = json.loads(tenantsync("deploy", str(cfg), "--json", env=env).stdout)
     found = deployments(api, "interval-check")
     incremental = found["sync-cycle/interval-check-incremental"]
     assert [(s["schedule"]["interval"], s["active"]) for s in incremental["schedules"]] == [(900, True)]
-    assert re.search(r"every 15 min.*updated.*every 40 min", again.stdout)      # the previous schedule shown
+    row = {r["deployment"]: r for r in again["deployments"]}["sync-cycle/interval-check-incremental"]
+    assert (row["schedule"], row["action"], row["was"]) == ("every 15 min", "updated", "every 40 min")
     # every procedure of the configuration, each once; the manual ones without a schedule
     assert len(found) == len(set(found)) >= 8
     assert found["sync-cycle/interval-check-initial"]["schedules"] == []
@@ -241,3 +243,20 @@ def test_delete_config_pauses_the_deployments_and_later_syncs_are_refused(server
     restored = tenantsync("delete-config", str(cfg), "--restore", env=env)
     assert "restored" in restored.stdout
     assert not any(d["paused"] for d in deployments(api, "delete-check").values())
+
+
+def test_the_delete_config_deployment_needs_the_name_typed_in_confirm(server, make_config, tmp_path):
+    api, env, _ = server
+    cfg = renamed(make_config, "flow-check")
+    tenantsync("deploy", str(cfg), env=env)
+    ids = {}
+    for confirm in ("yes", "flow-check"):
+        out = prefect("deployment", "run", "delete-config/flow-check", "--param", f"confirm={confirm}", env=env)
+        ids[confirm] = re.search(r"UUID:\s*([0-9a-f-]{36})", out).group(1)
+    prefect("worker", "start", "--pool", POOL, "--run-once", env=env, timeout=240)
+
+    states = {c: httpx.get(f"{api}/flow_runs/{i}").json()["state"] for c, i in ids.items()}
+    assert states["yes"]["type"] == "FAILED" and "type the configuration's name" in states["yes"]["message"]
+    assert states["flow-check"]["type"] == "COMPLETED", states["flow-check"]
+    assert len(list((tmp_path / "state" / "archive").glob("flow-check-*.db"))) == 1
+    assert all(d["paused"] for d in deployments(api, "flow-check").values())

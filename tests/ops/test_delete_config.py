@@ -137,3 +137,43 @@ def test_delete_config_asks_for_yes_when_not_interactive_and_says_when_there_is_
 def test_delete_config_refuses_a_user_source_configuration(tmp_path):
     done = cli("delete-config", str(ROOT / "data/configs/user-source.yaml"), "--yes", cwd=tmp_path)
     assert done.returncode == 2 and "settings.enabled: false" in done.stderr
+
+
+def test_a_postgresql_state_is_archived_into_a_readable_sqlite_store(ops, tmp_path):
+    """The production store: rows read from PostgreSQL (JSON, timestamps) land in the SQLite archive."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    from .opsworld import make_config
+
+    pg = os.environ.get("TENANTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    schema = f"ts_delete_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(pg, poolclass=NullPool, connect_args={"connect_timeout": 3})
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("TENANTSYNC_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    url = make_url(pg).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    try:
+        ops.store.close()
+        ops.cfg, ops.store = make_config(ops.emulator, url), Store.for_url(url)
+        ops.sync()
+        name, links, log = ops.cfg.name, ops.store.links(ops.cfg.name), ops.store.log(ops.cfg.name)
+        result = delete_configuration(ops.cfg, plan_deletion(ops.cfg, archive_dir=tmp_path / "archive",
+                                                             reports_dir=tmp_path / "reports"))
+        assert result.archive.startswith(f"sqlite:///{tmp_path}/archive/")
+        with Store(result.archive) as archive:
+            assert archive.links(name) == links and archive.log(name) == log
+        with pytest.raises(ConfigDeleted):
+            ops.sync()
+    finally:
+        ops.store.close()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
