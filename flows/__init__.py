@@ -8,6 +8,9 @@
     flows.setup:setup_config              anchor extension and permissions, once per configuration
     flows.usersource:user_source_sync     Entra ID -> application user directory
     flows.reports:export_reports          CSV + HTML exports
+    flows.delete_config:delete_config_flow  delete a configuration (deployments paused, state archived)
+
+flows.deploy (not a flow) makes every configuration's deployments: `tenantsync deploy`.
 
 Every flow takes ``config`` (a YAML file path or a SyncConfigBlock name) and returns a JSON-able
 dict. A run that fails (quarantine, failed check, failed provisioning events...) ends in a Failed

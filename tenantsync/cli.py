@@ -7,6 +7,9 @@ inside the commands only, so ``--help`` and the tools stay fast, and a procedure
 second when ``PREFECT_API_URL`` points at a running server (otherwise Prefect starts a temporary
 server: ~20 s on a fresh ``PREFECT_HOME``).
 
+deploy and delete-config run no flow: they use the server of PREFECT_API_URL directly when one
+is set (deploy needs one), and the engine for the rest.
+
 Exit status: 0 done; 1 the run failed (an error, failed provisioning events, quarantine); 2 bad
 input (configuration, expression, arguments). Errors print one line on stderr, no traceback
 (``--verbose`` shows Prefect's logs and tracebacks).
