@@ -118,6 +118,8 @@ def run_disable_sms(cfg: SyncConfig, *, user_ids: Sequence[str] = (), dry_run: b
     a permission the run needs. The users turned off are recorded in the state store (``store``, else
     the configuration's) for the next cycle to evaluate again: users/delta does not return them.
     """
+    store = store or Store.for_url(cfg.state_url)
+    store.refuse_if_deleted(cfg.name)            # tenantsync delete-config: nothing runs
     result = SmsRepairResult(cfg.name, dry_run)
     wanted = list(dict.fromkeys(u.strip() for u in user_ids if u and u.strip()))
     with source_writer(cfg, dry_run=dry_run, api=source_api) as api:
@@ -144,7 +146,7 @@ def run_disable_sms(cfg: SyncConfig, *, user_ids: Sequence[str] = (), dry_run: b
             _disable(api, ready, rows)
             repaired = [i for i in ready if rows[i]["outcome"] == DISABLED]
             if repaired:
-                (store or Store.for_url(cfg.state_url)).request_reevaluation(cfg.name, repaired, REEVALUATE)
+                store.request_reevaluation(cfg.name, repaired, REEVALUATE)
                 result.notes.append(f"The next sync cycle evaluates the {len(repaired)} user"
                                     f"{'s' if len(repaired) != 1 else ''} turned off again.")
     result.rows = _in_order(list(rows.values()), wanted)

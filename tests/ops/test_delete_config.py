@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tenantsync.ops.disable_sms import run_disable_sms
 from tenantsync.ops.delete_config import delete_configuration, plan_deletion, restore_configuration
 from tenantsync.reports import export_all
 from tenantsync.service import open_cycle
@@ -79,6 +80,8 @@ def test_a_deleted_configuration_refuses_every_cycle_until_it_is_restored(ops, t
     with pytest.raises(ConfigDeleted):                    # the path of the flows, before any setup or preflight
         with open_cycle(ops.cfg, store=ops.store):
             pass
+    with pytest.raises(ConfigDeleted):                    # the SMS repair procedure too
+        run_disable_sms(ops.cfg, store=ops.store)
     assert ops.synced()[uid(3)]["displayName"] == "Ops User3"          # the change did not reach the target
     assert len(ops.store.cycles(name)) == cycles                         # no cycle was even recorded
 
