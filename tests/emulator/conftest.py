@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
 import httpx
 import pytest
 from azure.core.credentials import AccessToken
 
-sys.path.insert(0, str(Path(__file__).parent))
+from .emulator_world import CONTOSO_TOKEN, build_fixture
 
-from emulator_world import CONTOSO_TOKEN, build_fixture  # noqa: E402
-
-from tenantsync.emulator.server import EmulatorServer  # noqa: E402
+from tenantsync.emulator.server import EmulatorServer
 
 T = TypeVar("T")
 

@@ -9,8 +9,8 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import get_raw, graph_client, run
-from emulator_world import CONTOSO, CONTOSO_TOKEN, FABRIKAM_TOKEN, FABRIKAM_USERS, _uid
+from .conftest import get_raw, graph_client, run
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, FABRIKAM_TOKEN, FABRIKAM_USERS, _uid
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.groups.delta.delta_request_builder import DeltaRequestBuilder as GDelta
 from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder as UDelta

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import graph_client, run
-from emulator_world import CONTOSO, CONTOSO_TOKEN, EXT, FABRIKAM, NORTHWIND, _uid
+from .conftest import graph_client, run
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, EXT, FABRIKAM, NORTHWIND, _uid
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_create import ReferenceCreate
 from msgraph.generated.models.user import User

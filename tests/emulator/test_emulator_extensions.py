@@ -8,7 +8,7 @@ tenant after creating the guest.
 from __future__ import annotations
 
 import pytest
-from emulator_world import (CONTOSO, CONTOSO_TOKEN, EXT, EXT_APP_ID, FABRIKAM_TOKEN, _uid,
+from .emulator_world import (CONTOSO, CONTOSO_TOKEN, EXT, EXT_APP_ID, FABRIKAM_TOKEN, _uid,
                             build_fixture, ext_application)
 
 from tenantsync.emulator.fixture import FixtureError, load_directory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from emulator_world import CONTOSO_TOKEN
+from .emulator_world import CONTOSO_TOKEN
 
 from tenantsync.emulator.faults import Faults, parse_spec
 

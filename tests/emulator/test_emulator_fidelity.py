@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import graph_client, run
-from emulator_world import CONTOSO_TOKEN, FABRIKAM, _uid
+from .conftest import graph_client, run
+from .emulator_world import CONTOSO_TOKEN, FABRIKAM, _uid
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.serialization import Parsable
 from msgraph.generated.groups.item.group_item_request_builder import GroupItemRequestBuilder

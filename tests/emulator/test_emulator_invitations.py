@@ -7,8 +7,8 @@ invitations, app-only limits) and Entra's cross-tenant-access-overview (automati
 from __future__ import annotations
 
 import pytest
-from conftest import graph_client, run
-from emulator_world import CONTOSO, CONTOSO_TOKEN, FABRIKAM_TOKEN, _uid
+from .conftest import graph_client, run
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, FABRIKAM_TOKEN, _uid
 from msgraph.generated.models.allow_invites_from import AllowInvitesFrom
 from msgraph.generated.models.authorization_policy import AuthorizationPolicy
 from msgraph.generated.models.invitation import Invitation

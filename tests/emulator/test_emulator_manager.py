@@ -8,10 +8,11 @@ tenantsync/emulator/manager.py.
 from __future__ import annotations
 
 import pytest
-from emulator_world import CONTOSO, build_fixture, _uid
+from .emulator_world import CONTOSO, build_fixture, _uid
 
 from tenantsync.emulator.fixture import FixtureError, load_directory
 from tenantsync.emulator.tokens import app_token
+from .conftest import graph_client, run   # the emulator tests' conftest (as in the other modules)
 
 U1, U2, U3, U4 = (_uid(0xC0, n) for n in range(1, 5))
 GRAPH = "https://graph.microsoft.com/v1.0"
@@ -231,7 +232,6 @@ def test_fixture_manager_is_validated_and_dumped(org):
 def test_the_sdk_reads_and_assigns_the_manager(org):
     """msgraph-sdk's own request builders: manager.get() parses the user, manager.ref.put()
     sends the page's body."""
-    from conftest import graph_client, run
     from msgraph.generated.models.reference_update import ReferenceUpdate
     from msgraph.generated.models.user import User
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from emulator_world import CONTOSO, CONTOSO_TOKEN, build_fixture, _uid
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, build_fixture, _uid
 
 from tenantsync.emulator.app import ROUTES
 from tenantsync.emulator.core import Emulator

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from emulator_world import (CONTOSO, CONTOSO_TOKEN, CONTOSO_TOKEN_2, EXT, build_fixture,
+from .emulator_world import (CONTOSO, CONTOSO_TOKEN, CONTOSO_TOKEN_2, EXT, build_fixture,
                             contoso_users)
 
 from tenantsync.emulator.server import EmulatorServer

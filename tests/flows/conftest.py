@@ -20,7 +20,7 @@ os.environ.update({"EMEA_TOKEN": "emea-token", "US_TOKEN": "us-token", "HQ_TOKEN
 
 import pytest  # noqa: E402
 
-from flowkit import CONFIGS, SAMPLES  # noqa: E402
+from .flowkit import CONFIGS, SAMPLES  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import yaml
 
-from flowkit import REPO
+from .flowkit import REPO
 
 
 def test_committed_prefect_yaml_is_what_the_sample_configurations_give():

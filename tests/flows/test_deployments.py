@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flowkit import HQ, REPO, free_port
+from .flowkit import HQ, REPO, free_port
 
 POOL = "tenantsync-process"
 PG_URL = os.environ.get("TENANTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

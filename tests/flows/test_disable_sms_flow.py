@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flowkit import artifacts_of, run, source_api
+from .flowkit import artifacts_of, run, source_api
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

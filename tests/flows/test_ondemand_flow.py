@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from flowkit import SVC_PRINT, ZOE, artifacts_of, run
+from .flowkit import SVC_PRINT, ZOE, artifacts_of, run
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flowkit import HQ, ZOE, artifacts_of, run
+from .flowkit import HQ, ZOE, artifacts_of, run
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flowkit import EMEA_GROUP, HQ, artifacts_of, flow_run_of, free_port, run, source_api
+from .flowkit import EMEA_GROUP, HQ, artifacts_of, flow_run_of, free_port, run, source_api
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
