@@ -228,7 +228,9 @@ def _limiter_state(api: Any) -> dict[str, Any]:
     try:
         st = api.limiter.state
         return {"rate": st.rate, "estimate": st.estimate, "cuts": st.cuts,
-                "throttle_events": st.throttle_events}
+                "throttle_events": st.throttle_events,
+                "random_refusals": getattr(st, "random_refusals", None),
+                "walls": getattr(st, "walls", None)}
     except Exception:   # the limiter's shape is not ours: report what we can
         return {}
 

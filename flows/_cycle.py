@@ -107,9 +107,22 @@ def counts_table(actions: list[Action]) -> list[dict[str, Any]]:
 
 
 def report_result(report: CycleReport) -> dict[str, Any]:
-    return {"config": report.config, "cycle_id": report.cycle_id, "kind": report.kind,
-            "dry_run": report.dry_run, "counts": dict(report.counts), "job": report.job,
-            "staged": report.staged, "message": report.message}
+    result = {"config": report.config, "cycle_id": report.cycle_id, "kind": report.kind,
+              "dry_run": report.dry_run, "counts": dict(report.counts), "job": report.job,
+              "staged": report.staged, "message": report.message}
+    failures = failure_breakdown(report.actions)
+    if failures:
+        result["failures"] = failures
+    return result
+
+
+def failure_breakdown(actions: list[Action]) -> dict[str, dict[str, int]]:
+    """What failed: failed provisioning events by action and by error code, most frequent first."""
+    failed = [a for a in actions if a.status == "failure"]
+    if not failed:
+        return {}
+    return {"by_action": dict(Counter(a.kind for a in failed).most_common()),
+            "by_error": dict(Counter(a.error_code or "unknown" for a in failed).most_common())}
 
 
 def quarantine_text(job: dict[str, Any]) -> str:

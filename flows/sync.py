@@ -16,6 +16,7 @@ from prefect.states import Completed, Running, State
 from pydantic import Field
 
 from tasks.limits import CycleBusy, cycle_lock
+from tenantsync.store.locks import Lease
 from tasks.reports import export_cycle_reports
 from tenantsync import reports
 from tenantsync.config import SyncConfig
@@ -63,11 +64,11 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
     cycle: Cycle | None = None
     setup_notes: list[str] = []        # the first cycle of a configuration runs the setup itself
     try:
-        with (nullcontext() if dry_run else cycle_lock(cfg.name)), \
+        with (nullcontext() if dry_run else cycle_lock(cfg.name, cfg.state_url)) as lease, \
                 open_cycle(cfg, options, notify=notifier(cfg), store=store, on_setup=setup_notes.append) as cycle:
             for note in setup_notes:
                 get_run_logger().info("%s", note)
-            report = _run(cycle, progress, approval_timeout_s, reports_dir)
+            report = _run(cycle, progress, approval_timeout_s, reports_dir, lease)
     except SetupRequired as exc:
         return _refused(cfg, dry_run, exc)
     except (QuarantinedError, CycleBusy) as exc:
@@ -79,12 +80,22 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
     return _finished(cfg, report, reports_dir)
 
 
-def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str) -> CycleReport:
+def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str, lease: Lease | None) -> CycleReport:
     name = cycle.cfg.name
     suffix = "-dry-run" if cycle.opt.dry_run else ""
+
+    def staged(c: Cycle) -> bool:
+        # The lease stays held (renewed) while the run waits; a refused run says why it waits.
+        if lease is not None and timeout_s > 0:
+            lease.note("paused for deletion approval")
+        try:
+            return ask_approval(c, timeout_s, reports_dir)
+        finally:
+            if lease is not None and timeout_s > 0:
+                lease.note("sync cycle")
+
     return run_stages(cycle, progress=progress,
-                      on_begun=lambda kind: rename_run(f"{name}-{kind}{suffix}"),
-                      on_staged=lambda c: ask_approval(c, timeout_s, reports_dir))
+                      on_begun=lambda kind: rename_run(f"{name}-{kind}{suffix}"), on_staged=staged)
 
 
 # -- deletion approval -----------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def user_source_sync(config: str, reports_dir: str = DEFAULT_REPORTS_DIR) -> Any
     reports_dir: where the UPN-suffix readiness CSVs go (<reports_dir>/<configuration>/)."""
     cfg = resolve_config(config, loader=load_user_source_config)
     try:
-        with cycle_lock(cfg.name):
+        with cycle_lock(cfg.name, cfg.directory_url, what="user-source cycle", state_store=False):
             result = user_source_cycle(cfg)
     except CycleBusy as exc:
         return outcome({"config": cfg.name, "status": "busy"}, ok=False, message=str(exc))

@@ -20,10 +20,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prefect import get_client
+from prefect import get_client, get_run_logger
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from sqlalchemy import Engine
+
+from tenantsync.store.locks import WAIT_S, Holder, Lease, LockBusy, hold
 
 ON_DEMAND_LIMIT = "tenantsync-provision-on-demand"
 ON_DEMAND_REQUESTS = 5                                                   # per window
@@ -66,39 +69,33 @@ def on_demand_window(requests: int, *, timeout_s: float | None = 600) -> Iterato
 
 
 # -- one cycle per configuration at a time ---------------------------------------------------------
+# A lease in the configuration's own database (tenantsync/store/locks.py says why not a Prefect
+# global concurrency limit: a slot outlives a process killed with SIGKILL).
 
-CYCLE_LOCK_WAIT_S = 60
+CYCLE_LOCK_WAIT_S = WAIT_S
+CycleBusy = LockBusy
 
 
-class CycleBusy(RuntimeError):
-    """Another cycle of the same configuration holds the lock (running, or paused for approval)."""
-
-
-def _ensure_limit(name: str, limit: int) -> None:
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            try:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
-            except ObjectAlreadyExists:
-                pass
+def lock_engine(url: str, *, state_store: bool = True) -> Engine:
+    """The engine that holds a configuration's lock: its state store, or a user source's
+    directory database (which gets only the ts_locks table)."""
+    if state_store:
+        from tenantsync.store import Store
+        return Store.for_url(url).writer
+    from tenantsync.connectors.directory_target import DirectoryTarget
+    return DirectoryTarget.for_url(url).engine
 
 
 @contextmanager
-def cycle_lock(config_name: str, *, wait_s: float = CYCLE_LOCK_WAIT_S) -> Iterator[None]:
-    """Two cycles of one configuration must not overlap (initial and incremental deployments, the
-    command line, a run paused for approval): a limit of 1 named tenantsync-cycle-<config>."""
-    name = f"tenantsync-cycle-{config_name}"
-    _ensure_limit(name, 1)
-    acquired = False
-    try:
-        with concurrency(name, occupy=1, strict=True, timeout_seconds=wait_s, lease_duration=300,
-                         raise_on_lease_renewal_failure=False):
-            acquired = True
-            yield
-    except TimeoutError:
-        if acquired:
-            raise
-        raise CycleBusy(f"another cycle of {config_name} is running (or paused for approval); "
-                        f"waited {wait_s:.0f} s") from None
+def cycle_lock(config_name: str, url: str, *, wait_s: float = CYCLE_LOCK_WAIT_S,
+               what: str = "sync cycle", state_store: bool = True) -> Iterator[Lease]:
+    """Two cycles of one configuration must not overlap (scheduled, by hand, the command line,
+    other workers): the lease dies with its holder, so a killed cycle never locks it for good."""
+    def waiting(found: Holder) -> None:
+        try:
+            get_run_logger().info("waiting up to %.0f s: %s", wait_s, found.describe())
+        except Exception:  # noqa: BLE001 - outside a run
+            pass
+
+    with hold(lock_engine(url, state_store=state_store), config_name, what=what, wait_s=wait_s, on_wait=waiting) as lease:
+        yield lease

@@ -129,32 +129,44 @@ def run_flow(module: str, name: str, /, **params: Any) -> tuple[Any, str | None]
     import importlib
 
     from flows import ProcedureFailed
+    from flows._server import start_temporary_server
     flow = getattr(importlib.import_module(module), name)
+    start_temporary_server()            # dies with this process, also on SIGKILL
     try:
         return flow(**params), None
     except ProcedureFailed as exc:
         return exc.result, exc.message
 
 
-def check_config(config: str, *, user_source: bool = False) -> None:
-    """Validate a configuration file before Prefect starts (bad input changes nothing, and fails fast)."""
+def check_config(config: str, *, user_source: bool = False, credentials: bool = True) -> None:
+    """Validate a configuration file before Prefect starts (bad input changes nothing, and fails fast):
+    also the state location and, for commands that reach Graph (``credentials``), that the used
+    connections' credentials are there. A refusal is one line: ``FILE:LINE: key: ...``."""
+    from .errors import ConfigError
+    from .yamlfile import one_line
+
     path = Path(config)
     looks_like_file = path.exists() or path.suffix.lower() in (".yaml", ".yml") or os.sep in config or "/" in config
     if not looks_like_file:
         return          # a Prefect block name: the flow loads it
-    if user_source:
-        from .usersource import load_user_source_config
-        load_user_source_config(path)
-    else:
-        from .config import load_config
-        load_config(path)
+    try:
+        if user_source:
+            from .usersource import load_user_source_config
+            load_user_source_config(path, credentials=credentials)
+        else:
+            from .config import load_config
+            load_config(path, credentials=credentials)
+    except ConfigError as exc:
+        raise ConfigError(one_line(exc.message), file=exc.file or config, line=exc.line or 1,
+                          key=one_line(exc.key or "(file)", 120), value=exc.value,
+                          allowed=one_line(exc.allowed) if exc.allowed else None) from None
 
 
 def procedure(config_path: str | None, module: str, name: str, render: Callable[[Mapping[str, Any]], None],
               json_out: bool, /, *, user_source: bool = False, **params: Any) -> None:
     def go() -> tuple[Any, str | None]:
         if config_path is not None:
-            check_config(config_path, user_source=user_source)
+            check_config(config_path, user_source=user_source, credentials=module != "flows.reports")
         return run_flow(module, name, **params)
 
     started = time.monotonic()
@@ -165,9 +177,34 @@ def procedure(config_path: str | None, module: str, name: str, render: Callable[
         render(result if isinstance(result, Mapping) else {"result": result})
         err().print(f"done in {time.monotonic() - started:.1f} s", style="dim", markup=False)
     if failure is not None or failed(result):
-        message = failure or (result.get("message") if isinstance(result, Mapping) else "") or "the run failed"
-        err().print(f"error: {message}", markup=False)
+        err().print(f"error: {failure_message(result, failure)}", markup=False)
         raise typer.Exit(1)
+
+
+def failure_message(result: Any, failure: str | None) -> str:
+    """The one error line of a failed run: what failed and how many, and the job's status;
+    never a bare "Job status: Active." (the job is fine when single users failed)."""
+    if not isinstance(result, Mapping):
+        return failure or "the run failed"
+    name = str(result.get("config") or "")
+    failed_n = int((result.get("counts") or {}).get("failure", 0) or 0)
+    job = result.get("job") or {}
+    status = f"job status {job['code']}" if job.get("code") else ""
+    q = job.get("quarantine") or {}
+    if q:
+        status += f" ({q.get('reason')}, next attempt {q.get('nextAttempt')})"
+    if failed_n:
+        what = result.get("failures") or {}
+        parts = ["; ".join(", ".join(f"{k} {v:,}" for k, v in list(what.get(side, {}).items())[:4])
+                           for side in ("by_action", "by_error") if what.get(side))]
+        detail = f"{parts[0]}; see provisioning-log.csv" if parts[0] else "see provisioning-log.csv"
+        noun = "provisioning event" + ("s" if failed_n != 1 else "")
+        return (f"{name + ': ' if name else ''}{failed_n:,} {noun} failed ({detail})"
+                + (f"; {status}" if status else ""))
+    message = failure or str(result.get("message") or "")
+    if not message or message.startswith("Job status:"):
+        message = f"{name + ': ' if name else ''}the run failed" + (f"; {status}" if status else "")
+    return message
 
 
 def failed(result: Any) -> bool:
@@ -699,13 +736,74 @@ def delete_config(
 
 
 @app.command()
+def unlock(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
+    """Free the cycle lock of a configuration whose holder died. Rarely needed: a dead holder's lock
+    frees itself (at once on its own host, when its 60 s lease expires elsewhere). Refused while the
+    holder lives: on this host while its process runs, elsewhere while it renews its lease."""
+    def go() -> dict[str, Any]:
+        from .store import locks
+        name, engine = _lock_engine(config)
+        if engine is None:
+            return {"config": name, "unlocked": False, "message": f"{name} is not locked"}
+        gone = locks.force_release(engine, name)         # LockBusy while the holder lives: exit 1
+        if gone is None:
+            return {"config": name, "unlocked": False, "message": f"{name} is not locked"}
+        why = "its process is gone" if gone.host == locks.HOST else f"its lease expired at {gone.expires:%H:%M:%S} UTC"
+        return {"config": name, "unlocked": True, "host": gone.host, "pid": gone.pid,
+                "since": gone.acquired.isoformat(),
+                "message": f"unlocked {name}: removed the lock of host {gone.host} pid {gone.pid} since "
+                           f"{gone.acquired:%Y-%m-%d %H:%M:%S} UTC ({why})"}
+
+    result = _guarded(go)
+    if json_out:
+        print(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+    else:
+        out().print(result["message"], markup=False)
+
+
+def _lock_engine(config: str) -> tuple[str, Any]:
+    """(configuration name, the engine of the database holding its lock, or None when that
+    database does not exist yet: then nothing can be locked, and nothing is created)."""
+    from sqlalchemy.engine import make_url
+
+    from .errors import ConfigError
+    if Path(config).exists() or Path(config).suffix.lower() in (".yaml", ".yml") or "/" in config:
+        from .config import load_config
+        try:
+            cfg: Any = load_config(Path(config))
+        except ConfigError as first:
+            from .usersource import load_user_source_config
+            try:
+                cfg = load_user_source_config(Path(config))
+            except ConfigError:
+                raise first from None
+    else:                                     # a SyncConfigBlock: Prefect's API
+        prefect_env()
+        from flows._common import resolve_config
+        cfg = resolve_config(config)
+    url = getattr(cfg, "state_url", None) or getattr(cfg, "directory_url", None)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not parsed.database.startswith("file:") and not Path(parsed.database).expanduser().exists():
+        return cfg.name, None
+    if getattr(cfg, "state_url", None):
+        from .store import Store
+        return cfg.name, Store.for_url(url).writer
+    from .connectors.directory_target import DirectoryTarget
+    return cfg.name, DirectoryTarget.for_url(url).engine
+
+
+@app.command()
 def demo(json_out: bool = JsonOpt,
          keep: bool = typer.Option(False, "--keep",
                                    help="Leave the emulator running at the end (Ctrl+C to stop).")) -> None:
     """Everything above on the sample tenants, against the embedded Graph emulator."""
     def go() -> Any:
         prefect_env()
+        from flows._server import start_temporary_server
+
         from .demo import run_demo
+        start_temporary_server(start=False)     # the demo starts it from this thread; it dies with us
         return run_demo(console=err() if json_out else out(), keep=keep)
 
     result = _guarded(go)

@@ -9,9 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .configchecks import check_connections, check_credentials, check_database_url, check_guids
 from .errors import ConfigError, ExpressionError
 from .graph.connection import GraphConnection
-from .yamlfile import Loc, dotted, expand_connection_urls, expand_env_at, line_of, load_yaml
+from .yamlfile import (FILE_KEY, Loc, dotted, expand_connection_urls, expand_env_at, line_of, load_yaml,
+                       one_line, short)
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_MAPPINGS_FILE = DATA_DIR / "default_mappings.yaml"
@@ -207,18 +209,38 @@ def load_default_mappings() -> list[Mapping]:
             for i, item in enumerate(items)]
 
 
-def load_config(path: str | Path, *, connections: dict[str, GraphConnection] | None = None) -> SyncConfig:
-    """Load and validate a configuration file; every problem is a ConfigError naming file and line."""
+def load_config(path: str | Path, *, connections: dict[str, GraphConnection] | None = None,
+                credentials: bool = False) -> SyncConfig:
+    """Load and validate a configuration file; every problem is a ConfigError naming file, line
+    and key. ``credentials``: also check that the used connections' credentials are there
+    (environment variables, certificate files) — for the commands that reach Graph."""
     file = str(path)
     data, lines = load_yaml(path)
     if not isinstance(data, dict):
-        raise ConfigError("the file must be a YAML mapping with keys name, source, target, ...", file=file)
+        raise ConfigError("the file must be a YAML mapping with keys name, source, target, ...",
+                          file=file, line=line_of(lines, ()) or 1, key=FILE_KEY)
     data = _expand(data, file, lines)
     cfg = _validate(SyncConfig, data, file, lines, ())
+    check_file_values(cfg, file, lines)
+    if credentials:
+        check_credentials(cfg.connections, (cfg.source.connection, cfg.target.connection), file, lines)
     if connections:
         cfg = cfg.model_copy(update={"connections": {**cfg.connections, **connections}})
     check_mappings(cfg, file, lines)
     return cfg
+
+
+def check_file_values(cfg: SyncConfig, file: str, lines: dict[Loc, int]) -> None:
+    """GUIDs, graph URLs and database URLs of the file (configchecks.py)."""
+    check_connections(cfg.connections, file, lines)
+    check_guids(cfg.scope.assignments.users, "an assigned user's object id",
+                ("scope", "assignments", "users"), file, lines)
+    check_guids(cfg.scope.assignments.groups, "an assigned group's object id",
+                ("scope", "assignments", "groups"), file, lines)
+    if cfg.state is not None:
+        check_database_url(cfg.state, ("state",), file, lines)
+    if cfg.target.directory is not None:
+        check_database_url(cfg.target.directory, ("target", "directory"), file, lines)
 
 
 def _expand(data: dict[str, Any], file: str, lines: dict[Loc, int]) -> dict[str, Any]:
@@ -242,19 +264,20 @@ def _config_error(exc: ValidationError, file: str, lines: dict[Loc, int], base: 
     err = exc.errors()[0]
     loc = base + tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
     value = err.get("input")
-    msg = err["msg"].removeprefix("Value error, ")
+    msg = one_line(err["msg"].removeprefix("Value error, "))
     allowed = None
     if err["type"] == "literal_error":
         allowed = err.get("ctx", {}).get("expected", "").replace("'", "")
-        msg = f"{value!r} is not allowed"
+        msg = f"{short(value)} is not allowed"
     elif err["type"] == "extra_forbidden":
-        msg = f"unknown key {loc[-1]!r}"
+        msg = f"unknown key {short(loc[-1])}"
     elif err["type"] == "missing":
-        msg = f"required key {loc[-1]!r} is missing"
+        msg = f"required key {short(loc[-1])} is missing"
     more = len(exc.errors()) - 1
     if more:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ConfigError(msg, file=file, line=line_of(lines, loc), key=dotted(loc), value=value, allowed=allowed)
+    return ConfigError(msg, file=file, line=line_of(lines, loc) or (1 if file else None),
+                       key=dotted(loc) or FILE_KEY, value=value, allowed=allowed)
 
 
 def check_mappings(cfg: SyncConfig, file: str = "", lines: dict[Loc, int] | None = None) -> None:
@@ -273,7 +296,13 @@ def check_mappings(cfg: SyncConfig, file: str = "", lines: dict[Loc, int] | None
         if m.type == "expression":
             try:
                 compile_expression(m.expression or "")
-            except ExpressionError as exc:
-                raise ConfigError(f"invalid expression {m.expression!r}: {exc}", file=file,
+            except (ExpressionError, RecursionError) as exc:
+                raise ConfigError(expression_message(m.expression or "", exc), file=file,
                                   line=line_of(lines, loc + ("expression",)),
                                   key=dotted(loc + ("expression",)), value=m.expression) from None
+
+
+def expression_message(text: str, exc: BaseException) -> str:
+    """One line about an expression that does not compile: its start, the column, the reason."""
+    reason = str(exc) if isinstance(exc, ExpressionError) else "nested too deeply"
+    return f"invalid expression {short(text)}: {one_line(reason, 200)}"

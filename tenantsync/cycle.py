@@ -44,6 +44,7 @@ from .fingerprint import ConfigWatch
 from .model import Action, Step
 from .quarantine import JobKeeper
 from .records import counts, log_rows
+from .recovery import INVITING, CreateRows, adopt_invited, closes_on_error, complete_pending, retry_transient
 from .references import ManagerReferences, maps_manager
 from .stages.guard import apply_deletion_threshold, empty_source_abort
 from .stages.mapping import MappingPlan, b2b_upn
@@ -122,8 +123,13 @@ class Cycle:
         self._in_scope = 0
         self.notes: list[str] = []          # said in the cycle's message and log (expired links)
         self._user_round: Iterator[tuple[list[dict[str, Any]], str | None]] | None = None
+        self.closed = False                 # finish_cycle done (success, failure): recovery.py
+        self._inviting: set[str] = set()    # invitations sent by a cycle that ended first (recovery.py)
+        self.creates = CreateRows(store, cfg.name, cycle_id=lambda: self.cycle_id,
+                                  redacted=self.mapping.redacted)
 
     # -- 1. begin ------------------------------------------------------------------------------
+    @closes_on_error
     def begin(self) -> str:
         cfg, store = self.cfg, self.store
         store.refuse_if_deleted(cfg.name)      # a deleted configuration (tenantsync delete-config)
@@ -138,6 +144,7 @@ class Cycle:
         if not self.opt.user_ids:
             self.kind = "incremental" if marks.get("users") else "initial"
         self._marks_in = marks
+        self._inviting = {sid for sid, why in store.reevaluations(cfg.name).items() if why == INVITING}
         self.notes, self._user_round = [self.config.note] if self.config.changed else [], None
         if self.config.changed:
             log.warning("%s: %s", cfg.name, self.config.note)
@@ -156,6 +163,11 @@ class Cycle:
         # An initial cycle needs every link; others load the links of each page (cost grows with changes).
         self.links = store.links(cfg.name) if self.kind == "initial" else store.links_for(cfg.name, self.opt.user_ids)
         self.cycle_id = store.start_cycle(cfg.name, self.kind, dry_run=self.opt.dry_run)
+        # Cycles left running by a process that died: closed as crashed (store/cycles.py).
+        for c in store.close_abandoned(cfg.name, found_by=self.cycle_id):
+            note = f"cycle {c['cycleId']} was left running by a process that ended: closed as crashed"
+            self.notes.append(note)
+            log.warning("%s: %s", cfg.name, note)
         if failed is not None:
             self._fail_whole(failed)
         self._log_not_writable()
@@ -232,6 +244,7 @@ class Cycle:
                                                       cycle_id=self.cycle_id, dry_run=self.opt.dry_run))
 
     # -- 2. read and plan, page by page --------------------------------------------------------
+    @closes_on_error
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """Source pages to plan: the whole tenant (initial), its changes (incremental), or the chosen users."""
         try:
@@ -258,11 +271,14 @@ class Cycle:
         # users a repair asked to evaluate again (tenantsync disable-sms: store/reevaluations.py)
         extra |= (asked := set(self.store.reevaluations(self.cfg.name)))
         self._reevaluated = asked
+        # invited by a cycle that ended before their PATCH: completed now (recovery.py)
+        extra |= set(self.store.pending_links(self.cfg.name))
         extra -= self._seen
         if extra:
             snaps = self.store.snapshots(self.cfg.name, extra)
             yield [snaps[i] for i in extra if i in snaps]
 
+    @closes_on_error
     def plan_page(self, page: Sequence[dict[str, Any]]) -> list[Action]:
         """Scope, map, match and plan one page of source users."""
         cfg = self.cfg
@@ -304,6 +320,10 @@ class Cycle:
         by_id = {u["id"]: u for u in users}
         planned = missing + apply_sms_rule(planned, scopes, self.source, on_demand=self.kind == "on-demand",
                                            replan=lambda i, s: self._plan_one(by_id[i], s, matches[i], None))
+        complete_pending(planned, self.links)      # invited earlier, PATCH not done (recovery.py)
+        if self._inviting:                          # invited, killed before the link (recovery.py)
+            adopt_invited(planned, self.links, self._inviting,
+                          lambda ids: self.store.created_for(self.cfg.name, ids))
         # counted only after the last Graph call, so a retried page is not counted twice
         self._in_scope += sum(1 for s in scopes.values() if s.in_scope)
         self.actions.extend(planned)
@@ -317,8 +337,10 @@ class Cycle:
         todo = [a for a in actions if not a.logged]
         if not todo:
             return
-        self.store.append_log(self.cfg.name, log_rows(todo, job_id=self.cfg.name, cycle_id=self.cycle_id,
-                                                      redacted=self.mapping.redacted, dry_run=self.opt.dry_run))
+        rows = log_rows(todo, job_id=self.cfg.name, cycle_id=self.cycle_id, redacted=self.mapping.redacted,
+                        dry_run=self.opt.dry_run)
+        replacing, since = self.creates.take(todo, rows)     # a create's early row (recovery.py)
+        self.store.append_log(self.cfg.name, rows, replacing=replacing, since=since)
         keep_detail = self.kind == "on-demand"       # the on-demand reply shows them step by step
         for a in todo:
             a.logged = True
@@ -398,6 +420,10 @@ class Cycle:
         steps.append(Step("EntryImportMatching", "matching", "success" if match.target else "skipped",
                           match.description, {"MatchedBy": match.by,
                                               "TargetId": (match.target or {}).get("id", "")}))
+        if scope is not None and scope.error and not removal:   # never "left the scope" on a timeout
+            return Action("other", user["id"], (match.target or {}).get("id"), display_name=user.get("displayName", ""),
+                          reason=f"A scoping filter could not be evaluated for this user: {scope.error}",
+                          status="failure", error_code="ScopeEvaluationFailed", steps=steps)
         in_scope = scope is not None and scope.in_scope and not removal
         try:
             create = self.mapping.map_user(user, creating=True) if in_scope and match.target is None else None
@@ -411,6 +437,7 @@ class Cycle:
                          on_leave_scope=self.cfg.settings.on_leave_scope, removal=removal, steps=steps)
 
     # -- 3. decide -----------------------------------------------------------------------------
+    @closes_on_error
     def decide(self) -> str:
         """Links whose source vanished, the empty-source abort and the deletion threshold."""
         if self.kind == "initial":
@@ -470,25 +497,38 @@ class Cycle:
         size = self.cfg.settings.batch_size
         return [writes[i:i + size] for i in range(0, len(writes), size)]
 
+    @closes_on_error
     def apply(self, batch: list[Action]) -> list[Action]:
         if self.opt.dry_run:
             self._log(batch)
             return batch
         anchors = {a.source_id: anchor_value(self.source_tenant, a.source_id) for a in batch
                    if a.kind in ("create", "update") and a.status == "success"}
+        inviting = [a.source_id for a in batch if a.kind == "create" and a.status == "success" and not a.target_id]
+        if inviting:        # a kill before their links are recorded: the next cycle looks again
+            self.store.request_reevaluation(self.cfg.name, inviting, INVITING)
+        stopped: GraphError | None = None
         try:
             self.target.apply(batch, anchors=anchors, on_invited=self._record_invited)
+            retry_transient(self.target, anchors=anchors, on_invited=self._record_invited)
+            stopped = self.target.stopped
         except GraphError as exc:
             for a in batch:
                 if a.status == "success":
                     a.status, a.error_code, a.reason = "failure", exc.code, f"{a.reason} Failed: {exc.message}"
-            if exc.stops_job:
-                self._fail_whole(exc)
+            stopped = exc
         self._record_links(batch)
         self._log(batch)
+        if inviting:
+            self.store.clear_reevaluations(self.cfg.name, inviting)
+        if stopped is not None and stopped.stops_job:
+            self._fail_whole(stopped)
         return batch
 
     def _record_invited(self, created: list[Action]) -> None:
+        # The create row first, then the link: killed in between, the row exists and the next
+        # cycle finds the invited user by mail (the INVITING mark) and links it.
+        self.creates.invited(created)
         self.store.upsert_links(self.cfg.name, [Link(a.source_id, a.target_id or "", "pending") for a in created])
 
     def _record_links(self, batch: list[Action]) -> None:
@@ -507,6 +547,7 @@ class Cycle:
         self.store.delete_links(self.cfg.name, drops)
 
     # -- 5. finish -----------------------------------------------------------------------------
+    @closes_on_error
     def finish(self) -> CycleReport:
         cfg, store = self.cfg, self.store
         # Managers last, after every create (references.py); their failures are reference escrows.
@@ -545,6 +586,7 @@ class Cycle:
         said = "; ".join([*self.notes, self.message] if self.message else self.notes)
         store.finish_cycle(cfg.name, self.cycle_id, counts=c, status="failure" if c["failure"] else "success",
                            job=job, error=said or None)
+        self.closed = True
         summary = self.message or self.jobs.summary(job)
         return CycleReport(cfg.name, self.cycle_id, self.kind, self.opt.dry_run, c, self.jobs.describe(job),
                            "; ".join([*self.notes, summary]), len(self.staged), self.actions)
@@ -552,9 +594,10 @@ class Cycle:
     def _fail_whole(self, exc: GraphError) -> None:
         """A failure on the tenant itself (credentials, connection): record, quarantine, stop."""
         job = self.jobs.enter_quarantine("EncounteredQuarantineException", exc) if exc.stops_job else self.store.job(self.cfg.name)
-        if self.cycle_id:
+        if self.cycle_id and not self.closed:
             self.store.finish_cycle(self.cfg.name, self.cycle_id, counts=counts(self.actions), status="failure",
                                     job=job, error="; ".join([*self.notes, str(exc)]))
+            self.closed = True
         raise exc
 
 

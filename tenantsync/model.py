@@ -36,6 +36,7 @@ class ScopeResult:
     rules: tuple[tuple[str, bool], ...]      # ("Scoping filter 1.department EQUALS 'Sales'", True)
     skip_reason: str | None = None           # NotEffectivelyEntitled, ...
     description: str = ""
+    error: str | None = None                 # a filter could not be evaluated: a failure, not out of scope
 
 
 @dataclass(slots=True)

@@ -9,8 +9,10 @@ Layout under a reports root (``data/reports`` by default, or the ``--out`` direc
     <root>/<configuration>/<cycleId>/provisioning-log.csv
     <root>/<configuration>/<cycleId>/cycles.csv     that cycle's row
 
-Every CSV is UTF-8 with one header row. A text cell that a spreadsheet would run as a formula
-(it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading ``'``.
+Every CSV is UTF-8 with one header row, written by tenantsync.csvsafe: a text cell that a
+spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return) or that holds a control character gets a leading ``'``, control characters are quoted,
+NUL is removed.
 Nothing here needs Prefect; the HTML has no script and loads nothing from the network.
 """
 
@@ -19,10 +21,13 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+from . import csvsafe
 
 DEFAULT_ROOT = Path("data/reports")
 
@@ -40,7 +45,7 @@ NOTIFICATION_COLUMNS = ("sent", "kind", "recipient", "subject", "body")
 PENDING_ACCEPTANCE_COLUMNS = ("DisplayName", "UserPrincipalName", "id", "mail", "createdDateTime")
 REPAIR_COLUMNS = ("DisplayName", "id", "mail", "oldUpn", "newUpn", "outcome", "why", "sourceId", "matchedBy")
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = csvsafe.FORMULA_STARTS
 CHART_CYCLES = 240        # bars in the chart (the most recent cycles)
 TABLE_CYCLES = 500        # rows in the HTML cycles table (cycles.csv has them all)
 
@@ -49,7 +54,11 @@ TABLE_CYCLES = 500        # rows in the HTML cycles table (cycles.csv has them a
 
 def neutralise(text: str) -> str:
     """A cell a spreadsheet would evaluate as a formula is written as text (OWASP CSV injection)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return csvsafe.safe_text(text)
+
+
+# JSON may hold these raw; in a CSV cell they would count as control characters / line breaks.
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 def cell(value: Any) -> str:
@@ -62,6 +71,7 @@ def cell(value: Any) -> str:
         text = value.isoformat()
     elif isinstance(value, (list, dict, tuple)):
         text = json.dumps(value, ensure_ascii=False, default=_json_default)
+        text = _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     else:
         text = str(value)
     return neutralise(text)
@@ -75,13 +85,7 @@ def _json_default(value: Any) -> Any:
 
 def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], path: Path) -> Path:
     """Write rows (dicts keyed by column name) with exactly ``columns``, header first, UTF-8."""
-    import pandas as pd        # here, not at import: every procedure imports this module (~0.8 s)
-
-    frame = pd.DataFrame([[cell(r.get(c)) for c in columns] for r in rows], columns=list(columns),
-                         dtype=object)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
-    return path
+    return csvsafe.write_rows(path, columns, ([cell(r.get(c)) for c in columns] for r in rows))
 
 
 # -- rows --------------------------------------------------------------------------------------

@@ -17,6 +17,14 @@ Manager (``expand_manager=True``): every read of target users asks ``$expand=man
 with the reads a cycle makes anyway; ``set_managers`` writes ``PUT /users/{id}/manager/$ref``
 (user-post-manager) with the page's body, and ``current_managers`` reads
 ``GET /users/{id}/manager`` for the few users whose target was not read this cycle.
+
+Every write outcome is kept (graph/batch.py: a failed $batch fails only its own items). An
+invitation whose $batch answer was lost may have created the user: it is looked up by mail
+(``refind``) and taken as created when found, never sent again blindly. A create whose follow-up
+PATCH is refused for its values still gets its anchor (a PATCH of the anchor alone), so every
+account tenantsync created is found again by anchor. Writes refused for a passing reason (429,
+5xx, no answer) are listed in ``transient`` for the cycle to retry (recovery.py); after a 401/403
+on a whole $batch nothing more is sent and ``stopped`` holds the error.
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from ..errors import GraphError
 from ..graph.api import GraphApi
+from ..graph.batch import BatchIncomplete
 from ..graph.urls import path, relative
 from ..model import Action
 from ..permissions import forbidden_hint
@@ -43,6 +53,8 @@ INVITE_FORBIDDEN_CHARACTERS = '~!#$%^&*()+=[]{}\\/|;:"<>?,'
 INVITED_AS = "Guest"
 # Graph's 403 for a missing permission (errors page / every API page's Permissions section).
 INSUFFICIENT_PRIVILEGES = "Insufficient privileges to complete the operation."
+# Answers that say nothing about the user: the same write may succeed a moment later.
+TRANSIENT_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
 
 
 
@@ -59,6 +71,9 @@ class EntraTarget:
                                           anchor_attribute, *select]))
         self._domain: str | None = None
         self.expand = EXPAND_MANAGER if expand_manager else None
+        # (action, its reason before the failure, Retry-After): writes worth another try
+        self.transient: list[tuple[Action, str, float | None]] = []
+        self.stopped: GraphError | None = None      # a 401/403 on a whole $batch: nothing more sent
 
     # -- reads ---------------------------------------------------------------------------------
     def initial_domain(self) -> str:
@@ -124,25 +139,56 @@ class EntraTarget:
         """Carry out writes; every action comes back with its status, error and target id.
 
         ``on_invited`` is called once invitations exist (before their PATCH) so the caller can
-        record links first: a crash between the two never produces a duplicate.
+        record links first: a crash between the two never produces a duplicate. A create that
+        already has its target id (invited earlier, its PATCH failed) is not invited again.
         """
+        self.transient, self.stopped = [], None
         creates = [a for a in actions if a.kind == "create" and a.status == "success"]
-        self._invite(creates)
+        self._invite([a for a in creates if not a.target_id])
         if on_invited:
             on_invited([a for a in creates if a.target_id])
         restores = [a for a in actions if a.restore and a.status == "success"]
         self._send(restores, lambda a: {"method": "POST",
                                         "url": path("directory/deletedItems", a.target_id or "") + "/restore"})
+        for a in restores:
+            if a.status == "success":
+                a.restore = False        # done: a retry of this action only PATCHes
         patches = [a for a in actions if a.status == "success" and a.target_id and (
             a.kind in ("update", "disable") or a.kind == "create")]
         self._send(patches, lambda a: {"method": "PATCH", "url": path("users", a.target_id or ""),
                                        "body": self._patch_body(a, anchors)}, gone_ok=False)
+        self._anchor_refused(creates, anchors)
         deletes = [a for a in actions if a.kind == "delete" and a.status == "success"]
         self._send(deletes, lambda a: {"method": "DELETE", "url": path("users", a.target_id or "")}, gone_ok=True)
         hard = [a for a in deletes if a.hard_delete and a.status == "success"]
         self._send(hard, lambda a: {"method": "DELETE", "url": path("directory/deletedItems", a.target_id or "")},
                    gone_ok=True)
         return list(actions)
+
+    def _anchor_refused(self, creates: Sequence[Action], anchors: Mapping[str, str]) -> None:
+        """Invited, but the PATCH was refused for its values: write the anchor alone, so the
+        account is found by anchor whatever happens to its link (the next cycle retries the rest)."""
+        refused = [a for a in creates if a.status == "failure" and a.target_id
+                   and a.source_id in anchors and not any(t[0] is a for t in self.transient)]
+        if not refused or self.stopped is not None:
+            return
+        reqs = [{"method": "PATCH", "url": path("users", a.target_id or ""),
+                 "headers": {"Content-Type": "application/json"},
+                 "body": {self.anchor_attribute: anchors[a.source_id]}} for a in refused]
+        self._batch(reqs)            # best effort: a failure here leaves the link pending
+
+    def _batch(self, reqs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """api.batch, keeping the answers of a call that failed part-way (graph/batch.py)."""
+        if self.stopped is not None:      # after a 401/403 nothing more is sent
+            stop = self.stopped
+            return [{"status": stop.status, "headers": {}, "not_sent": True,
+                     "body": {"error": {"code": stop.code, "message": stop.message}}} for _ in reqs]
+        try:
+            return self.api.batch(reqs)
+        except BatchIncomplete as exc:
+            if exc.stops_job:
+                self.stopped = exc
+            return exc.results
 
     def _patch_body(self, a: Action, anchors: Mapping[str, str]) -> dict[str, Any]:
         # A create's changes hold every mapped value, userType too: invited as Guest (module
@@ -174,11 +220,36 @@ class EntraTarget:
                           "sendInvitationMessage": False, "invitedUserType": INVITED_AS,
                           "invitedUserDisplayName": a.changes.get("displayName").new
                           if a.changes.get("displayName") else a.display_name}} for a in creates]
-        for a, req, r in zip(creates, reqs, self.api.batch(reqs)):
+        unknown: list[tuple[Action, dict[str, Any], dict[str, Any]]] = []
+        for a, req, r in zip(creates, reqs, self._batch(reqs)):
             if r["status"] in (200, 201):
                 a.target_id = (r["body"].get("invitedUser") or {}).get("id")
+            elif r.get("unknown"):
+                unknown.append((a, req, r))
             else:
-                _fail(a, r, req, invitation=True)
+                self._failed(a, r, req, invitation=True)
+        if unknown:
+            found = self.refind([a.invite_email or "" for a, _, _ in unknown])
+            for a, req, r in unknown:
+                a.target_id = found.get((a.invite_email or "").lower())
+                if not a.target_id:          # not created: invited again on the retry
+                    self._failed(a, r, req, invitation=True)
+
+    def refind(self, emails: Sequence[str]) -> dict[str, str]:
+        """lowercased address -> id of the B2B user invited with it (mail, as the invitation
+        sets it): an invitation whose answer was lost is looked up before it is sent again."""
+        wanted = [e for e in dict.fromkeys(emails) if e]
+        reqs = [{"method": "GET", "url": relative("/users", {"$filter": f"mail eq {odata_quote(e)}",
+                                                              "$select": ["id", "mail", "userPrincipalName",
+                                                                          "userType", "creationType"]})}
+                for e in wanted]
+        out: dict[str, str] = {}
+        for e, r in zip(wanted, self._batch(reqs)):
+            if r["status"] == 200:
+                hits = [u for u in (r["body"] or {}).get("value", []) if is_b2b(u)]
+                if hits:
+                    out[e.lower()] = hits[0]["id"]
+        return out
 
     def _send(self, actions: list[Action], build: Callable[[Action], dict[str, Any]], *,
               gone_ok: bool = False) -> None:
@@ -188,10 +259,18 @@ class EntraTarget:
             if "body" in req:
                 req["headers"] = {"Content-Type": "application/json"}
             reqs.append(req)
-        for a, req, r in zip(actions, reqs, self.api.batch(reqs)):
-            if r["status"] < 300 or (gone_ok and r["status"] == 404):
+        for a, req, r in zip(actions, reqs, self._batch(reqs)):
+            if r["status"] < 300 and not r.get("unknown") and not r.get("not_sent") \
+                    or (gone_ok and r["status"] == 404):
                 continue            # an object already gone counts as done
-            _fail(a, r, req)
+            self._failed(a, r, req)
+
+    def _failed(self, a: Action, reply: Mapping[str, Any], request: Mapping[str, Any], *,
+                invitation: bool = False) -> None:
+        before = a.reason
+        _fail(a, reply, request, invitation=invitation)
+        if reply["status"] in TRANSIENT_STATUSES and not reply.get("not_sent"):
+            self.transient.append((a, before, reply.get("retry_after") or _retry_after(reply)))
 
 
 def _slim(user: dict[str, Any]) -> dict[str, Any]:
@@ -219,6 +298,16 @@ def _fail(a: Action, reply: Mapping[str, Any], request: Mapping[str, Any], *,
                        "address.").strip()
     a.status, a.error_code = "failure", code
     a.reason = f"{a.reason} Failed: {message}".strip()
+
+
+def _retry_after(reply: Mapping[str, Any]) -> float | None:
+    for key, value in (reply.get("headers") or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def forbidden_characters(address: str) -> list[str]:

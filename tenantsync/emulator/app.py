@@ -18,7 +18,7 @@ from tenantsync.emulator import (applications, batch, control, delta, groups, in
                                  leave, manager, phone, policies, users)
 from tenantsync.emulator.core import Emulator
 from tenantsync.emulator.faults import FaultSpec
-from tenantsync.emulator.asgi import serve_graph
+from tenantsync.emulator.asgi import send_error, serve_graph
 from tenantsync.emulator.routing import Route, Router
 
 _PHONE = "/users/{id}/authentication/phoneMethods"
@@ -94,6 +94,7 @@ ROUTES: list[Route] = [
 ROUTER = Router(ROUTES)
 
 _SLASHES = re.compile(r"/{2,}")
+_VERSIONS = ("v1.0", "beta")
 
 ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]],
                    Awaitable[None]]
@@ -109,7 +110,8 @@ def create_emulator(fixture: dict | str | Path | None, *, throttle: str | None =
 
 def build_app(emulator: Emulator) -> ASGIApp:
     """The ASGI application serving `emulator`."""
-    control_app = Starlette(routes=control.routes())
+    control_app = Starlette(routes=control.routes(),
+                            exception_handlers=control.exception_handlers())
     control_app.state.emulator = emulator
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
@@ -118,8 +120,18 @@ def build_app(emulator: Emulator) -> ASGIApp:
             if "//" in path:
                 path = _SLASHES.sub("/", path)
                 scope = {**scope, "path": path}
-            if path.startswith(("/v1.0/", "/beta/")) or path in ("/v1.0", "/beta"):
+            head = path[1:].split("/", 1)[0]
+            version = head.lower()
+            if version in _VERSIONS:
+                if head != version:                # /V1.0/users: the version in any case
+                    scope = {**scope, "path": "/" + version + path[1 + len(head):]}
                 await serve_graph(emulator, scope, receive, send)
+                return
+            if head != "_emulator":
+                # Graph answers a path outside its versions (graph.microsoft.com/me,
+                # /v1.0None/...) 400 "Invalid version." in its error JSON (msgraph-sample-blazor-
+                # clientside #94, python-o365 #889), never a plain-text 404.
+                await send_error(scope, send, 400, "BadRequest", "Invalid version.")
                 return
         await control_app(scope, receive, send)
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import random
 import re
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from tenantsync.emulator.protocol import (JSON_CONTENT_TYPE, GraphHttpError, GraphRequest,
-                                          GraphResponse, error_response, normalize_query,
+                                          GraphResponse, error_response, parse_query,
                                           read_json_body)
 
 MAX_REQUESTS = 20
@@ -57,6 +57,9 @@ def _validate(body: dict) -> list[dict]:
             raise _invalid(f"request '{item_id}': the url must be relative "
                            "(e.g. '/users/{id}').")
         depends = item.get("dependsOn") or []
+        headers = item.get("headers")
+        if headers is not None and not isinstance(headers, dict):
+            raise _invalid(f"request '{item_id}': headers must be an object.")
         if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
             raise _invalid(f"request '{item_id}': dependsOn must be an array of ids.")
     ids = {item["id"] for item in items}
@@ -97,8 +100,8 @@ def _sub_request(req: GraphRequest, item: dict) -> GraphRequest:
     headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
     if "authorization" not in headers and "authorization" in req.headers:
         headers["authorization"] = req.headers["authorization"]
-    return GraphRequest(method=item["method"].upper(), path=path,
-                        query=normalize_query(parse_qsl(parts.query, keep_blank_values=True)),
+    query, refusal = parse_query(parts.query)
+    return GraphRequest(method=item["method"].upper(), path=path, query=query, refusal=refusal,
                         headers=headers, body=item.get("body"), base=req.base, is_item=True)
 
 

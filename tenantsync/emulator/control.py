@@ -1,6 +1,8 @@
 """Control API under /_emulator (never Graph, never throttled or faulted).
 
-POST  /_emulator/reset                                 body: a fixture, or {"path": file};
+POST  /_emulator/reset                                 body: a fixture, or {"path": file} of
+                                                       a file inside the folder of the fixture
+                                                       the emulator started with (nowhere else);
                                                        replaces every tenant
 POST  /_emulator/tenants/{tid}/users/{uid}/redeem      the guest accepts its invitation
 POST  /_emulator/tenants/{tid}/users/{uid}/leave       the B2B user leaves the organisation: its
@@ -30,6 +32,8 @@ Errors answer {"error": {"code", "message"}} with 400 or 404.
 from __future__ import annotations
 
 import copy
+import os
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -80,7 +84,9 @@ async def reset(request: Request) -> Response:
     if body is None:
         body = {"tenants": []}
     elif isinstance(body, dict) and set(body) == {"path"}:
-        body = body["path"]                     # a fixture file on the emulator's machine
+        body = _fixture_in_folder(_emulator(request).fixture_dir, body["path"])
+        if isinstance(body, Response):
+            return body
     elif not isinstance(body, dict):
         return _error(400, "InvalidFixture", 'expected a fixture {"tenants": [...]} or '
                       '{"path": "fixture.json"}')
@@ -89,6 +95,32 @@ async def reset(request: Request) -> Response:
     except FixtureError as exc:
         return _error(400, "InvalidFixture", str(exc))
     return _Json({"tenants": [t.id for t in _emulator(request).directory.tenants.values()]})
+
+
+def _fixture_in_folder(folder: Path | None, name: Any) -> Any:
+    """The fixture at `name`, only inside `folder` (that of the fixture the emulator started
+    with), else a 403: the control API has no authentication, so it must not read arbitrary files
+    of the machine (/etc/passwd, a key file) for whoever can reach the port. A relative name is
+    taken inside the folder; symbolic links are resolved first, so none leads out of it."""
+    if folder is None:
+        return _error(403, "PathNotAllowed", "this emulator was not started with a fixture file: "
+                      "send the fixture itself as the body")
+    if not isinstance(name, str) or not name or "\0" in name:
+        return _error(400, "InvalidFixture", "'path' must be a file name")
+    target = (folder / name).resolve()
+    if not target.is_relative_to(folder) or not target.is_file():
+        return _error(403, "PathNotAllowed", f"'path' must name a fixture file inside {folder} "
+                      "(the folder of the emulator's fixture); send other fixtures as the body")
+    try:
+        fd = os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        return _error(400, "InvalidFixture", f"cannot read fixture {name}: {exc.strerror}")
+    try:
+        return loads(raw)
+    except ValueError as exc:
+        return _error(400, "InvalidFixture", f"{name}: not JSON: {exc}")
 
 
 def _user_or_error(request: Request) -> tuple[Tenant | None, dict | None, Response | None]:
@@ -231,6 +263,20 @@ async def patch_user(request: Request) -> Response:
     if graph:
         tenant.update_user(user["id"], graph)
     return _Json(_full_user(tenant, user))
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    if status == 405:
+        return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on "
+                      f"{request.url.path}")
+    return _error(404, "NotFound", f"no control endpoint {request.url.path} (see "
+                  "docs/internals.md, emulator control API)")
+
+
+def exception_handlers() -> dict:
+    """Unknown control paths answer the control API's JSON error, not a plain-text 404."""
+    return {404: _not_found, 405: _not_found}
 
 
 def routes() -> list[Route]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tenantsync.emulator import permissions
 from tenantsync.emulator.directory import Directory
-from tenantsync.emulator.faults import Faults, FaultSpec
+from tenantsync.emulator.faults import Faults, FaultSpec, fault_headers
 from tenantsync.emulator.fixture import load_directory
 from tenantsync.emulator.odata import ODataError
 from tenantsync.emulator.protocol import (JSON_CONTENT_TYPE, GraphHttpError, GraphRequest,
@@ -73,6 +73,9 @@ class Emulator:
         self.time_scale = float(time_scale)
         self.latency_ms = int(latency_ms)
         self.directory = _load(fixture) if fixture is not None else Directory([])
+        # The control API loads fixture files from this folder only (control.py).
+        self.fixture_dir = (Path(fixture).resolve().parent if isinstance(fixture, (str, Path))
+                            else None)
         self.throttle = self._new_throttle()
         self.faults = Faults(faults)
         self.stats = Stats()
@@ -147,8 +150,7 @@ class Emulator:
         if fault == "drop":
             return GraphResponse(0, drop=True)
         code, message = _FAULT_ERRORS[fault]
-        headers = {"Retry-After": "1"} if fault in ("429", "503") else {}
-        return error_response(req, int(fault), code, message, headers)
+        return error_response(req, int(fault), code, message, fault_headers(fault))
 
     def _serve(self, req: GraphRequest, route, params: dict, path_known: bool, units: int,
                writes: int) -> tuple[GraphResponse, bool, bool]:
@@ -167,6 +169,9 @@ class Emulator:
         req.tenant = tenant
         grant = tenant.grants.get(token)
         req.app_id, req.roles = grant if grant else (self.app_id(token), None)
+        if req.refusal is not None:                # a malformed query (protocol.parse_query)
+            exc = req.refusal
+            return error_response(req, exc.status, exc.code, exc.message), False, False
         if route is None:
             if path_known:
                 return error_response(req, 405, "Request_BadRequest",

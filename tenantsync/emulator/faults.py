@@ -6,6 +6,12 @@ codes default to 429:503:504); also accepted: the same as JSON (`{"rate": 0.1, "
 random.Random(seed), so the same sequence of calls meets the same faults. `drop` closes the
 connection without an answer; inside $batch, where no connection can be dropped, it becomes a 504.
 `latency_ms` is added to every /v1.0 HTTP request.
+
+What a fault answer carries (`fault_headers`): an injected 429 models a refusal for some other
+reason than the tenant's budgets (a gateway or one busy backend), so it has a short Retry-After
+and none of the `x-ms-throttle-scope` / `x-ms-throttle-information` headers that the `graph`
+throttle profile (throttle.py) puts on a budget's 429 (Microsoft's "Microsoft Graph
+service-specific throttling limits", identity and access). A 503 has a Retry-After too.
 """
 
 from __future__ import annotations
@@ -89,6 +95,14 @@ def parse_spec(spec: str | dict | FaultSpec | None) -> FaultSpec:
             raise ValueError(f"fault spec: unknown key '{key}' "
                              "(allowed: rate, codes, latency_ms, seed)")
     return out
+
+
+FAULT_RETRY_AFTER_S = 1
+
+
+def fault_headers(code: str) -> dict[str, str]:
+    """Headers of an injected error answer (module doc): never Graph's budget headers."""
+    return {"Retry-After": str(FAULT_RETRY_AFTER_S)} if code in ("429", "503") else {}
 
 
 class Faults:

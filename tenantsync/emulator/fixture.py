@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from tenantsync.emulator import applications as apps
+from tenantsync.emulator.applications import valid_extension_value
 from tenantsync.emulator.directory import Directory, Tenant
+from tenantsync.emulator.fixture_types import type_name, value_problem
 from tenantsync.emulator.protocol import GraphHttpError, loads, now_iso
 from tenantsync.emulator.schema import USER_FIXTURE_ONLY, looks_like_extension
 from tenantsync.emulator.tokens import claims, plain_app_id
@@ -60,8 +62,20 @@ def read_fixture(source: dict | str | Path) -> dict:
 
 
 def load_directory(source: dict | str | Path) -> Directory:
-    """Build the Directory of a fixture (the fixture itself is not modified)."""
+    """Build the Directory of a fixture (the fixture itself is not modified).
+
+    Every refusal is a FixtureError naming the tenant, the object and the field (and the file,
+    for a fixture read from one): `FILE: tenant T: users[3]: 'x' ...`."""
     data = read_fixture(source)
+    if isinstance(source, dict):
+        return _directory(data)
+    try:
+        return _directory(data)
+    except FixtureError as exc:
+        raise FixtureError(f"{source}: {exc}") from None
+
+
+def _directory(data: Any) -> Directory:
     if not isinstance(data, dict) or not isinstance(data.get("tenants"), list):
         raise FixtureError('fixture: expected {"tenants": [...]}')
     tenants = [_tenant(spec, i) for i, spec in enumerate(data["tenants"])]
@@ -79,6 +93,15 @@ def load_directory(source: dict | str | Path) -> Directory:
     return Directory(tenants)
 
 
+def _typed(spec: dict, key: str, kind: type, name: str, where: str) -> Any:
+    """spec[key] if it is absent, null or of type `kind`; else a FixtureError naming it."""
+    value = spec.get(key)
+    if value is not None and (not isinstance(value, kind)
+                              or (kind is not bool and isinstance(value, bool))):
+        raise FixtureError(f"{where}: '{key}' must be {name} (got {type_name(value)})")
+    return value
+
+
 def _require(spec: dict, key: str, where: str) -> str:
     value = spec.get(key)
     if not isinstance(value, str) or not value:
@@ -93,25 +116,35 @@ def _tenant(spec: Any, index: int) -> Tenant:
     tenant_id = _require(spec, "id", where)
     where = f"tenant {tenant_id}"
     default_domain = _require(spec, "defaultDomain", where)
-    tenant = Tenant(tenant_id, spec.get("displayName") or default_domain, default_domain)
-    _tokens(tenant, spec.get("tokens", []), where)
-    _applications(tenant, spec.get("applications", []), where)
-    tenant.premium = bool(spec.get("premium", False))
-    for domain in spec.get("domains", []):
+    display_name = _typed(spec, "displayName", str, "a string", where)
+    tenant = Tenant(tenant_id, display_name or default_domain, default_domain)
+    _tokens(tenant, _typed(spec, "tokens", list, "a list", where) or [], where)
+    _applications(tenant, _typed(spec, "applications", list, "a list", where) or [], where)
+    tenant.premium = bool(_typed(spec, "premium", bool, "a boolean", where))
+    for i, domain in enumerate(_typed(spec, "domains", list, "a list", where) or []):
         if isinstance(domain, str):
             domain = {"id": domain}
         if not isinstance(domain, dict) or not isinstance(domain.get("id"), str):
-            raise FixtureError(f"{where}: each domain needs an 'id'")
+            raise FixtureError(f"{where}: domains[{i}]: each domain is a name or an object with "
+                               "an 'id' (a string)")
         tenant.domains.append({"isVerified": True, **domain})
+    for key in ("authorizationPolicy", "externalIdentitiesPolicy", "crossTenantAccessPolicy"):
+        _typed(spec, key, dict, "an object", where)
     tenant.authorization_policy = {**copy.deepcopy(DEFAULT_AUTHORIZATION_POLICY),
                                    **copy.deepcopy(spec.get("authorizationPolicy") or {})}
     tenant.external_identities_policy = {
         **copy.deepcopy(DEFAULT_EXTERNAL_IDENTITIES_POLICY),
         **copy.deepcopy(spec.get("externalIdentitiesPolicy") or {})}
-    for partner in (spec.get("crossTenantAccessPolicy") or {}).get("partners", []):
+    policy = spec.get("crossTenantAccessPolicy") or {}
+    for i, partner in enumerate(_typed(policy, "partners", list, "a list",
+                                       f"{where}: crossTenantAccessPolicy") or []):
+        at = f"{where}: crossTenantAccessPolicy.partners[{i}]"
+        if not isinstance(partner, dict):
+            raise FixtureError(f"{at}: expected an object")
         partner = copy.deepcopy(partner)
-        partner_id = _require(partner, "tenantId", f"{where} partner")
-        sync = partner.pop("identitySynchronization", None)
+        partner_id = _require(partner, "tenantId", at)
+        sync = _typed(partner, "identitySynchronization", dict, "an object", at)
+        partner.pop("identitySynchronization", None)
         tenant.partners[partner_id.lower()] = partner
         if sync is not None:
             tenant.identity_sync[partner_id.lower()] = {"tenantId": partner_id, "displayName": None,
@@ -119,8 +152,8 @@ def _tenant(spec: Any, index: int) -> Tenant:
     kinds: dict[str, str] = {}
     loaded = now_iso()
     managers: list[tuple[str, Any, str]] = []      # a user's "manager": a user id of this tenant
-    for i, raw in enumerate(spec.get("users", [])):
-        at = f"{where} users[{i}]"
+    for i, raw in enumerate(_typed(spec, "users", list, "a list", where) or []):
+        at = f"{where}: users[{i}]"
         has_manager = isinstance(raw, dict) and "manager" in raw
         manager_id = raw.get("manager") if has_manager else None
         if has_manager:
@@ -135,26 +168,33 @@ def _tenant(spec: Any, index: int) -> Tenant:
             raise FixtureError(f"{at}: 'manager' must be the id of another user of this tenant "
                                f"(got {manager_id!r})")
         tenant.set_manager(uid, manager_id, record=False)
-    groups = spec.get("groups", [])
+    groups = _typed(spec, "groups", list, "a list", where) or []
     group_ids: list[str] = []
     for i, raw in enumerate(groups):
+        at = f"{where}: groups[{i}]"
         if not isinstance(raw, dict):
-            raise FixtureError(f"{where} groups[{i}]: expected an object")
+            raise FixtureError(f"{at}: expected an object")
         group = {k: copy.deepcopy(v) for k, v in raw.items() if k != "members"}
-        for key in group:
+        for key, value in group.items():
             if tenant.group_props.canonical(key) != key:
-                raise FixtureError(f"{where} groups[{i}]: '{key}' is not a Graph group property")
+                raise FixtureError(f"{at}: '{key}' is not a Graph group property")
+            problem = value_problem("Group", key, value)
+            if problem:
+                raise FixtureError(f"{at}: {problem}")
+        members = _typed(raw, "members", list, "a list of member ids", at) or []
+        if not all(isinstance(m, str) for m in members):
+            raise FixtureError(f"{at}: 'members' must be a list of member ids (strings)")
         group.setdefault("securityEnabled", True)
         group.setdefault("mailEnabled", False)
         group.setdefault("groupTypes", [])
         if group.get("id") in tenant.groups:
-            raise FixtureError(f"{where} groups[{i}]: duplicate id {group['id']}")
+            raise FixtureError(f"{at}: duplicate id {group['id']}")
         group_ids.append(tenant.add_group(group, record=False)["id"])
-    for gid, raw in zip(group_ids, groups):
-        for member_id in raw.get("members", []):
+    for i, (gid, raw) in enumerate(zip(group_ids, groups)):
+        for member_id in raw.get("members") or []:
             kind = tenant.object_type(member_id)
             if kind is None:
-                raise FixtureError(f"{where} group {gid}: member {member_id} is not a user or "
+                raise FixtureError(f"{where}: groups[{i}]: member {member_id} is not a user or "
                                    "group of this tenant")
             tenant.add_member(gid, member_id, kind, record=False)
     return tenant
@@ -168,7 +208,7 @@ def _tokens(tenant: Tenant, entries: Any, where: str) -> None:
     if not isinstance(entries, list):
         raise FixtureError(f"{where}: 'tokens' must be a list")
     for i, entry in enumerate(entries):
-        at = f"{where} tokens[{i}]"
+        at = f"{where}: tokens[{i}]"
         if isinstance(entry, str):
             entry = {"token": entry}
         if not isinstance(entry, dict):
@@ -218,7 +258,7 @@ def _applications(tenant: Tenant, entries: Any, where: str) -> None:
     if not isinstance(entries, list):
         raise FixtureError(f"{where}: 'applications' must be a list")
     for i, raw in enumerate(entries):
-        at = f"{where} applications[{i}]"
+        at = f"{where}: applications[{i}]"
         if not isinstance(raw, dict):
             raise FixtureError(f"{at}: expected an object")
         for key in raw:
@@ -284,9 +324,17 @@ def _user(tenant: Tenant, raw: Any, where: str, kinds: dict[str, str], loaded: s
         if kind is None:
             kind = kinds[key] = _key_kind(tenant, key)   # memo: 100,000-user fixtures load fast
         if kind == "prop":
+            ext = tenant.user_props.extensions.get(key)
+            problem = value_problem("User", key, value) if ext is None else (
+                None if valid_extension_value(ext, value)
+                else f"'{key}' is not a valid {ext.get('dataType', '')} value")
+            if problem:
+                raise FixtureError(f"{where}: {problem}")
             # copy containers only: the caller's fixture must not change under the emulator
             user[key] = _copy(value) if isinstance(value, (list, dict)) else value
         elif kind == "extra":
+            if value is not None and not isinstance(value, str):
+                raise FixtureError(f"{where}: '{key}' must be a string")
             extra[key] = value
         elif kind == "extension":
             raise FixtureError(f"{where}: '{key}' is not a directory extension registered in this "

@@ -35,6 +35,7 @@ import uuid
 from urllib.parse import quote
 
 from tenantsync.emulator.directory import Directory, Tenant
+from tenantsync.emulator.limits import USER_MAX_LENGTHS
 from tenantsync.emulator.protocol import (GraphHttpError, GraphRequest, GraphResponse,
                                           bad_request, not_found, now_iso, read_json_body)
 
@@ -122,6 +123,12 @@ def create_invitation(req: GraphRequest) -> GraphResponse:
         raise GraphHttpError(403, "Authorization_RequestDenied", FORBIDDEN_MESSAGE)
     if allowed == "adminsandguestinviters":
         raise GraphHttpError(403, "Authorization_RequestDenied", ADMINS_ONLY_MESSAGE)
+    name = body.get("invitedUserDisplayName")
+    if name is not None and (not isinstance(name, str)
+                             or len(name) > USER_MAX_LENGTHS["displayName"]):
+        # it becomes the guest's displayName (user resource: "Maximum length is 256 characters")
+        raise bad_request("Invalid value specified for property 'invitedUserDisplayName'.",
+                          "BadRequest")
     user_type = body.get("invitedUserType") or "Guest"
     if user_type not in ("Guest", "Member"):
         raise bad_request("Invalid value specified for property 'invitedUserType'.", "BadRequest")

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from tenantsync.emulator.limits import MAX_FILTER_CHARS, MAX_FILTER_DEPTH, MAX_FILTER_TERMS
 from tenantsync.emulator.schema import PropertySet
 
 
@@ -91,6 +92,20 @@ class _Parser:
         self.properties: set[str] = set()
         self.operators: set[str] = set()
         self.lambda_vars: list[str] = []
+        self.depth = 0                         # nesting: parentheses, not, any()/all()
+        self.terms = 0                         # comparisons and functions
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_FILTER_DEPTH:      # OData's URI parser words it so
+            raise ODataError(f"Invalid filter clause: The recursion limit has been exceeded "
+                             f"(the emulator accepts {MAX_FILTER_DEPTH} levels of nesting).")
+
+    def term(self) -> None:
+        self.terms += 1
+        if self.terms > MAX_FILTER_TERMS:
+            raise ODataError(f"Invalid filter clause: too many terms (the emulator accepts "
+                             f"{MAX_FILTER_TERMS} comparisons in one $filter).")
 
     @staticmethod
     def _tokenize(text: str) -> list[tuple[str, Any]]:
@@ -160,13 +175,19 @@ class _Parser:
     def parse_unary(self) -> Node:
         if self.keyword("not"):
             self.operators.add("not")
-            return ("not", self.parse_unary())
+            self.nest()
+            node = ("not", self.parse_unary())
+            self.depth -= 1
+            return node
         tok = self.peek()
         if tok == ("punct", "("):
             self.take()
+            self.nest()
             node = self.parse_or()
+            self.depth -= 1
             self.expect(")")
             return node
+        self.term()
         if tok and tok[0] == "name" and tok[1].lower() in ("startswith", "endswith") \
                 and self.pos + 1 < len(self.tokens) and self.tokens[self.pos + 1] == ("punct", "("):
             name = self.take()[1].lower()
@@ -224,7 +245,9 @@ class _Parser:
                                  f"'{self.text}'.")
             self.expect(":")
             self.lambda_vars.append(var)
+            self.nest()
             body = self.parse_or()
+            self.depth -= 1
             self.lambda_vars.pop()
             self.expect(")")
             self.operators.add(parts[-1].lower())
@@ -295,9 +318,12 @@ def _compile(node: Node, var: str | None = None) -> Callable[[dict, Any], bool]:
     if kind in ("any", "all"):
         get = _getter(node[1], var)
         body = _compile(node[3], node[2])
+        def elements(o: dict, e: Any) -> list:     # a value that is not a collection: none
+            value = get(o, e)
+            return value if isinstance(value, list) else []
         if kind == "any":
-            return lambda o, e: any(body(o, x) for x in (get(o, e) or ()))
-        return lambda o, e: all(body(o, x) for x in (get(o, e) or ()))
+            return lambda o, e: any(body(o, x) for x in elements(o, e))
+        return lambda o, e: all(body(o, x) for x in elements(o, e))
     # comparison
     op, get, want = node[1], _getter(node[2], var), _fold(node[3])
     if op == "eq":
@@ -347,7 +373,13 @@ def _plan(node: Node, lookup: Callable[[str, Any], set[str] | None]) -> set[str]
 
 
 def parse_filter(text: str, props: PropertySet) -> Filter:
-    """Parse a $filter for resources of `props`; raises ODataError like Graph's 400."""
+    """Parse a $filter for resources of `props`; raises ODataError like Graph's 400.
+
+    Bounded (limits.py): its length, its nesting and its number of terms, so that no input
+    reaches Python's recursion limit in the parser, the planner or the predicate."""
+    if len(text) > MAX_FILTER_CHARS:
+        raise ODataError(f"Invalid filter clause: Max query length exceeded ({len(text)} "
+                         f"characters; the emulator accepts {MAX_FILTER_CHARS}).")
     parser = _Parser(text, props)
     node = parser.parse()
     fn = _compile(node)

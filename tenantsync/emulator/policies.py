@@ -132,6 +132,12 @@ def update_authorization_policy(req: GraphRequest) -> GraphResponse:
     if "allowInvitesFrom" in body and body["allowInvitesFrom"] not in INVITE_SETTINGS:
         raise bad_request(f"Invalid value '{body['allowInvitesFrom']}' for allowInvitesFrom "
                           f"(allowed: {', '.join(INVITE_SETTINGS)}).")
+    for key, value in body.items():            # a Boolean stays a Boolean, an object an object
+        current = req.tenant.authorization_policy.get(key)
+        for kind in (bool, dict):
+            if isinstance(current, kind) and value is not None and not isinstance(value, kind):
+                raise bad_request(f"Invalid value specified for property '{key}' of resource "
+                                  "'AuthorizationPolicy'.")
     merge(req.tenant.authorization_policy, body)
     return GraphResponse(204)
 

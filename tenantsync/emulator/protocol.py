@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 try:                                    # orjson is ~10x faster on 999-user pages; prefect ships it
     import orjson
@@ -82,6 +82,7 @@ class GraphRequest:
     emulator: "Emulator | None" = None
     template: str = ""
     version: str = GRAPH_VERSION             # "v1.0", or "beta" for the beta-only routes
+    refusal: "GraphHttpError | None" = None  # a malformed query: answered after authentication
 
     @property
     def graph_root(self) -> str:
@@ -121,16 +122,38 @@ _SYSTEM_OPTIONS = {"select", "filter", "top", "count", "expand", "orderby", "ski
 
 
 def normalize_query(pairs: "Iterable[tuple[str, str]]") -> dict[str, str]:
-    """Query options keyed `$name` in lower case (Graph v1.0 also accepts them without `$`)."""
+    """Query options keyed `$name` in lower case (Graph v1.0 also accepts them without `$`).
+
+    A system query option given twice (`$top=1&$top=2`, or `$top` and `top`) is Graph's 400
+    "Query option '$top' was specified more than once." (as Graph words it: msgraph-sdk-php #127).
+    """
     out: dict[str, str] = {}
     for key, value in pairs:
         low = key.lower()
         if low.lstrip("$") in _SYSTEM_OPTIONS:
             low = "$" + low.lstrip("$")
+            if low in out:
+                raise bad_request(f"Query option '{low}' was specified more than once.",
+                                  "BadRequest")
         else:
             low = key
         out[low] = value
     return out
+
+
+def parse_query(raw: str) -> tuple[dict[str, str], "GraphHttpError | None"]:
+    """(query options, refusal) of a raw query string: a refusal (too long, an option twice) is
+    answered as Graph's 400 once the request is authenticated."""
+    from tenantsync.emulator.limits import MAX_QUERY_CHARS
+
+    text = unquote_plus(raw) if "%" in raw or "+" in raw else raw
+    if len(text) > MAX_QUERY_CHARS:
+        return {}, bad_request(f"Max query length exceeded: {len(text)} characters (the "
+                               f"emulator accepts {MAX_QUERY_CHARS}).", "BadRequest")
+    try:
+        return normalize_query(parse_qsl(raw, keep_blank_values=True)), None
+    except GraphHttpError as exc:
+        return {}, exc
 
 
 def now_iso() -> str:

@@ -162,10 +162,13 @@ class EmulatorServer:
                        latency_ms: int, timeout: float) -> None:
         fixture = self.fixture
         if isinstance(fixture, dict):
-            fd, path = tempfile.mkstemp(prefix="tenantsync-fixture-", suffix=".json")
-            with os.fdopen(fd, "wb") as fh:
+            # A private folder: the control API loads fixture files from the fixture's folder
+            # only (control.py), and /tmp itself holds other users' files.
+            folder = tempfile.mkdtemp(prefix="tenantsync-fixture-")
+            path = os.path.join(folder, "fixture.json")
+            with open(path, "wb") as fh:
                 fh.write(dumps(fixture))
-            self._tmp.append(path)
+            self._tmp += [path, folder]
             fixture = path
             self.fixture = path            # reset() re-reads it; no 100k-user dict kept here
         if isinstance(faults, FaultSpec):
@@ -227,9 +230,9 @@ class EmulatorServer:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        for path in self._tmp:
+        for path in self._tmp:                  # files first, then their folder
             try:
-                os.unlink(path)
+                os.rmdir(path) if os.path.isdir(path) else os.unlink(path)
             except OSError:
                 pass
         self._tmp = []

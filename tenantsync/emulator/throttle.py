@@ -46,7 +46,7 @@ def request_cost(method: str, template: str, query: dict[str, str]) -> tuple[int
     if "$expand" in query:
         base += 1
     top = query.get("$top")
-    if top is not None and top.isdigit() and int(top) < 20:
+    if top is not None and top.isdigit() and len(top) <= 2 and int(top) < 20:
         base -= 1
     return max(1, base), (1 if write else 0)
 

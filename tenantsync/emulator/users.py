@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tenantsync.emulator import manager
 from tenantsync.emulator.directory import Tenant
+from tenantsync.emulator.fixture_types import value_problem
 from tenantsync.emulator.listing import reject_unsupported, respond_list
 from tenantsync.emulator.odata import parse_filter, parse_select, project
 from tenantsync.emulator.protocol import (GraphRequest, GraphResponse,
@@ -92,6 +93,9 @@ def writable_properties(body: dict, type_name: str = "User",
                               f"'{type_name}'.")
         ext = props.extensions.get(name)
         if ext is not None and not valid_extension_value(ext, value):
+            raise bad_request(f"Invalid value specified for property '{name}' of resource "
+                              f"'{type_name}'.")
+        if ext is None and value_problem(type_name, name, value):   # type, maximum length
             raise bad_request(f"Invalid value specified for property '{name}' of resource "
                               f"'{type_name}'.")
         out[name] = value
@@ -200,6 +204,10 @@ def update_user(req: GraphRequest, id: str) -> GraphResponse:
     user = _user_or_404(req, id)
     props = writable_properties(read_json_body(req), props=t.user_props)
     refuse_not_writable(props, update=True)
+    if "displayName" in props and not props["displayName"]:
+        # user resource: displayName "cannot be cleared during updates"
+        raise bad_request("Invalid value specified for property 'displayName' of resource "
+                          "'User'.")
     props.pop("passwordProfile", None)
     if "userPrincipalName" in props:
         check_upn(t, props["userPrincipalName"], current_id=user["id"])

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+import regex
+
 from .dates import DateError, offset_of
+from .dotnet_regex import REGEX_TIMEOUT
 
 _SPECIFIERS = "yMdhHmsfFtzKg"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -41,7 +44,7 @@ class _Token:
 @dataclass(frozen=True, slots=True)
 class DateFormat:
     tokens: tuple[_Token, ...]
-    regex: re.Pattern[str]
+    regex: regex.Pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ def compile_format(fmt: str) -> DateFormat:
         raise DateError("the date format is empty")
     tokens = tuple(_tokenise(fmt))
     pattern = "".join(f"(?P<g{i}>{_token_regex(tok)})" for i, tok in enumerate(tokens))
-    return DateFormat(tokens, re.compile(pattern))
+    return DateFormat(tokens, regex.compile(pattern, regex.VERSION0))
 
 
 def _tokenise(fmt: str) -> list[_Token]:
@@ -145,7 +148,11 @@ def parse_exact(text: str, fmt: DateFormat, styles: Styles, today: datetime) -> 
         text = text.lstrip()
     if styles.strip_trailing:
         text = text.rstrip()
-    match = fmt.regex.fullmatch(text)
+    try:   # "%d%d%d..." backtracks exponentially on a long value that fails: same limit as Replace
+        match = fmt.regex.fullmatch(text, timeout=REGEX_TIMEOUT)
+    except TimeoutError:
+        raise DateError(f"reading the value with this date format took longer than {REGEX_TIMEOUT:g} s"
+                        ) from None
     if match is None:
         raise DateError(f"{text!r} does not match the date format")
     fields: dict[str, str] = {}

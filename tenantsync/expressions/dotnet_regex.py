@@ -1,4 +1,10 @@
-""".NET regular expressions and substitutions on top of Python's ``re`` (for Replace).
+""".NET regular expressions and substitutions on top of the ``regex`` package (for Replace and
+the REGEX MATCH scoping operator).
+
+Every match runs with a time limit (``regex``'s ``timeout=``, REGEX_TIMEOUT seconds): a pattern
+such as ``(a|aa)+$`` backtracks exponentially on a long value, and one user's value must cost that
+user an error, not hang the cycle. .NET has the same guard (Regex.MatchTimeout,
+RegexMatchTimeoutException). ``regex`` runs in its version 0 mode, which is ``re``'s syntax.
 
 Patterns: .NET named groups ``(?<name>...)`` and ``(?'name'...)`` become ``(?P<name>...)``,
 ``\\k<name>`` becomes ``(?P=name)``, ``\\z`` becomes ``\\Z`` and .NET's ``\\Z`` (end, or before a
@@ -17,7 +23,15 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-Replacement = str | Callable[[re.Match[str]], str]
+import regex
+
+Pattern = regex.Pattern
+Match = regex.Match
+Replacement = str | Callable[[Match], str]
+
+REGEX_TIMEOUT = 0.2
+"""Seconds one match (search, or a whole substitution) may take; mapping patterns on attribute
+values of at most a few hundred characters need microseconds."""
 
 _NAMED_GROUP = re.compile(r"\(\?(?:<(?![=!])([^>]*)>|'([^']*)')")
 
@@ -26,12 +40,43 @@ class RegexError(ValueError):
     """A pattern or replacement that cannot be used."""
 
 
+class RegexTimeout(RegexError):
+    """A match did not finish within REGEX_TIMEOUT (catastrophic backtracking)."""
+
+
 @lru_cache(maxsize=512)
-def compile_pattern(pattern: str) -> re.Pattern[str]:
+def compile_pattern(pattern: str) -> Pattern:
     try:
-        return re.compile(translate_pattern(pattern))
-    except re.error as exc:
-        raise RegexError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return regex.compile(translate_pattern(pattern), regex.VERSION0)
+    except (regex.error, re.error, ValueError, OverflowError) as exc:
+        # Positions would count in the translated pattern, not the one the user wrote.
+        reason = _POSITION.sub("", str(exc))
+        raise RegexError(f"invalid regular expression {pattern!r}: {reason}") from None
+
+
+_POSITION = re.compile(r" at position \d+.*$", re.DOTALL)
+
+
+def search(pattern: Pattern, text: str) -> Match | None:
+    """``pattern.search(text)`` within the time limit (RegexTimeout otherwise)."""
+    try:
+        return pattern.search(text, timeout=REGEX_TIMEOUT)
+    except TimeoutError:
+        raise _timeout(pattern) from None
+
+
+def sub(pattern: Pattern, replacement: Replacement, text: str) -> str:
+    """``pattern.sub(replacement, text)`` within the time limit (RegexTimeout otherwise)."""
+    try:
+        return pattern.sub(replacement, text, timeout=REGEX_TIMEOUT)
+    except TimeoutError:
+        raise _timeout(pattern) from None
+
+
+def _timeout(pattern: Pattern) -> RegexTimeout:
+    return RegexTimeout(f"the regular expression {pattern.pattern!r} did not finish within "
+                        f"{REGEX_TIMEOUT:g} s on this value (nested quantifiers such as (a+)+ "
+                        "backtrack exponentially); rewrite the pattern")
 
 
 def translate_pattern(pattern: str) -> str:
@@ -94,7 +139,7 @@ Part = tuple[str, "str | int"]  # ("text", text) | ("group", number or name) | (
 
 
 @lru_cache(maxsize=512)
-def compile_replacement(text: str, pattern: re.Pattern[str]) -> Replacement:
+def compile_replacement(text: str, pattern: Pattern) -> Replacement:
     """A .NET substitution string as something ``pattern.sub`` accepts: a Python template when
     only group references occur (fast path inside ``re``), else a function."""
     parts = _parse_replacement(text, pattern)
@@ -104,7 +149,7 @@ def compile_replacement(text: str, pattern: re.Pattern[str]) -> Replacement:
                    for kind, value in parts)
 
 
-def _parse_replacement(text: str, pattern: re.Pattern[str]) -> list[Part]:
+def _parse_replacement(text: str, pattern: Pattern) -> list[Part]:
     parts: list[Part] = []
 
     def add_text(chunk: str) -> None:
@@ -143,13 +188,13 @@ def _parse_replacement(text: str, pattern: re.Pattern[str]) -> list[Part]:
     return parts
 
 
-def _callable(parts: list[Part]) -> Callable[[re.Match[str]], str]:
-    def replace(match: re.Match[str]) -> str:
+def _callable(parts: list[Part]) -> Callable[[Match], str]:
+    def replace(match: Match) -> str:
         return "".join(_render(match, kind, value) for kind, value in parts)
     return replace
 
 
-def _render(match: re.Match[str], kind: str, value: str | int) -> str:
+def _render(match: Match, kind: str, value: str | int) -> str:
     if kind == "text":
         return str(value)
     if kind == "group":

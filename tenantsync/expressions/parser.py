@@ -6,7 +6,9 @@ Grammar (the whole text must be one expression)::
     operand    := NAME "(" [ argument { "," argument } ] ")" | NAME | ATTRIBUTE | STRING | NUMBER
     argument   := expression | (nothing)              -- Replace([x], , "re", , "", , )
 
-``F()`` has no arguments; ``F( , )`` has two empty ones. Whether a name is a known function,
+``F()`` has no arguments; ``F( , )`` has two empty ones. Calls nest at most MAX_DEPTH deep: the
+parser, the compiler and the compiled closures all recurse once per level, and a deeper text would
+end in RecursionError instead of an error with a column. Whether a name is a known function,
 an allowed enum word and whether the argument count fits is checked by the compiler
 (evaluate.py), which knows the function table; this module only knows the shape.
 """
@@ -74,6 +76,9 @@ class Compare:
 
 Node = Attr | Literal | Name | Empty | Call | Compare
 
+MAX_DEPTH = 100
+"""Calls nested inside calls; real mappings nest a handful (IIF inside Switch inside Join)."""
+
 
 def parse(text: str) -> Node:
     """Parse a whole expression; raise ExpressionError (with column) on any syntax error."""
@@ -85,6 +90,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.pos = 0
+        self.depth = 0
 
     @property
     def token(self) -> Token:
@@ -135,6 +141,15 @@ class _Parser:
                         f"but found {token.describe()}", token.column)
 
     def call(self, name: Token) -> Call:
+        if self.depth >= MAX_DEPTH:
+            raise self.fail(f"expression nested deeper than {MAX_DEPTH} calls", name.column)
+        self.depth += 1
+        try:
+            return self.arguments(name)
+        finally:
+            self.depth -= 1
+
+    def arguments(self, name: Token) -> Call:
         self.advance()  # "("
         args: list[Node] = []
         if self.token.kind == RPAREN:

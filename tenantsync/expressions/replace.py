@@ -18,11 +18,19 @@ source is replaced value by value. A replacement value that evaluates to null co
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-from .dotnet_regex import RegexError, Replacement, compile_pattern, compile_replacement
+from .dotnet_regex import (
+    Match,
+    Pattern,
+    RegexError,
+    Replacement,
+    compile_pattern,
+    compile_replacement,
+    search,
+    sub,
+)
 from .spec import EMPTY, ArgumentError, Thunk, check_literal, literal
 from .values import FunctionError, is_null_or_empty, text_of, to_str
 
@@ -50,13 +58,13 @@ def build_replace(args: tuple[Thunk, ...], consts: tuple[Any, ...]) -> Thunk:
     raise ArgumentError(USAGE)
 
 
-def _static_pattern(consts: tuple[Any, ...]) -> re.Pattern[str] | None:
-    pattern: re.Pattern[str] | None = check_literal(consts, PATTERN,
+def _static_pattern(consts: tuple[Any, ...]) -> Pattern | None:
+    pattern: Pattern | None = check_literal(consts, PATTERN,
                                                     lambda text: compile_pattern(str(text)))
     return pattern
 
 
-def _check_group(consts: tuple[Any, ...], pattern: re.Pattern[str] | None) -> None:
+def _check_group(consts: tuple[Any, ...], pattern: Pattern | None) -> None:
     name = literal(consts, GROUP)
     if pattern is not None and name is not None and str(name) not in pattern.groupindex:
         raise ArgumentError(f"the pattern has no group named {name!r}", GROUP)
@@ -95,8 +103,8 @@ def _template(args: tuple[Thunk, ...]) -> Thunk:
     return run
 
 
-def _pattern_of(static: re.Pattern[str] | None, thunk: Thunk, user: Any, now: Any
-                ) -> re.Pattern[str] | None:
+def _pattern_of(static: Pattern | None, thunk: Thunk, user: Any, now: Any
+                ) -> Pattern | None:
     if static is not None:
         return static
     text = to_str(thunk(user, now))
@@ -106,7 +114,7 @@ def _pattern_of(static: re.Pattern[str] | None, thunk: Thunk, user: Any, now: An
         raise FunctionError(str(exc)) from None
 
 
-def _regex(args: tuple[Thunk, ...], consts: tuple[Any, ...], static: re.Pattern[str] | None
+def _regex(args: tuple[Thunk, ...], consts: tuple[Any, ...], static: Pattern | None
            ) -> Thunk:
     source, pattern, value = args[SOURCE], args[PATTERN], args[VALUE]
     static_value = literal(consts, VALUE)
@@ -121,11 +129,11 @@ def _regex(args: tuple[Thunk, ...], consts: tuple[Any, ...], static: re.Pattern[
             return text
         replacement = fixed if fixed is not None else compile_replacement(
             to_str(value(user, now)) or "", regex)
-        return _each(text, lambda item: regex.sub(replacement, item))
+        return _each(text, lambda item: sub(regex, replacement, item))
     return run
 
 
-def _regex_group(args: tuple[Thunk, ...], static: re.Pattern[str] | None) -> Thunk:
+def _regex_group(args: tuple[Thunk, ...], static: Pattern | None) -> Thunk:
     source, pattern, group, value = args[SOURCE], args[PATTERN], args[GROUP], args[VALUE]
 
     def run(user: Any, now: Any) -> Any:
@@ -135,12 +143,12 @@ def _regex_group(args: tuple[Thunk, ...], static: re.Pattern[str] | None) -> Thu
             return text
         name = _group_name(regex, group(user, now))
         new = to_str(value(user, now)) or ""
-        return _each(text, lambda item: regex.sub(_swap_group(name, new), item))
+        return _each(text, lambda item: sub(regex, _swap_group(name, new), item))
     return run
 
 
-def _swap_group(name: str, new: str) -> Callable[[re.Match[str]], str]:
-    def swap(match: re.Match[str]) -> str:
+def _swap_group(name: str, new: str) -> Callable[[Match], str]:
+    def swap(match: Match) -> str:
         if match.start(name) < 0:
             return match.group()  # the group took no part in this match
         whole, base = match.group(), match.start()
@@ -148,7 +156,7 @@ def _swap_group(name: str, new: str) -> Callable[[re.Match[str]], str]:
     return swap
 
 
-def _extract(args: tuple[Thunk, ...], static: re.Pattern[str] | None) -> Thunk:
+def _extract(args: tuple[Thunk, ...], static: Pattern | None) -> Thunk:
     source, pattern, group, other = args[SOURCE], args[PATTERN], args[GROUP], args[ATTRIBUTE]
 
     def run(user: Any, now: Any) -> Any:
@@ -159,12 +167,12 @@ def _extract(args: tuple[Thunk, ...], static: re.Pattern[str] | None) -> Thunk:
         fallback = to_str(other(user, now))
         if regex is None or fallback is None:
             return None
-        match = regex.search(fallback)
+        match = search(regex, fallback)
         return match.group(_group_name(regex, group(user, now))) if match else None
     return run
 
 
-def _group_name(regex: re.Pattern[str], name: Any) -> str:
+def _group_name(regex: Pattern, name: Any) -> str:
     text = to_str(name)
     if text not in regex.groupindex:
         raise FunctionError(f"the pattern has no group named {text!r}")

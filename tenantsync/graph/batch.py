@@ -20,6 +20,17 @@ read item by item like a 200 (done items are filed, throttled ones wait for thei
 Retry-After); without it, the whole chunk waits for the answer's Retry-After (else the backoff)
 and is sent again, a bounded number of times. Either way it is transient, never a reason to stop
 the write phase.
+
+Every outcome is kept. A $batch POST that fails only fails its own items: the other chunks go on,
+and the chunks already sent are awaited (never cancelled), so an item that succeeded is always
+returned. A POST item (an invitation) in a $batch whose answer was lost (timeout, dropped
+connection) may have run: it is not resent; it comes back with status 0 and ``"unknown": True``
+for the caller to find out (the invitation path looks the invited user up by mail before inviting
+again), while the idempotent items of that chunk are resent. When a chunk fails for good (401/403,
+or transient retries exhausted), the other items still finish; then ``BatchIncomplete`` (a
+GraphError, the first such failure) is raised with ``results``: every item's answer, the failed
+ones as ``{"status", "body": {"error": ...}}`` (plus ``"unknown": True`` when they may have run).
+After a 401/403 no new chunk is sent (their items come back as not sent).
 """
 
 from __future__ import annotations
@@ -39,10 +50,33 @@ from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from tenantsync.errors import GraphError
-from tenantsync.graph.core import AsyncGraph, dumps, is_write, loads
+from tenantsync.graph.core import NOT_SENT_CODES, AsyncGraph, dumps, is_write, loads
 from tenantsync.graph.errors import NO_RESPONSE, RETRY_ITEM_STATUSES, parse_retry_after
+from tenantsync.graph.refusals import is_budget_refusal
 
 MAX_BATCH = 20             # Graph's limit per $batch
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class BatchIncomplete(GraphError):
+    """Some items of a batch() call failed as a whole $batch; ``results`` holds every item."""
+
+    def __init__(self, err: GraphError, results: list[dict[str, Any]]) -> None:
+        super().__init__(err.status, err.code, err.message, kind=err.kind,
+                         retry_after=err.retry_after, request_id=err.request_id)
+        self.results = results
+
+
+def failed_item(err: GraphError, *, unknown: bool = False, sent: bool = True) -> dict[str, Any]:
+    """The answer filed for an item whose $batch failed as a whole."""
+    out: dict[str, Any] = {"status": err.status, "headers": {},
+                           "body": {"error": {"code": err.code, "message": err.message}},
+                           "retry_after": err.retry_after}
+    if unknown:
+        out["unknown"] = True          # the request may have been applied: find out, never resend
+    if not sent:
+        out["not_sent"] = True
+    return out
 WHOLE_BATCH_ITEM_STATUSES = frozenset({424, 429})   # whole answers that may still list each item
 
 
@@ -124,11 +158,17 @@ class _Run:
         self.heap: list[tuple[float, int]] = [(0.0, i) for i in range(len(requests))]
         self.remaining = len(requests)
         self.changed = asyncio.Condition()
-        self.idempotent = all(str(r["method"]).upper() != "POST" for r in requests)
+        self.error: GraphError | None = None      # the first chunk failure that was filed, not retried
+        self.stopped: GraphError | None = None    # 401/403: no new chunk is sent
 
     # --- workers -------------------------------------------------------------------------
     async def worker(self) -> None:
         while self.remaining:
+            if self.stopped is not None:
+                self.file_unsent()
+                async with self.changed:
+                    self.changed.notify_all()
+                break
             now = time.monotonic()
             chunk: list[int] = []
             while self.heap and self.heap[0][0] <= now and len(chunk) < MAX_BATCH:
@@ -164,7 +204,7 @@ class _Run:
             self.whole_batch_failed(chunk, err)
             return
         answers = {str(a.get("id")): a for a in (loads(raw) or {}).get("responses", [])}
-        accepted = throttled = 0
+        accepted = throttled = unattributed = 0
         retry_after: float | None = None
         for i in chunk:
             answer = answers.get(str(i))
@@ -174,7 +214,9 @@ class _Run:
             item_retry_after = _retry_after(answer)
             if status == 429:
                 core.stats.throttled += 1
-                if i in writes:
+                if i in writes and not is_budget_refusal(answer.get("headers")):
+                    unattributed += 1          # a bare 429: this item's refusal (refusals.py)
+                elif i in writes:
                     throttled += 1
                     retry_after = max(retry_after or 0.0, item_retry_after or 0.0) or None
             elif i in writes:
@@ -186,18 +228,38 @@ class _Run:
                 self.file(i, answer, status)
         if writes:          # every answer: those without 429 refine the limiter's estimate
             core.limiter.record(sent_at=sent_at, accepted=accepted, throttled=throttled,
-                                retry_after=retry_after)
+                                retry_after=retry_after, unattributed=unattributed)
 
     def whole_batch_failed(self, chunk: list[int], err: GraphError) -> None:
         """The $batch POST itself failed: every item waits (Retry-After, else backoff) and goes
-        again while the error is transient (429, 424, 5xx, no answer) and retries remain."""
+        again while the error is transient (429, 424, 5xx, no answer) and retries remain. A POST
+        item whose answer was lost may have run: filed as unknown, never resent (module doc)."""
         policy = self.core.policy
         attempt = max(self.attempts[i] for i in chunk)
-        if not policy.allows(err, attempt, idempotent=self.idempotent):
-            raise err
-        delay = policy.delay(attempt, err.retry_after)
+        retry: list[int] = []
         for i in chunk:
+            idempotent = str(self.requests[i]["method"]).upper() in IDEMPOTENT_METHODS
+            if policy.allows(err, attempt, idempotent=idempotent):
+                retry.append(i)
+            elif not idempotent and err.status == NO_RESPONSE and err.code not in NOT_SENT_CODES:
+                self.file(i, failed_item(err, unknown=True), err.status)
+            else:
+                self.error = self.error or err
+                self.file(i, failed_item(err), err.status)
+        if err.stops_job:
+            self.stopped = err
+        delay = policy.delay(attempt, err.retry_after)
+        for i in retry:
             self.requeue(i, delay)
+
+    def file_unsent(self) -> None:
+        """After a 401/403 nothing more is sent: the items still waiting are filed as not sent."""
+        err = self.stopped
+        assert err is not None
+        while self.heap:
+            i = heapq.heappop(self.heap)[1]
+            if self.results[i] is None:
+                self.file(i, failed_item(err, sent=False), err.status)
 
     def requeue(self, index: int, delay: float) -> None:
         self.attempts[index] += 1
@@ -205,9 +267,12 @@ class _Run:
         heapq.heappush(self.heap, (time.monotonic() + delay, index))
 
     def file(self, index: int, answer: Mapping[str, Any], status: int) -> None:
-        self.results[index] = {"status": status or NO_RESPONSE,
-                               "headers": dict(answer.get("headers") or {}),
-                               "body": answer.get("body")}
+        result = {"status": status or NO_RESPONSE, "headers": dict(answer.get("headers") or {}),
+                  "body": answer.get("body")}
+        for key in ("unknown", "not_sent", "retry_after"):
+            if answer.get(key) is not None:
+                result[key] = answer[key]
+        self.results[index] = result
         self.remaining -= 1
 
 
@@ -222,13 +287,18 @@ async def run_batch(core: AsyncGraph, requests: Sequence[Mapping[str, Any]]
     workers = min(core.max_concurrency, -(-len(requests) // MAX_BATCH))
     tasks = [asyncio.create_task(run.worker()) for _ in range(workers)]
     try:
-        # The first worker to raise (a whole-batch 401, retries exhausted) ends the call.
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
+        # Every worker runs to its end: a chunk in flight is never cancelled (its items may have
+        # run). A worker that raised anyway (a bug, not a Graph answer) ends the call after them.
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
             if task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
-        await asyncio.gather(*tasks)
     finally:
         for task in tasks:
             task.cancel()
+    if run.error is not None or run.stopped is not None:
+        err = run.error or run.stopped
+        assert err is not None
+        unsent = failed_item(err, sent=False)
+        raise BatchIncomplete(err, [r if r is not None else dict(unsent) for r in run.results])
     return [r for r in run.results if r is not None]

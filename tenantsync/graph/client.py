@@ -5,7 +5,10 @@ Decisions (see docs/internals.md and ../shared/graph-and-prefect-notes.md A1/A2)
   loop, and a sync credential would block that loop while it fetches a token.
 - A static token (emulator, tests) goes through kiota's BaseBearerTokenAuthenticationProvider rather
   than AzureIdentityAuthenticationProvider, because the latter refuses plain http for any host but
-  localhost (an emulator in docker-compose is ``http://graph-emulator:8080``).
+  localhost (an emulator in docker-compose is ``http://graph-emulator:8080``, allowed with the
+  connection's ``allow_http``).
+- The URL is checked (https, or http to this machine) before the credential is built, so no
+  credential is ever sent to a URL that is then refused.
 - The token is only ever attached to the connection's own host (allowed_hosts), so a nextLink or
   redirect elsewhere never carries it.
 - kiota's RetryHandler is switched off: GraphApi retries in one place (api/batch) where the
@@ -34,7 +37,8 @@ from msgraph.graph_request_adapter import options as MSGRAPH_DEFAULT_OPTIONS
 from msgraph_core import GraphClientFactory
 
 from tenantsync.errors import ConfigError, DryRunViolation
-from tenantsync.graph.connection import GRAPH_SCOPES, AuthSettings, GraphConnection
+from tenantsync.graph.connection import (GRAPH_SCOPES, AuthSettings, GraphConnection,
+                                        graph_url_problem)
 from tenantsync.graph.core import is_read_action
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -181,14 +185,10 @@ class ReadOnlyTransport(httpx.AsyncBaseTransport):
 
 
 def _check_url(connection: GraphConnection) -> None:
-    parts = urlsplit(connection.base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"graph_url {connection.graph_url!r} is not an http(s) URL",
-                          key=f"connections.{connection.name}.graph_url")
-    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    if parts.scheme == "http" and not local and connection.auth.kind != "static_token":
-        # azure-identity's provider refuses it at the first request anyway; say so now.
-        raise ConfigError("plain http is only allowed for localhost or a static_token emulator",
+    """Refuse a graph_url before any credential is built or any request sent (connection.py)."""
+    problem = graph_url_problem(connection)
+    if problem:
+        raise ConfigError(f"{connection.graph_url!r}: {problem}",
                           key=f"connections.{connection.name}.graph_url")
 
 

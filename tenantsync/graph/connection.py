@@ -10,6 +10,7 @@ usual place is an environment variable *named* by ``token_env`` / ``client_secre
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
@@ -18,6 +19,8 @@ AuthKind = Literal["static_token", "client_secret", "certificate", "managed_iden
 
 GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+GUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
 class AuthSettings(BaseModel):
@@ -65,8 +68,39 @@ class GraphConnection(BaseModel):
     tenant_id: str
     graph_url: str = DEFAULT_GRAPH_URL
     auth: AuthSettings
+    # Plain http to a host other than this machine (a docker-compose emulator such as
+    # http://graph-emulator:8080/v1.0); only with a static_token, whose token is the emulator's.
+    allow_http: bool = False
 
     @property
     def base_url(self) -> str:
         # kiota joins base_url and paths itself; a trailing slash gives ".../v1.0//users".
         return self.graph_url.rstrip("/")
+
+
+def graph_url_problem(connection: GraphConnection) -> str | None:
+    """Why ``graph_url`` cannot be used, or None. Checked before any credential is built or sent:
+    a bearer token travels in the Authorization header, readable by anyone on the path of a plain
+    http connection, so http is for this machine's emulator only (or ``allow_http``)."""
+    url = connection.graph_url
+    if any(not c.isprintable() or c.isspace() for c in url):
+        return "a URL contains no spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port                                  # raises ValueError on a bad port
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL (e.g. https://graph.microsoft.com/v1.0)"
+    if parts.username is not None or parts.password is not None:
+        return "a Graph URL carries no user name or password (credentials go in auth)"
+    if parts.query or parts.fragment:
+        return "a Graph URL has no ?query or #fragment"
+    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
+        if not connection.allow_http:
+            return ("plain http is only allowed to this machine (localhost, 127.0.0.1, ::1): the "
+                    "credential would cross the network readable; use https (or allow_http: true for "
+                    "an emulator in a container)")
+        if connection.auth.kind != "static_token":
+            return "allow_http is only for an emulator's static_token, never a real credential"
+    return None

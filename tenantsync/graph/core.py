@@ -23,6 +23,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from tenantsync.errors import DryRunViolation, GraphError
 from tenantsync.graph.errors import NO_RESPONSE, to_graph_error, translatable
 from tenantsync.graph.quota import WriteLimiter
+from tenantsync.graph.refusals import is_budget_refusal
 
 log = logging.getLogger("tenantsync.graph")
 
@@ -130,7 +131,7 @@ class AsyncGraph:
 
         Takes a concurrency slot, then waits for the write limiter (inside the slot, so the send
         time the limiter measures is the real one). A whole-request 429 on writes is reported to
-        the limiter here; per-item outcomes of a $batch are reported by batch.py.
+        the limiter here; other answers by ``send`` and, item by item, by batch.py.
         """
         async with self._sem:
             sent_at = await self.limiter.acquire(writes) if writes else 0.0
@@ -146,7 +147,10 @@ class AsyncGraph:
                 if err.status == 429:
                     self.stats.throttled += 1
                     if writes:
-                        self.limiter.record(sent_at=sent_at, accepted=0, throttled=writes,
+                        budget = is_budget_refusal(getattr(exc, "response_headers", None))
+                        self.limiter.record(sent_at=sent_at, accepted=0,
+                                            throttled=writes if budget else 0,
+                                            unattributed=0 if budget else writes,
                                             retry_after=err.retry_after, whole_request=True)
                 raise err from None
             finally:
@@ -167,7 +171,9 @@ class AsyncGraph:
         attempt = 0
         while True:
             try:
-                raw, _ = await self.send_once(make(), writes=writes)
+                raw, sent_at = await self.send_once(make(), writes=writes)
+                if writes:       # the limiter judges the spread of 429s against every answer
+                    self.limiter.record(sent_at=sent_at, accepted=writes, throttled=0)
                 return raw
             except GraphError as err:
                 if not self.policy.allows(err, attempt, idempotent=idempotent):

@@ -26,6 +26,18 @@ The whole algorithm:
   other writes go on at the cut rate; a whole request answered 429 holds every write until its
   Retry-After. (The emulator's Retry-After is >= 1 s even when time-scaled: pausing all writes per
   item 429 would waste a large share of the budget without sparing the server anything.)
+- Which 429s count (refusals.py): only those that name a budget (x-ms-throttle-information
+  ...LimitExceeded, an x-ms-throttle-scope on writes) cut the rate. A bare 429 refuses its request
+  only: it is retried after its Retry-After (batch.py) and costs nothing else, unless the spread of
+  bare 429s makes a wall (most of an answer, whole requests refused in a row, a quarter of the
+  recent writes): then it counts like the budget's own. A whole request refused bare with a long
+  Retry-After holds every write that long, without a cut. Items refused bare are left out of the
+  samples (accepted / (accepted + budget-refused)): what is refused at random is sent again, so
+  the send rate that meets the budget is R / (share not refused at random), which is what the
+  estimate then measures.
+- Recovery: below R̂ (or while R̂ is coarse) the rate also gains additive_share·R̂ per clean
+  window (clean_window seconds since the last cut), so a rate halved without a sample (a whole
+  request refused, the first 429) is back at the known rate within a few windows.
 Reads are not limited here (their budget is separate and far larger); they honour Retry-After
 through the retry loop.
 """
@@ -35,8 +47,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+from tenantsync.graph.refusals import Spread, SpreadSettings
 
 
 @dataclass
@@ -51,6 +65,9 @@ class LimiterSettings:
     burst_writes: int = 20              # writes that may go at once after an idle spell
     rate_sends: int = 8                 # sends over which the actual send rate is measured
     unlimited_in_flight: int = 2        # write requests in flight before the first 429
+    clean_window: float = 1.0           # seconds without a cut before the additive increase ...
+    additive_share: float = 0.1         # ... of this share of R̂ per clean window (below R̂)
+    spread: SpreadSettings = field(default_factory=SpreadSettings)
 
 
 @dataclass
@@ -59,7 +76,9 @@ class LimiterState:
     estimate: float | None = None       # R̂, the learned server rate
     confident: bool = False             # R̂ rests on enough accepted writes
     cuts: int = 0                       # rate decreases
-    throttle_events: int = 0            # answers carrying write 429s
+    throttle_events: int = 0            # answers carrying write 429s that counted
+    random_refusals: int = 0            # writes refused by a bare 429 that did not count
+    walls: int = 0                      # answers whose bare 429s counted (their spread)
     blocked_until: float = 0.0
     sent: deque[tuple[float, int]] = field(default_factory=deque)
 
@@ -78,8 +97,10 @@ class WriteLimiter:
     """Token bucket of writes per second, cut to the measured server rate on 429, grown back."""
 
     def __init__(self, settings: LimiterSettings | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.settings = settings or LimiterSettings()
+        self._sleep = sleep                  # (clock and sleep: a simulated time in tests)
         self.state = LimiterState(rate=self.settings.start_rate)
         self._clock = clock
         self._tat = 0.0                      # GCRA theoretical arrival time
@@ -91,6 +112,7 @@ class WriteLimiter:
         self._in_flight = 0
         self._batch_size = self.settings.burst_writes     # writes in the last throttled answer
         self._slot_freed: asyncio.Event | None = None   # made on first use, on the loop
+        self._spread = Spread(self.settings.spread)
 
     @property
     def rate(self) -> float | None:
@@ -139,7 +161,7 @@ class WriteLimiter:
             if wait <= 0:
                 break
             self._grow(now)
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
             if self._gen == gen and self.state.blocked_until <= self._clock():
                 break
             # A cut or a Retry-After came in while we slept: the slot was reserved at the old
@@ -153,7 +175,7 @@ class WriteLimiter:
 
     async def _wait_unblocked(self) -> None:
         while (left := self.state.blocked_until - self._clock()) > 0:
-            await asyncio.sleep(left)
+            await self._sleep(left)
 
     def _grow(self, now: float) -> None:
         """The limiter is the bottleneck: let the rate creep up (see module doc)."""
@@ -167,7 +189,13 @@ class WriteLimiter:
         # estimate that was too low (or budget freed by another writer) is found in seconds.
         slow = s.slow_growth * 2 ** ((now - self._last_cut) / s.slow_doubling)
         growth = s.fast_growth if fast else min(s.fast_growth, slow)
-        self.state.rate = rate * (1.0 + growth * min(now - last, 1.0))
+        step = min(now - last, 1.0)
+        new = rate * (1.0 + growth * step)
+        if estimate is not None and rate < estimate and now - self._last_cut >= s.clean_window:
+            # Additive increase after a clean window, up to the known rate R̂.
+            new = max(new, min(estimate, rate + s.additive_share * estimate * step
+                                / s.clean_window))
+        self.state.rate = new
 
     def _actual_rate(self, now: float) -> float:
         """Writes/s actually sent over the last few sends since the last cut."""
@@ -182,15 +210,28 @@ class WriteLimiter:
 
     # --- feedback ------------------------------------------------------------------------
     def record(self, *, sent_at: float, accepted: int, throttled: int,
-               retry_after: float | None = None, whole_request: bool = False) -> None:
+               retry_after: float | None = None, whole_request: bool = False,
+               unattributed: int = 0) -> None:
         """Report how the server answered the writes sent at ``sent_at``.
 
-        ``whole_request``: the request itself got 429 (not items inside a $batch).
+        ``throttled``: writes refused by a 429 naming a budget; ``unattributed``: by a bare 429
+        (refusals.is_budget_refusal). ``whole_request``: the request itself got 429 (not items
+        inside a $batch). Every answer to a write request should be reported, 429 or not: the
+        spread of bare 429s is judged against them all.
         """
         rate_then = self._sent_rate.pop(sent_at, None)
+        now = self._clock()
+        if self._spread.observe(accepted + throttled + unattributed, unattributed,
+                                whole_request):
+            self.state.walls += 1
+            throttled, unattributed = throttled + unattributed, 0
+        if unattributed:
+            self.state.random_refusals += unattributed
+            if whole_request and retry_after and \
+                    retry_after >= self.settings.spread.long_retry_after:
+                self.state.blocked_until = max(self.state.blocked_until, now + retry_after)
         if throttled <= 0:
             return
-        now = self._clock()
         self.state.throttle_events += 1
         self._batch_size = accepted + throttled
         current = self.state.rate or rate_then or self._actual_rate(now)

@@ -2,17 +2,20 @@
 
 The SMS rule needs a Graph read per user that users/delta does not carry: tenantsync/sms.py decides
 whose state is read and calls ``with_sms_ready`` for those whose SMS sign-in is ready.
+
+REGEX MATCH runs .NET syntax (tenantsync.expressions.dotnet_regex) with a time limit: a value on
+which the pattern backtracks exponentially gives that user a ScopeResult with ``error`` set (the
+cycle records a failure for the user, never "left the scope"), instead of hanging the cycle.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from ..config import FilterClause, Scope
+from ..expressions.dotnet_regex import RegexError, compile_pattern, search
 from ..model import ScopeResult
 
 SMS_CLAUSE = "Filter external users.alternativeSecurityIds EQUALS 'None'"
@@ -63,7 +66,12 @@ def evaluate_scope(user: Mapping[str, Any], ctx: ScopeContext, *, sms_ready: boo
         return ScopeResult(False, tuple(rules), "NotEffectivelyEntitled",
                            "The user is a guest or external user of the source tenant; only internal "
                            "members are synchronized.")
-    passed, filter_rules = evaluate_filters(user, ctx.scope.filters)
+    try:
+        passed, filter_rules = evaluate_filters(user, ctx.scope.filters)
+    except _ClauseError as exc:
+        return ScopeResult(False, (*rules, (exc.title, False)), "ScopeEvaluationFailed",
+                           f"Scoping filter evaluation failed: {exc.title}: {exc.reason}",
+                           error=f"{exc.title}: {exc.reason}")
     rules.extend(filter_rules)
     if not passed:
         failed = [clause for clause, ok in filter_rules if not ok]
@@ -90,11 +98,23 @@ def evaluate_filters(user: Mapping[str, Any], groups: Sequence[Sequence[FilterCl
     rules: list[tuple[str, bool]] = []
     any_group = False
     for i, group in enumerate(groups, start=1):
-        results = [(clause_title(f"Scoping filter {i}", c), clause_passes(user.get(c.attribute), c))
-                   for c in group]
+        results = [(clause_title(f"Scoping filter {i}", c), _passes(user, c, i)) for c in group]
         rules.extend(results)
         any_group = any_group or all(ok for _, ok in results)
     return any_group, rules
+
+
+class _ClauseError(Exception):
+    def __init__(self, title: str, reason: str) -> None:
+        super().__init__(title, reason)
+        self.title, self.reason = title, reason
+
+
+def _passes(user: Mapping[str, Any], c: FilterClause, group: int) -> bool:
+    try:
+        return clause_passes(user.get(c.attribute), c)
+    except RegexError as exc:            # the time limit (or a pattern refused) for this value
+        raise _ClauseError(clause_title(f"Scoping filter {group}", c), str(exc)) from None
 
 
 def clause_title(filter_name: str, c: FilterClause) -> str:
@@ -130,9 +150,9 @@ def clause_passes(value: Any, c: FilterClause) -> bool:
     if op == "ENDS_WITH":
         return text.endswith(want)
     if op == "REGEX MATCH":
-        return _regex(want).search(text) is not None
+        return search(compile_pattern(want), text) is not None
     if op == "NOT REGEX MATCH":
-        return _regex(want).search(text) is None
+        return search(compile_pattern(want), text) is None
     if op in ("Greater_Than", "Greater_Than_OR_EQUALS"):
         try:
             n = int(text)
@@ -153,8 +173,3 @@ def _text(value: Any) -> str:
         return "True" if value else "False"
     return str(value)
 
-
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    # .NET named groups (?<name>...) are Python's (?P<name>...)
-    return re.compile(re.sub(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P<\1>", pattern))

@@ -51,6 +51,12 @@ class LinksRepository(Repository):
         with self._write() as conn:
             bulk_write(conn, t, _COLUMNS, rows.values(), key=("config", "source_id"))
 
+    def pending_links(self, config: str) -> list[str]:
+        """Source ids whose target user was invited but not yet completed (PATCH and anchor)."""
+        with self._read() as conn:
+            rows = conn.execute(select(t.c.source_id).where(t.c.config == config, t.c.state == "pending"))
+            return [row.source_id for row in rows]
+
     def delete_links(self, config: str, source_ids: Iterable[str]) -> None:
         ids = unique(source_ids)
         if ids:

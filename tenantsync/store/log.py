@@ -1,5 +1,10 @@
 """The provisioning log: one row per object per cycle, Graph's provisioningObjectSummary flattened
-as in provisioning-log.csv (DESIGN.md, reference §9). Written in bulk, once per batch."""
+as in provisioning-log.csv (DESIGN.md, reference §9). Written in bulk, once per batch.
+
+A row may be written early and replaced later, in one transaction (``replacing``): a create's row
+goes out as soon as its invitation succeeded (the user exists from then on), and the row with the
+outcome of its PATCH takes its place, under the same id. A process killed in between leaves the
+early row: the create is never missing from the log."""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
-from .sql import Repository, bulk_write, utcnow
+from .sql import Repository, bulk_write, id_in, unique, utcnow
 from .tables import provisioning_log as t
 
 # Report key -> column. The order is the CSV column order.
@@ -67,13 +72,38 @@ def _row(config: str, entry: dict[str, Any]) -> list[Any]:
 
 
 class LogRepository(Repository):
-    def append_log(self, config: str, rows: Sequence[dict[str, Any]]) -> None:
+    def log_mark(self) -> int:
+        """The last row's position (any configuration): rows written from now on come after it,
+        so ``append_log(replacing=..., since=mark)`` finds them by primary key, never by a scan."""
+        with self._read() as conn:
+            return int(conn.execute(select(func.max(t.c.seq))).scalar() or 0)
+
+    def append_log(self, config: str, rows: Sequence[dict[str, Any]], *,
+                   replacing: Sequence[str] = (), since: int = 0) -> None:
         """Append rows in one bulk write (see sql.bulk_write). Missing keys default (id: a new uuid4,
-        activityDateTime: now, lists: []); an unknown key is refused before anything is written."""
+        activityDateTime: now, lists: []); an unknown key is refused before anything is written.
+        ``replacing``: ids of earlier rows of this configuration, written after position ``since``
+        (log_mark), deleted in the same transaction (a create's early row, module doc)."""
         prepared = [_row(config, entry) for entry in rows]
-        if prepared:
+        old = unique(replacing)
+        if prepared or old:
             with self._write() as conn:
-                bulk_write(conn, t, _COLUMNS, prepared)
+                if old:
+                    conn.execute(delete(t).where(t.c.seq > since, t.c.config == config,
+                                                 id_in(conn, t.c.log_id, old)))
+                if prepared:
+                    bulk_write(conn, t, _COLUMNS, prepared)
+
+    def created_for(self, config: str, source_ids: Sequence[str]) -> set[str]:
+        """The source ids among these that have a create row with a target (any cycle)."""
+        ids = unique(source_ids)
+        if not ids:
+            return set()
+        with self._read() as conn:
+            rows = conn.execute(select(t.c.source_id).where(
+                t.c.config == config, t.c.provisioning_action == "create", t.c.target_id != "",
+                id_in(conn, t.c.source_id, ids)))
+            return {row.source_id for row in rows}
 
     def log(self, config: str, cycle_id: str | None = None, *,
             action: str | None = None) -> list[dict[str, Any]]:

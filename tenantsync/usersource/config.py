@@ -37,10 +37,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..config import Mapping, _config_error, _validate
+from ..config import Mapping, _config_error, _validate, expression_message
+from ..configchecks import check_connections, check_credentials, check_database_url
 from ..errors import ConfigError, ExpressionError
 from ..graph.connection import GraphConnection
-from ..yamlfile import Loc, dotted, expand_connection_urls, expand_env_at, line_of, load_yaml
+from ..yamlfile import FILE_KEY, Loc, dotted, expand_connection_urls, expand_env_at, line_of, load_yaml
 
 # Directory user columns: Graph property name -> column of directory_users. Each is mapped
 # directly from the Graph property of the same name unless ``mappings`` says otherwise.
@@ -217,20 +218,25 @@ class UserSourceConfig(_Strict):
         return {"file": self.file, "line": line_of(self.lines, loc), "key": dotted(loc)}
 
 
-def load_user_source_config(path: str | Path, *,
-                            connections: dict[str, GraphConnection] | None = None) -> UserSourceConfig:
-    """Load and validate a user-source file; every problem is a ConfigError naming file and line."""
+def load_user_source_config(path: str | Path, *, connections: dict[str, GraphConnection] | None = None,
+                            credentials: bool = False) -> UserSourceConfig:
+    """Load and validate a user-source file; every problem is a ConfigError naming file, line and
+    key. ``credentials``: also check the source connection's credential is there (config.py)."""
     file = str(path)
     data, lines = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("the file must be a YAML mapping with keys name, source, target, settings, ...",
-                          file=file)
+                          file=file, line=line_of(lines, ()) or 1, key=FILE_KEY)
     if "state" in data:
         raise ConfigError("'state' is not used by a user source: its sync state lives in the directory "
                           "database (target.directory); remove the key", file=file,
                           line=line_of(lines, ("state",)), key="state")
     data = _expand(data, file, lines)
     cfg = _validate(UserSourceConfig, data, file, lines, ())
+    check_connections(cfg.connections, file, lines)
+    check_database_url(cfg.target.directory, ("target", "directory"), file, lines)
+    if credentials:
+        check_credentials(cfg.connections, (cfg.source.connection,), file, lines)
     update: dict[str, Any] = {"file": file, "lines": lines}
     if connections:
         update["connections"] = {**cfg.connections, **connections}
@@ -303,8 +309,8 @@ def check_config(cfg: UserSourceConfig) -> None:
 def _compile(compile_expression: Any, text: str, cfg: UserSourceConfig, loc: Loc) -> None:
     try:
         compile_expression(text)
-    except ExpressionError as exc:
-        raise ConfigError(f"invalid expression {text!r}: {exc}", value=text, **cfg.where(loc)) from None
+    except (ExpressionError, RecursionError) as exc:
+        raise ConfigError(expression_message(text, exc), value=text, **cfg.where(loc)) from None
 
 
 def variables_in(text: str) -> list[str]:

@@ -252,7 +252,7 @@ USER_COLUMNS = ("id", "userPrincipalName", "suffix", "state", "mailNickname", "c
 
 def write_readiness_report(rows: Sequence[SuffixRow], out_dir: str | Path) -> dict[str, Path]:
     """``upn-suffixes.csv`` (one row per suffix) and ``upn-suffix-users.csv`` (one row per user),
-    UTF-8, formula-safe cells (pandas, through tenantsync.reports.write_csv)."""
+    UTF-8, formula-safe cells (through tenantsync.reports.write_csv)."""
     from ..reports import write_csv
 
     out = Path(out_dir)

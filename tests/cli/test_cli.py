@@ -101,7 +101,7 @@ def test_a_missing_config_file_is_a_clear_error(command: str, tmp_path: Path) ->
     missing = tmp_path / "missing.yaml"
     result = invoke(command, str(missing))
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {missing}: cannot read the file (No such file or directory)"
+    assert result.stderr.strip() == f"error: {missing}:1: (file): cannot read the file (No such file or directory)"
 
 
 def test_an_invalid_config_names_the_line_and_key(tmp_path: Path) -> None:

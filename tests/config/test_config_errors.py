@@ -15,7 +15,7 @@ source: {connection: emea}
 target: {connection: hq}
 scope:
   mode: assigned
-  assignments: {groups: [g1]}
+  assignments: {groups: [15dd8750-8a60-4194-afda-cad956a8afdd]}
   filters:
     - - {attribute: department, operator: EQUALS, value: Sales}
 mappings:
@@ -24,8 +24,8 @@ mappings:
 settings:
   deletion_threshold: 500
 connections:
-  emea: {tenant_id: t1, graph_url: "${TS_TEST_URL:-http://127.0.0.1:8765/v1.0}", auth: {kind: static_token, token_env: EMEA_TOKEN}}
-  hq: {tenant_id: t2, auth: {kind: client_secret, client_id: c1, client_secret_env: HQ_SECRET}}
+  emea: {tenant_id: 2cee517d-601a-44f9-82ff-f26697be201f, graph_url: "${TS_TEST_URL:-http://127.0.0.1:8765/v1.0}", auth: {kind: static_token, token_env: EMEA_TOKEN}}
+  hq: {tenant_id: 7242482c-0038-4818-b3af-70b2766b9f27, auth: {kind: client_secret, client_id: c148f1d8-73ed-55a9-ad16-6662fffdb4c7, client_secret_env: HQ_SECRET}}
 """
 
 
@@ -81,7 +81,7 @@ def test_unknown_key_and_missing_key(tmp_path):
 
 
 def test_assigned_scope_needs_an_assignment(tmp_path):
-    err = error_of(tmp_path, GOOD.replace("assignments: {groups: [g1]}", "assignments: {groups: []}"))
+    err = error_of(tmp_path, GOOD.replace("assignments: {groups: [15dd8750-8a60-4194-afda-cad956a8afdd]}", "assignments: {groups: []}"))
     assert "at least one assigned user or group" in str(err)
 
 

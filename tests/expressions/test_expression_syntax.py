@@ -127,7 +127,7 @@ ERRORS = [
         "regexPattern + replacementValue; regexPattern + regexGroupName + replacementValue; "
         "regexPattern + regexGroupName + replacementAttributeName"), 1),
     ('Replace([a], , "(?<x>[a-", , "", , )',
-     "Replace: invalid regular expression '(?<x>[a-': unterminated character set at position 6", 16),
+     "Replace: invalid regular expression '(?<x>[a-': unterminated character set", 16),
     ('Replace([a], , "(?<x>a)", "y", "", , )', "Replace: the pattern has no group named 'y'", 27),
     ('DateAdd("dd", 1, Now())', "DateAdd: interval 'dd' is not one of yyyy, m, d, ww, h, n, s", 9),
     ('FormatDateTime([d], "Sideways", "yyyy", "yyyy")',

@@ -68,6 +68,7 @@ def make_config(tmp_path, world):
         text = (CONFIGS / f"{name}.yaml").read_text(encoding="utf-8")
         text = text.replace("sqlite:///data/state/", f"sqlite:///{tmp_path}/state/")
         assert "data/state" not in text
+        (tmp_path / "state").mkdir(exist_ok=True)      # tenantsync creates no state directory
         for key, value in settings.items():
             text, n = re.subn(rf"(?m)^  {key}: .*$", f"  {key}: {value}", text)
             if not n:

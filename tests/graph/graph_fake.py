@@ -127,7 +127,9 @@ class FakeGraph:
             if wait is not None:
                 self.write_results.append((time.monotonic(), 429))
                 return {"id": req["id"], "status": 429,
-                        "headers": {"Retry-After": f"{wait:.3f}"},
+                        "headers": {"Retry-After": f"{wait:.3f}",     # Graph's budget 429
+                                    "x-ms-throttle-scope": "Tenant_Application/Write/app/tenant",
+                                    "x-ms-throttle-information": "WriteLimitExceeded"},
                         "body": error(429, "TooManyRequests")[2]}
             self.write_results.append((time.monotonic(), 200))
         url = urlsplit(req["url"])

@@ -55,7 +55,10 @@ def test_a_retry_after_beyond_the_bound_is_raised_not_slept(fake, make_api):
 
 
 def test_a_throttled_batch_envelope_holds_every_write_for_its_retry_after(fake, make_api):
-    fake.script("POST", "/$batch", error(429, "TooManyRequests", headers={"Retry-After": "0.4"}))
+    # The app's request-rate budget (throttling-limits: 2,000 requests/s per app), as Graph names it.
+    fake.script("POST", "/$batch", error(429, "TooManyRequests", headers={
+        "Retry-After": "0.4", "x-ms-throttle-scope": "Application/ReadWrite/app/tenant",
+        "x-ms-throttle-information": "RequestRateLimitExceeded"}))
     api = make_api()
     started = time.monotonic()
     results = api.batch([{"method": "PATCH", "url": f"/users/u{i:05d}", "body": {"city": "Z"}}

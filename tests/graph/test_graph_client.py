@@ -97,11 +97,17 @@ def test_client_base_url_has_no_trailing_slash(monkeypatch):
     assert client.request_adapter.base_url == "https://graph.microsoft.com/v1.0"
 
 
-def test_plain_http_to_a_remote_host_needs_a_static_token(monkeypatch):
-    monkeypatch.setenv("HQ_SECRET", "s")
+def test_plain_http_to_a_remote_host_is_refused_before_any_credential(monkeypatch):
+    # The token would cross the network readable: refused even for a static token, and before
+    # the credential is built (an unset variable is not even looked at).
     with pytest.raises(ConfigError, match="plain http"):
-        build_client(conn("http://graph-emulator:8080/v1.0", kind="client_secret",
-                          client_id=CLIENT, client_secret_env="HQ_SECRET"))
+        build_client(conn("http://graph-emulator:8080/v1.0", kind="static_token", token_env="UNSET_TOKEN"))
+    monkeypatch.setenv("HQ_SECRET", "s")
+    remote = conn("http://graph-emulator:8080/v1.0", kind="client_secret", client_id=CLIENT,
+                  client_secret_env="HQ_SECRET").model_copy(update={"allow_http": True})
+    with pytest.raises(ConfigError, match="static_token"):
+        build_client(remote)
+    # a docker-compose emulator: allow_http with the emulator's static token
     monkeypatch.setenv("HQ_TOKEN", "t")
     build_client(conn("http://graph-emulator:8080/v1.0", kind="static_token",
-                      token_env="HQ_TOKEN"))
+                      token_env="HQ_TOKEN").model_copy(update={"allow_http": True}))

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from tenantsync.graph import GraphApi, LimiterSettings, WriteLimiter
+from tenantsync.graph.refusals import is_budget_refusal
 
 
 def send(limiter: WriteLimiter, times: int, writes: int = 20) -> list[float]:
@@ -71,6 +72,179 @@ def test_the_first_429_after_the_unlimited_start_halves_until_in_flight_answers_
     assert halved is not None and not limiter.state.confident
     limiter.record(sent_at=sent[-2], accepted=1, throttled=19)
     assert limiter.rate < halved
+
+
+# --- a budget's 429 or one request's refusal (refusals.py) ---------------------------------
+
+@pytest.mark.parametrize("headers, budget", [
+    ({"Retry-After": "2", "x-ms-throttle-scope": "Tenant_Application/Write/a/t",
+      "x-ms-throttle-information": "WriteLimitExceeded"}, True),
+    ({"retry-after": "1", "X-MS-THROTTLE-INFORMATION": "ResourceUnitLimitExceeded"}, True),
+    ({"x-ms-throttle-scope": "Tenant/ReadWrite/a/t"}, True),
+    ({"Retry-After": "1"}, False),                       # what a gateway's 429 carries
+    ({"x-ms-throttle-scope": "Tenant_Application/Read/a/t"}, False),
+    (None, False),
+])
+def test_only_a_429_that_names_a_budget_is_the_budget(headers, budget):
+    assert is_budget_refusal(headers) is budget
+
+
+def test_a_few_bare_429s_are_retried_without_a_cut():
+    limiter = WriteLimiter(LimiterSettings(start_rate=2000))
+    sent = send(limiter, 30)
+    for at in sent:                                       # one refusal in 20, every answer
+        limiter.record(sent_at=at, accepted=19, throttled=0, unattributed=1)
+    assert limiter.state.cuts == 0 and limiter.rate >= 2000
+    assert limiter.state.random_refusals == 30 and limiter.state.walls == 0
+
+
+def test_bare_429s_before_the_first_budget_429_keep_the_start_unlimited():
+    limiter = WriteLimiter()
+    sent = send(limiter, 5)
+    limiter.record(sent_at=sent[0], accepted=0, throttled=0, unattributed=20, whole_request=True)
+    limiter.record(sent_at=sent[1], accepted=18, throttled=0, unattributed=2)
+    assert limiter.rate is None and limiter.state.cuts == 0
+
+
+def test_a_wall_of_bare_429s_in_one_answer_cuts_like_the_budget():
+    limiter = WriteLimiter(LimiterSettings(start_rate=2000))
+    sent = send(limiter, 12)
+    limiter.record(sent_at=sent[-1], accepted=5, throttled=0, unattributed=15)
+    assert limiter.state.walls == 1 and limiter.state.cuts == 1
+    assert 350 <= limiter.state.estimate <= 520             # 2000 × 5/20, as for a budget 429
+
+
+def test_bare_429s_on_a_quarter_of_the_recent_writes_are_a_wall():
+    limiter = WriteLimiter(LimiterSettings(start_rate=2000))
+    sent = send(limiter, 4)
+    limiter.record(sent_at=sent[0], accepted=14, throttled=0, unattributed=6)   # 30 %, 20 writes
+    assert limiter.state.cuts == 0
+    limiter.record(sent_at=sent[1], accepted=14, throttled=0, unattributed=6)   # 30 %, 40 writes
+    assert limiter.state.walls == 1 and limiter.state.cuts == 1
+
+
+def test_whole_requests_refused_bare_three_in_a_row_halve_the_rate():
+    limiter = WriteLimiter(LimiterSettings(start_rate=100))
+    sent = send(limiter, 6, writes=1)
+    for at in sent[:2]:
+        limiter.record(sent_at=at, accepted=0, throttled=0, unattributed=1, whole_request=True,
+                       retry_after=1.0)
+    limiter.record(sent_at=sent[2], accepted=1, throttled=0)     # an answer between: no run
+    limiter.record(sent_at=sent[3], accepted=0, throttled=0, unattributed=1, whole_request=True)
+    assert limiter.state.cuts == 0 and limiter.rate == pytest.approx(100)
+    assert limiter.state.blocked_until == 0.0                     # short Retry-After: only retried
+    limiter.record(sent_at=sent[4], accepted=0, throttled=0, unattributed=1, whole_request=True)
+    limiter.record(sent_at=sent[5], accepted=0, throttled=0, unattributed=1, whole_request=True)
+    assert limiter.state.cuts == 1 and limiter.rate == pytest.approx(50)
+
+
+def test_a_bare_429_with_a_long_retry_after_holds_every_write_without_a_cut():
+    clock = SimClock()
+    limiter = WriteLimiter(LimiterSettings(start_rate=100), clock=clock, sleep=clock.sleep)
+    sent = asyncio.run(clock.send(limiter, 1, 1))
+    limiter.record(sent_at=sent[0], accepted=0, throttled=0, unattributed=1, whole_request=True,
+                   retry_after=30.0)
+    assert limiter.state.cuts == 0 and limiter.rate == pytest.approx(100)
+    before = clock.now
+    asyncio.run(clock.send(limiter, 1, 1))
+    assert clock.now - before >= 30.0
+
+
+def test_bare_refusals_are_left_out_of_the_budget_sample():
+    limiter = WriteLimiter(LimiterSettings(start_rate=2000))
+    sent = send(limiter, 12)
+    limiter.record(sent_at=sent[-1], accepted=10, throttled=5, unattributed=5)
+    # 10 of the 15 writes that met the budget were accepted: R ≈ 2000 × 10/15, not × 10/20
+    assert limiter.state.cuts == 1 and 1000 <= limiter.state.estimate <= 1400
+
+
+class SimClock:
+    """Simulated time: ``sleep`` moves the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+    async def send(self, limiter: WriteLimiter, times: int, writes: int) -> list[float]:
+        out = []
+        for _ in range(times):
+            out.append(await limiter.acquire(writes))
+            limiter.release()
+        return out
+
+
+def simulate(fault: str, *, share: float = 0.05, bare_is_budget: bool = False,
+             writes: int = 10_000, rate: float = 400.0, capacity: int = 3000) -> float:
+    """Simulated seconds to get ``writes`` accepted through a write budget (a token bucket of
+    ``capacity`` refilled at ``rate``/s, Graph's 3,000 / 150 s time-scaled ×20) while a ``share``
+    of the items is refused by ``fault`` (a bare "429" or a "503") and sent again, in $batch
+    answers of 20 with 10 ms round trips. ``bare_is_budget``: report bare 429s as the budget's."""
+    import random
+    rng = random.Random(7)
+    clock = SimClock()
+    limiter = WriteLimiter(clock=clock, sleep=clock.sleep)
+    tokens, stamp, left = float(capacity), clock.now, writes
+
+    async def run() -> None:
+        nonlocal tokens, stamp, left
+        while left:
+            n = min(20, left)
+            sent_at = await limiter.acquire(n)
+            clock.now += 0.01
+            tokens, stamp = min(capacity, tokens + (clock.now - stamp) * rate), clock.now
+            accepted = budget = bare = 0
+            for _ in range(n):
+                if rng.random() < share:
+                    if fault == "429":
+                        bare += 1
+                    else:
+                        accepted += 0           # a 503: not a 429, retried (batch.py)
+                elif tokens >= 1:
+                    tokens -= 1
+                    accepted += 1
+                    left -= 1
+                else:
+                    budget += 1
+            others = n - accepted - budget - bare          # the 503s: not 429s
+            if bare_is_budget:
+                budget, bare = budget + bare, 0
+            limiter.record(sent_at=sent_at, accepted=accepted + others, throttled=budget,
+                           unattributed=bare)
+            limiter.release()
+    started = clock.now
+    asyncio.run(run())
+    return clock.now - started
+
+
+def test_random_bare_429s_cost_at_most_their_retries():
+    """The criterion of the benchmark (bench/faults.py), in simulated time: with 5 % random
+    429s the writes take at most 1.5× as long as with 5 % random 503s; counting those 429s as the
+    budget's (the old limiter) collapses the rate."""
+    with_503 = simulate("503")
+    assert simulate("429") <= 1.5 * with_503
+    assert simulate("429", bare_is_budget=True) > 1.5 * with_503
+    assert with_503 <= 1.5 * (10_000 - 3000) / 400            # near the budget's own pace
+
+
+def test_the_rate_recovers_additively_after_a_halving():
+    clock = SimClock()
+    limiter = WriteLimiter(LimiterSettings(start_rate=400), clock=clock, sleep=clock.sleep)
+    sent = asyncio.run(clock.send(limiter, 12, 20))
+    limiter.record(sent_at=sent[-1], accepted=19, throttled=1)          # R̂ ≈ 400 × 19/20
+    estimate = limiter.state.estimate
+    sent = asyncio.run(clock.send(limiter, 1, 20))
+    limiter.record(sent_at=sent[0], accepted=0, throttled=20, whole_request=True)   # halved
+    assert limiter.rate <= 0.5 * estimate
+    cut_at = clock.now
+    while limiter.rate < 0.9 * estimate and clock.now - cut_at < 60:
+        asyncio.run(clock.send(limiter, 1, 20))
+    # 8 %/s compounding alone needs ~9 s to double; the additive step gets there in a few windows
+    assert clock.now - cut_at <= 6.0
 
 
 EmulatorServer = pytest.importorskip("tenantsync.emulator.server").EmulatorServer

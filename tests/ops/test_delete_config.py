@@ -108,6 +108,7 @@ def test_deleting_twice_archives_once(ops, tmp_path):
 def sample_config(tmp_path) -> Path:
     text = (ROOT / "data/configs/emea-to-hq.yaml").read_text(encoding="utf-8")
     path = tmp_path / "emea-to-hq.yaml"
+    (tmp_path / "state").mkdir()                 # a state directory must exist (never created)
     path.write_text(text.replace("sqlite:///data/state/", f"sqlite:///{tmp_path}/state/"), encoding="utf-8")
     return path
 

@@ -27,7 +27,7 @@ settings:
   custom_attributes:
     - {name: costCenter, source: department}
 connections:
-  corp: {tenant_id: t1, graph_url: "http://127.0.0.1:1/v1.0", auth: {kind: static_token, token_env: X}}
+  corp: {tenant_id: 2cee517d-601a-44f9-82ff-f26697be201f, graph_url: "http://127.0.0.1:1/v1.0", auth: {kind: static_token, token_env: X}}
 """
 
 
