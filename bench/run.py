@@ -16,7 +16,10 @@ RSS are its own; request and write counts come from the emulator's counters.
 3. incremental cycles with 0, 100 and 1,000 source changes (made with Graph PATCHes before the
    cycle, not counted): wall time and requests;
 4. engine CPU per user (restart) and peak RSS of the engine processes;
-5. provision on demand of one (just changed) user: latency.
+5. provision on demand of one (just changed) user: latency;
+6. (full run, or --faults429) the initial cycle of 5,000 users with 5 % random 429s against the
+   same with 5 % random 503s (bench/faults.py): the write limiter must not take injected 429s for
+   the tenant's budget.
 The emulator's own capacity (requests/s, measured with httpx from this process, no throttling)
 is printed next to the results.
 
@@ -626,6 +629,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="run the engine in this process (smoke test; CPU/RSS figures then include the harness)")
     ap.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/results-<ts>.json)")
     ap.add_argument("--no-latest", action="store_true", help="do not update bench/latest.json")
+    ap.add_argument("--faults429", action="store_true",
+                    help="also compare 5 %% random 429s with 5 %% 503s at 5,000 users "
+                         "(bench/faults.py; part of the default full run)")
     args = ap.parse_args(argv)
     if args.sizes:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -653,15 +659,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                       profile=args.profile and n == max(sizes),
                       log=lambda *a: print(*a, flush=True))
         runs.append(run.run())
+    faults = None
+    if args.faults429 or not (args.quick or args.sizes):
+        from bench import faults as faults_mod
+        faults = faults_mod.compare(workdir=work / "faults", seed=args.seed, groups=args.groups,
+                                    inline=args.inline, log=lambda *a: print(*a, flush=True))
     total = time.perf_counter() - started
     table = render_table(runs, cap)
-    goal_items = goals(runs)
+    goal_items = goals(runs) + ([faults["goal"]] if faults else [])
     command = "python -m bench.run" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
                                        if (argv if argv is not None else sys.argv[1:]) else "")
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     results = {"when": stamp, "command": command.strip(), "commit": git_commit(), "dirty": dirty_files(),
                "machine": info,
-               "total_s": round(total, 1), "capacity": cap, "runs": runs,
+               "total_s": round(total, 1), "capacity": cap, "runs": runs, "faults429": faults,
                "goals": [{"met": ok, "text": text} for ok, text in goal_items],
                "table": table}
     out = args.out or RESULTS / f"results-{stamp}.json"

@@ -44,7 +44,8 @@ from .fingerprint import ConfigWatch
 from .model import Action, Step
 from .quarantine import JobKeeper
 from .records import counts, log_rows
-from .recovery import INVITING, CreateRows, adopt_invited, closes_on_error, complete_pending, retry_transient
+from .recovery import (INVITING, LINKING, CreateRows, adopt_invited, closes_on_error, complete_pending,
+                       link_matched, retry_transient)
 from .references import ManagerReferences, maps_manager
 from .stages.guard import apply_deletion_threshold, empty_source_abort
 from .stages.mapping import MappingPlan, b2b_upn
@@ -321,6 +322,9 @@ class Cycle:
         planned = missing + apply_sms_rule(planned, scopes, self.source, on_demand=self.kind == "on-demand",
                                            replan=lambda i, s: self._plan_one(by_id[i], s, matches[i], None))
         complete_pending(planned, self.links)      # invited earlier, PATCH not done (recovery.py)
+        unlinked = link_matched(planned, self.links, {i: m.by for i, m in matches.items()})
+        if unlinked and not self.opt.dry_run:
+            self.store.upsert_links(cfg.name, [Link(s, t, "active") for s, t in unlinked])
         if self._inviting:                          # invited, killed before the link (recovery.py)
             adopt_invited(planned, self.links, self._inviting,
                           lambda ids: self.store.created_for(self.cfg.name, ids))
@@ -504,9 +508,15 @@ class Cycle:
             return batch
         anchors = {a.source_id: anchor_value(self.source_tenant, a.source_id) for a in batch
                    if a.kind in ("create", "update") and a.status == "success"}
+        # Writes to users without a link (invitations, users matched by mail or anchor): a kill
+        # before their links are recorded leaves a mark, and the next cycle looks at them again.
         inviting = [a.source_id for a in batch if a.kind == "create" and a.status == "success" and not a.target_id]
-        if inviting:        # a kill before their links are recorded: the next cycle looks again
+        matched = [a.source_id for a in batch if a.kind == "update" and a.status == "success"
+                   and a.source_id not in self.links]
+        if inviting:
             self.store.request_reevaluation(self.cfg.name, inviting, INVITING)
+        if matched:
+            self.store.request_reevaluation(self.cfg.name, matched, LINKING)
         stopped: GraphError | None = None
         try:
             self.target.apply(batch, anchors=anchors, on_invited=self._record_invited)
@@ -519,8 +529,8 @@ class Cycle:
             stopped = exc
         self._record_links(batch)
         self._log(batch)
-        if inviting:
-            self.store.clear_reevaluations(self.cfg.name, inviting)
+        if inviting or matched:
+            self.store.clear_reevaluations(self.cfg.name, inviting + matched)
         if stopped is not None and stopped.stops_job:
             self._fail_whole(stopped)
         return batch

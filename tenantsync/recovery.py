@@ -10,6 +10,7 @@ Writes (the cycle's apply step):
   (store/reevaluations.py) and the mark is cleared once its link is recorded. A process killed
   in between leaves the mark, so the next incremental cycle evaluates the user although
   users/delta will not return it: the invited account is found by mail, anchored and linked.
+  ``LINKING`` does the same for a write to a user matched by mail or anchor, not yet linked.
 
 Audit trail:
 - ``CreateRows``: a create's provisioning-log row is written as soon as its invitation succeeded
@@ -47,6 +48,7 @@ ROUNDS = 2                 # extra rounds within the cycle for writes refused fo
 FIRST_WAIT_S = 0.5         # without Retry-After: 0.5 s, then 1 s
 MAX_WAIT_S = 30.0          # a longer Retry-After: the write waits for the next cycle instead
 INVITING = "invitation sent; evaluated again if the cycle ended before its link was recorded"
+LINKING = "matched by mail or anchor and written; evaluated again if the cycle ended before its link was recorded"
 COMPLETES = ("Completes its creation (invited by an earlier cycle that ended before its "
              "attributes and anchor were written).")
 
@@ -132,6 +134,26 @@ def adopt_invited(planned: Sequence[Action], links: Mapping[str, Link], inviting
         a.kind, a.status, a.error_code = "create", "success", ""
         a.reason = ("Invited by an earlier cycle that ended before recording the invitation: the user "
                     "was found by mail; its attributes and anchor are written and it is linked.")
+
+
+def link_matched(planned: Sequence[Action], links: Mapping[str, Link], matched_by: Mapping[str, str]
+                 ) -> list[tuple[str, str]]:
+    """In-scope users found by anchor or mail, not linked, whose values already match: a write
+    to them may have been the last thing a killed cycle did before recording their link. Found
+    by anchor: (source id, target id) to link without a write. Found by mail (no anchor yet): the
+    anchor is written, which links them."""
+    out = []
+    for a in planned:
+        if a.source_id in links or not a.target_id or a.kind != "other" or a.status != "skipped" \
+                or a.error_code != "RedundantExport":
+            continue
+        by = matched_by.get(a.source_id)
+        if by == "anchor":
+            out.append((a.source_id, a.target_id))
+        elif by == "mail":
+            a.kind, a.status, a.error_code = "update", "success", ""
+            a.reason = "Matched by mail (a B2B user invited earlier); its attributes already match: the anchor is written."
+    return out
 
 
 def complete_pending(planned: Sequence[Action], links: Mapping[str, Link]) -> None:

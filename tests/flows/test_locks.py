@@ -109,3 +109,50 @@ def test_kill_9_mid_cycle_frees_lock_and_server_and_the_rerun_converges(tmp_path
     finally:
         killed.stop()
         clean.stop()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_run_paused_for_approval_keeps_its_lock_and_others_are_refused(make_config, reports_dir, world):
+    import threading
+
+    from tenantsync.store.locks import LockBusy, hold
+
+    from flows.sync import sync_cycle
+
+    from .flowkit import run
+    from .test_sync_flow import _resume_when_paused, _stage_five_deletions
+
+    cfg, store, _ = _stage_five_deletions(make_config, world)
+    seen: dict[str, Any] = {}
+
+    def while_paused() -> None:
+        found: list = []
+        from prefect import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+        from prefect.client.schemas.objects import StateType
+
+        paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+        deadline = time.monotonic() + 60
+        with get_client(sync_client=True) as client:
+            while not client.read_flow_runs(flow_run_filter=paused) and time.monotonic() < deadline:
+                time.sleep(0.3)
+        seen["holder"] = holder(store.writer, "emea-to-hq")
+        try:
+            with hold(store.writer, "emea-to-hq", wait_s=0.5, poll_s=0.1):
+                seen["overlap"] = True
+        except LockBusy as exc:
+            seen["refused"] = str(exc)
+        _resume_when_paused(False, found)
+        seen["resumed"] = bool(found)
+
+    helper = threading.Thread(target=while_paused, daemon=True)
+    helper.start()
+    state, result = run(sync_cycle, config=str(cfg), ignore_quarantine=True, approval_timeout_s=60,
+                        reports_dir=str(reports_dir))
+    helper.join(10)
+    assert seen.get("resumed") and "overlap" not in seen, seen
+    assert seen["holder"].pid == os.getpid() and seen["holder"].what == "paused for deletion approval"
+    assert seen["refused"].startswith("another cycle of emea-to-hq is running on host ")
+    assert "(paused for deletion approval); waited " in seen["refused"]
+    assert result["staged"] == 5
+    assert holder(store.writer, "emea-to-hq") is None           # released when the run ended
