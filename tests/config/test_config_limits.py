@@ -121,3 +121,12 @@ def test_credentials_are_checked_only_when_asked_and_only_for_used_connections(t
 def test_a_guid_in_upper_case_is_a_guid(tmp_path):
     cfg = load_config(write(tmp_path, BASE.replace(EMEA, EMEA.upper())))
     assert cfg.connection("emea").tenant_id == EMEA.upper()
+
+
+def test_a_regex_filter_is_checked_by_the_compiler_scoping_runs():
+    """.NET named groups `(?<name>...)` are accepted (scoping runs them); a broken pattern is not."""
+    from tenantsync.config import FilterClause
+
+    assert FilterClause(attribute="employeeId", operator="REGEX MATCH", value=r"(?<n>\d+)").value
+    with pytest.raises(ValueError, match="invalid regular expression '\\('"):
+        FilterClause(attribute="employeeId", operator="REGEX MATCH", value="(")

@@ -250,6 +250,31 @@ def test_the_rate_recovers_additively_after_a_halving():
 EmulatorServer = pytest.importorskip("tenantsync.emulator.server").EmulatorServer
 
 
+def test_the_emulators_injected_429_is_bare_and_its_budget_429_is_named():
+    """faults.py models a 429 for another reason than a budget; throttle.py a budget's own."""
+    import httpx
+    tenant = "66666666-6666-4666-8666-666666666666"
+    fixture = {"tenants": [{"id": tenant, "displayName": "T", "defaultDomain": "t.onmicrosoft.com",
+                            "tokens": ["t-token"], "users": [], "groups": []}]}
+    patch = {"requests": [{"id": str(i), "method": "POST", "url": "/users",
+                           "headers": {"Content-Type": "application/json"},
+                           "body": {"displayName": f"x{i}"}} for i in range(20)]}
+    auth = {"Authorization": "Bearer t-token"}
+    with EmulatorServer(fixture, faults="rate=1,codes=429,seed=1") as emu:
+        r = httpx.get(f"{emu.url}/users", headers=auth)
+        assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+        assert not is_budget_refusal(r.headers)
+    with EmulatorServer(fixture, throttle="graph", time_scale=0.001) as emu:
+        emu.emulator.throttle.buckets.clear()
+        answers = []
+        for _ in range(200):                 # 3,000 writes in the bucket, refilled very slowly
+            answers += httpx.post(f"{emu.url}/$batch", json=patch, headers=auth).json()["responses"]
+            refused = [a for a in answers if a["status"] == 429]
+            if refused:
+                break
+        assert refused and all(is_budget_refusal(a["headers"]) for a in refused)
+
+
 def test_bulk_writes_stay_under_the_emulated_write_budget(monkeypatch):
     """3,000 writes / 150 s per app+tenant, time-scaled ×20: a bucket of 3,000 refilled at
     400/s. Loose bounds: the machine is shared (benchmarks measure the real figures)."""
