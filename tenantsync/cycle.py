@@ -378,6 +378,9 @@ class Cycle:
             m, s = matches[u["id"]], scopes.get(u["id"])
             if m.target is None or m.by == "deleted" or s is None or not s.in_scope:
                 continue
+            if self._completing(u["id"]):          # compared with its create values: read in full
+                stale.append(u["id"])
+                continue
             try:
                 desired = self.mapping.map_user(u, creating=False)
             except ExpressionError:
@@ -392,6 +395,11 @@ class Cycle:
                 current = full.get(matches[uid].target["id"])  # type: ignore[index]
                 if current is not None:
                     matches[uid].target = current
+
+    def _completing(self, source_id: str) -> bool:
+        """Invited by a cycle that ended before its PATCH (recovery.py): planned with create values."""
+        link = self.links.get(source_id)
+        return link.state == "pending" if link else source_id in self._inviting
 
     def _index_for(self, users: Sequence[dict[str, Any]], removals: dict[str, Removal]) -> TargetIndex:
         if self.kind == "initial":
@@ -431,7 +439,9 @@ class Cycle:
         in_scope = scope is not None and scope.in_scope and not removal
         try:
             create = self.mapping.map_user(user, creating=True) if in_scope and match.target is None else None
-            update = self.mapping.map_user(user, creating=False) if in_scope and match.target else None
+            # A user invited by a cycle that ended before its PATCH is completed with its create values.
+            update = self.mapping.map_user(user, creating=self._completing(user["id"])) \
+                if in_scope and match.target else None
         except ExpressionError as exc:      # one user's bad data must not stop the cycle
             return Action("other", user["id"], (match.target or {}).get("id"), display_name=user.get("displayName", ""),
                           reason=f"An attribute mapping could not be evaluated for this user: {exc}",

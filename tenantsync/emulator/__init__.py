@@ -16,6 +16,8 @@ Modules, one job each:
   routing.py     path templates
   tokens.py      JWT-shaped app tokens, claims          permissions.py  per-route app permissions
   applications.py  /applications, directory extensions (registered extension_* names only)
+  limits.py      request size, property lengths, $filter bounds (hostile input)
+  fixture_types.py  value types of fixture users and groups (named FixtureErrors)
 """
 
 from __future__ import annotations

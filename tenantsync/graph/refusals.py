@@ -1,9 +1,9 @@
 """Which 429s speak for the tenant's write budget, and which refuse one request only.
 
 A 429 from Graph's identity budgets says which budget ran dry (Microsoft's "Microsoft Graph
-service-specific throttling limits", identity and access service limits):
-``x-ms-throttle-scope`` (``<Tenant_Application|Tenant|Application>/<Read|Write|ReadWrite>/<app>/<tenant>``)
-and ``x-ms-throttle-information`` (``WriteLimitExceeded``, ``ResourceUnitLimitExceeded``,
+service-specific throttling limits", identity and access service limits): ``x-ms-throttle-scope``
+(``<Tenant_Application|Tenant|Application>/<Read|Write|ReadWrite>/<app>/<tenant>``) and
+``x-ms-throttle-information`` (``WriteLimitExceeded``, ``ResourceUnitLimitExceeded``,
 ``CPULimitExceeded`` ...). A 429 without them comes from elsewhere (a gateway, one busy backend)
 and refuses that request: "Microsoft Graph throttling guidance" asks for a retry after its
 Retry-After, nothing more. Such refusals are *unattributed*; the write limiter (quota.py) retries

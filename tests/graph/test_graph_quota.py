@@ -254,25 +254,28 @@ def test_the_emulators_injected_429_is_bare_and_its_budget_429_is_named():
     """faults.py models a 429 for another reason than a budget; throttle.py a budget's own."""
     import httpx
     tenant = "66666666-6666-4666-8666-666666666666"
+    user = {"id": str(uuid.UUID(int=7)), "userPrincipalName": "u@contoso.com",
+            "displayName": "U", "accountEnabled": True}
     fixture = {"tenants": [{"id": tenant, "displayName": "T", "defaultDomain": "t.onmicrosoft.com",
-                            "tokens": ["t-token"], "users": [], "groups": []}]}
-    patch = {"requests": [{"id": str(i), "method": "POST", "url": "/users",
+                            "tokens": ["t-token"], "users": [user], "groups": []}]}
+    patch = {"requests": [{"id": str(i), "method": "PATCH", "url": f"/users/{user['id']}",
                            "headers": {"Content-Type": "application/json"},
-                           "body": {"displayName": f"x{i}"}} for i in range(20)]}
+                           "body": {"jobTitle": f"t{i}"}} for i in range(20)]}
     auth = {"Authorization": "Bearer t-token"}
     with EmulatorServer(fixture, faults="rate=1,codes=429,seed=1") as emu:
         r = httpx.get(f"{emu.url}/users", headers=auth)
         assert r.status_code == 429 and r.headers["Retry-After"] == "1"
         assert not is_budget_refusal(r.headers)
     with EmulatorServer(fixture, throttle="graph", time_scale=0.001) as emu:
-        emu.emulator.throttle.buckets.clear()
-        answers = []
-        for _ in range(200):                 # 3,000 writes in the bucket, refilled very slowly
-            answers += httpx.post(f"{emu.url}/$batch", json=patch, headers=auth).json()["responses"]
-            refused = [a for a in answers if a["status"] == 429]
-            if refused:
-                break
-        assert refused and all(is_budget_refusal(a["headers"]) for a in refused)
+        first = httpx.post(f"{emu.url}/$batch", json=patch, headers=auth).json()["responses"]
+        assert {a["status"] for a in first} == {204}
+        for key, bucket in emu.emulator.throttle.buckets.items():
+            if key[0] == "w":
+                bucket.tokens = 10           # the app's write bucket nearly spent
+        answers = httpx.post(f"{emu.url}/$batch", json=patch, headers=auth).json()["responses"]
+        refused = [a for a in answers if a["status"] == 429]
+        assert len(refused) == 10 and all(is_budget_refusal(a["headers"]) for a in refused)
+        assert refused[0]["headers"]["x-ms-throttle-information"] == "WriteLimitExceeded"
 
 
 def test_bulk_writes_stay_under_the_emulated_write_budget(monkeypatch):
