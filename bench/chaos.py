@@ -37,7 +37,7 @@ N = 5000
 FAULTS = "rate=0.1,codes=429:503:504:drop,seed={seed}"
 KILLS = 3
 MAX_RERUNS = 6
-KILL_WINDOW_S = (0.5, 12.0)       # after the cycle record appears
+KILL_WINDOW_S = (0.5, 8.0)        # the first kill: after the cycle record appears (reading)
 IGNORED = ("id", "createdDateTime", "refreshTokensValidFromDateTime", "externalUserStateChangeDateTime",
            "lastPasswordChangeDateTime", "onPremisesLastSyncDateTime", "deletedDateTime")
 
@@ -64,34 +64,49 @@ def _write_config(workdir: Path, fixture: dict[str, Any], name: str) -> None:
         encoding="utf-8")
 
 
-def _killed_run(workdir: Path, env: dict[str, str], rng: random.Random, config: str, label: str) -> dict[str, Any]:
-    """One engine job in a child process, SIGKILLed at a random moment once its cycle began."""
+def _links(store: Any, config: str) -> int:
+    return store.count_links(config, states=("active", "pending", "disabled"))
+
+
+def _killed_run(workdir: Path, env: dict[str, str], rng: random.Random, config: str, label: str,
+                *, after_links: int | None) -> dict[str, Any]:
+    """One engine job in a child process, SIGKILLed at a random moment once its cycle began:
+    ``after_links`` None -- a random time in the read phase (KILL_WINDOW_S); else once that many
+    more users are linked (in the write phase), plus a random fraction of a second."""
     from bench.run import ROOT
     job = {"config": str(workdir / "bench.yaml"), "env": env, "cycles": [{}]}
     job_path = workdir / f"job-{label}.json"
     job_path.write_text(json.dumps(job), encoding="utf-8")
+    store = _store(workdir)
+    linked0 = _links(store, config)
     proc = subprocess.Popen([sys.executable, "-m", "bench.scenarios", str(job_path), str(workdir / f"r-{label}.json")],
                             cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    store = _store(workdir)
     began = None
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while time.monotonic() < deadline and proc.poll() is None:
             if any(c["status"] == "running" for c in store.cycles(config)):
                 began = time.monotonic()
                 break
             time.sleep(0.1)
-        delay = rng.uniform(*KILL_WINDOW_S)
-        while proc.poll() is None and began is not None and time.monotonic() - began < delay:
-            time.sleep(0.05)
+        if after_links is None:
+            delay = rng.uniform(*KILL_WINDOW_S)
+            while proc.poll() is None and began is not None and time.monotonic() - began < delay:
+                time.sleep(0.05)
+        else:
+            while proc.poll() is None and time.monotonic() < deadline \
+                    and _links(store, config) - linked0 < after_links:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 0.5))
         finished = proc.poll() is not None
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
+        linked = _links(store, config) - linked0
     finally:
         store.close()
     return {"killed_after_s": None if began is None else round(time.monotonic() - began, 2),
-            "finished_before_kill": finished}
+            "finished_before_kill": finished, "linked_by_it": linked}
 
 
 def run(n: int = N, *, scale: float = 20.0, workdir: Path, seed: str = "1", groups: int = 20,
@@ -126,10 +141,12 @@ def run(n: int = N, *, scale: float = 20.0, workdir: Path, seed: str = "1", grou
         em.set_faults(out["faults"])
         t = time.perf_counter()
         for k in range(KILLS):
-            kill = _killed_run(chaos_dir, env, rng, CONFIG_NAME, f"kill{k}")
+            # the first in the read phase, the others in the write phase after a random share of users
+            after = None if k == 0 else rng.randint(1, max(1, n // (KILLS + 1)))
+            kill = _killed_run(chaos_dir, env, rng, CONFIG_NAME, f"kill{k}", after_links=after)
             out["kills"].append(kill)
-            log(f"[chaos N={n:,}] run {k + 1} killed {kill['killed_after_s']} s into its cycle"
-                + (" (it had finished)" if kill["finished_before_kill"] else ""))
+            log(f"[chaos N={n:,}] run {k + 1} killed {kill['killed_after_s']} s into its cycle, after "
+                f"linking {kill['linked_by_it']:,} users" + (" (it had finished)" if kill["finished_before_kill"] else ""))
         reruns = []
         runner = EngineRunner(chaos_dir, env)
         for k in range(MAX_RERUNS):
@@ -190,9 +207,10 @@ def criteria(r: dict[str, Any]) -> list[tuple[bool, str]]:
 
 def table_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     """(figure, value) rows for bench.run's table."""
-    kills = ", ".join("done" if k["finished_before_kill"] else f"{k['killed_after_s']} s" for k in r["kills"])
+    kills = ", ".join("done" if k["finished_before_kill"] else f"{k['killed_after_s']} s ({k['linked_by_it']:,} linked)"
+                      for k in r["kills"])
     return [("chaos: faults", r["faults"]),
-            ("chaos: kills (time into the cycle)", kills),
+            ("chaos: kills (time into the cycle, users it linked)", kills),
             ("chaos: reruns until done (wall s each)", " / ".join(f"{x['wall_s']:.1f}" for x in r["reruns"])),
             ("chaos: time, reference / chaos (s)", f"{r['reference_s']} / {r['chaos_s']}"),
             ("chaos: cycles by status", ", ".join(f"{v} {k}" for k, v in sorted(r["cycle_statuses"].items())))]

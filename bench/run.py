@@ -19,7 +19,10 @@ RSS are its own; request and write counts come from the emulator's counters.
 5. provision on demand of one (just changed) user: latency;
 6. (full run, or --faults429) the initial cycle of 5,000 users with 5 % random 429s against the
    same with 5 % random 503s (bench/faults.py): the write limiter must not take injected 429s for
-   the tenant's budget.
+   the tenant's budget;
+7. (full run, --chaos, or --only chaos) chaos at 5,000 users (bench/chaos.py): 10 % faults incl.
+   dropped connections, cycles SIGKILLed at random moments, reruns until done; ✔/✘ for the target
+   equal to a clean run's, 0 orphans, 0 duplicates, a complete log, no cycle left running.
 The emulator's own capacity (requests/s, measured with httpx from this process, no throttling)
 is printed next to the results.
 
@@ -632,7 +635,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--faults429", action="store_true",
                     help="also compare 5 %% random 429s with 5 %% 503s at 5,000 users "
                          "(bench/faults.py; part of the default full run)")
+    ap.add_argument("--chaos", action="store_true",
+                    help="also run the chaos scenario at 5,000 users (bench/chaos.py; part of the full run)")
+    ap.add_argument("--only", choices=["chaos"], default=None,
+                    help="run only this scenario (no sizes, no capacity measurement)")
     args = ap.parse_args(argv)
+    if args.only == "chaos":
+        return chaos_only(args)
     if args.sizes:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     else:
@@ -664,15 +673,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import faults as faults_mod
         faults = faults_mod.compare(workdir=work / "faults", seed=args.seed, groups=args.groups,
                                     inline=args.inline, log=lambda *a: print(*a, flush=True))
+    chaos = None
+    if args.chaos or not (args.quick or args.sizes):
+        from bench import chaos as chaos_mod
+        chaos = chaos_mod.run(workdir=work / "chaos", seed=args.seed, groups=args.groups,
+                              log=lambda *a: print(*a, flush=True))
     total = time.perf_counter() - started
-    table = render_table(runs, cap)
-    goal_items = goals(runs) + ([faults["goal"]] if faults else [])
+    table = render_table(runs, cap) + (chaos_table(chaos) if chaos else "")
+    goal_items = goals(runs) + ([faults["goal"]] if faults else []) + (chaos["criteria"] if chaos else [])
     command = "python -m bench.run" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
                                        if (argv if argv is not None else sys.argv[1:]) else "")
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     results = {"when": stamp, "command": command.strip(), "commit": git_commit(), "dirty": dirty_files(),
                "machine": info,
-               "total_s": round(total, 1), "capacity": cap, "runs": runs, "faults429": faults,
+               "total_s": round(total, 1), "capacity": cap, "runs": runs, "faults429": faults, "chaos": chaos,
                "goals": [{"met": ok, "text": text} for ok, text in goal_items],
                "table": table}
     out = args.out or RESULTS / f"results-{stamp}.json"
@@ -687,6 +701,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render_goals(goal_items))
     print(f"\nresults: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}; "
           f"total {total / 60:.1f} min", flush=True)
+    return 0
+
+
+def chaos_table(chaos: dict[str, Any]) -> str:
+    from bench import chaos as chaos_mod
+    rows = chaos_mod.table_rows(chaos) + [(text.split(": ", 1)[1].split(":")[0], ("✔ " if ok else "✘ ")
+                                           + text.rsplit(": ", 1)[-1]) for ok, text in chaos["criteria"]]
+    width = max(len(label) for label, _ in rows)
+    return "\n\n" + "\n".join(f"| {label.ljust(width)} | {value} |" for label, value in rows)
+
+
+def chaos_only(args: argparse.Namespace) -> int:
+    """``--only chaos``: the chaos scenario alone, its table and criteria, results saved."""
+    from bench import chaos as chaos_mod
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    started = time.perf_counter()
+    chaos = chaos_mod.run(workdir=RESULTS / "work" / "chaos", seed=args.seed, groups=args.groups,
+                          log=lambda *a: print(*a, flush=True))
+    out = args.out or RESULTS / f"results-chaos-{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"when": stamp, "command": "python -m bench.run --only chaos",
+                               "commit": git_commit(), "dirty": dirty_files(), "machine": machine(),
+                               "total_s": round(time.perf_counter() - started, 1), "chaos": chaos},
+                              indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    print(chaos_table(chaos).strip())
+    print()
+    print(render_goals(chaos["criteria"]))
+    print(f"\nresults: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}", flush=True)
     return 0
 
 

@@ -80,18 +80,27 @@ def big(env, tmp_path):
     env.reset(world())
 
 
-def killed_in_a_subprocess(w: World, rng: random.Random) -> None:
-    """Start a cycle in its own process; SIGKILL it at a random moment once it has begun."""
+def killed_in_a_subprocess(w: World, rng: random.Random, *, after_links: int | None = None) -> None:
+    """Start a cycle in its own process; SIGKILL it at a random moment once it has begun: a random
+    time, or once ``after_links`` more users are linked (its write phase)."""
+    store = Store.for_url(w.store_url)
+    linked = lambda: store.count_links(w.cfg.name, states=("active", "pending"))  # noqa: E731
+    before = linked()
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(w.cfg.model_dump(mode="json"))],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if any(c["status"] == "running" for c in w.store.cycles(w.cfg.name)):
+            if any(c["status"] == "running" for c in store.cycles(w.cfg.name)):
                 break
             time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 1.5))
+        if after_links is None:
+            time.sleep(rng.uniform(0.0, 1.5))
+        else:
+            while time.monotonic() < deadline and proc.poll() is None and linked() - before < after_links:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.3))
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -121,16 +130,13 @@ def crashed_in_process(w: World, rng: random.Random, monkeypatch) -> None:
 def test_killed_cycles_through_faults_converge_to_a_clean_run(big, seed, monkeypatch):
     w, reference = big
     rng = random.Random(seed)
-    t0 = time.monotonic()
     w.emulator.set_faults(FAULTS.format(seed=seed))
     killed_in_a_subprocess(w, rng)
     crashed_in_process(w, rng, monkeypatch)
-    killed_in_a_subprocess(w, rng)
+    killed_in_a_subprocess(w, rng, after_links=rng.randint(1, N_USERS // 3))
     crashed_in_process(w, rng, monkeypatch)
-    print("kills", time.monotonic() - t0)
     for _ in range(6):                         # reruns (faults still on) until a clean cycle
         report = w.sync()
-        print("rerun", time.monotonic() - t0, report.counts)
         if not report.counts["failure"] and shape(w) == reference:
             break
     store = Store.for_url(w.store_url)
