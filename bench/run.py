@@ -706,8 +706,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def chaos_table(chaos: dict[str, Any]) -> str:
     from bench import chaos as chaos_mod
-    rows = chaos_mod.table_rows(chaos) + [(text.split(": ", 1)[1].split(":")[0], ("✔ " if ok else "✘ ")
-                                           + text.rsplit(": ", 1)[-1]) for ok, text in chaos["criteria"]]
+    rows = chaos_mod.table_rows(chaos) + [(f"chaos: {what}", ("✔ " if ok else "✘ ") + measured)
+                                          for ok, what, measured in chaos_mod.checks(chaos)]
     width = max(len(label) for label, _ in rows)
     return "\n\n" + "\n".join(f"| {label.ljust(width)} | {value} |" for label, value in rows)
 
