@@ -42,17 +42,22 @@ def config_label(config: str) -> str:
     return Path(config).stem if looks_like_file(config) else config
 
 
-def resolve_config(config: str, loader: Callable[..., Any] = load_config) -> Any:
+def resolve_config(config: str, loader: Callable[..., Any] = load_config, *,
+                   credentials: bool = True) -> Any:
     """Load a configuration from a YAML file or a SyncConfigBlock; a connection the file names but
     does not define comes from the GraphConnectionBlock of that name. ``loader(path, connections=)``
-    is load_config (cross-tenant) or load_user_source_config."""
+    is load_config (cross-tenant) or load_user_source_config. ``credentials``: check, before
+    anything is opened, that the file's connections have their credentials (environment
+    variables, certificate files), as the command line does; False for procedures that never
+    reach Graph (reports, deploy, delete-config)."""
     path, label = _config_file(config)
     try:
-        cfg = loader(path)
+        cfg = loader(path, credentials=credentials)
         named = (cfg.source.connection, getattr(cfg.target, "connection", None))
         missing = sorted({n for n in named if n} - set(cfg.connections))
         if missing:
-            cfg = loader(path, connections={n: _connection_block(n) for n in missing})
+            cfg = loader(path, connections={n: _connection_block(n) for n in missing},
+                         credentials=credentials)
     except ConfigError as exc:
         if label is None:
             raise

@@ -31,7 +31,7 @@ def load(config: str) -> SyncConfig:
         raise ConfigError("delete-config deletes cross-tenant sync configurations; a user-source configuration "
                           "is stopped with settings.enabled: false (its directory is the application's own)",
                           file=config)
-    return resolve_config(config)
+    return resolve_config(config, credentials=False)
 
 
 # -- deployments -----------------------------------------------------------------------------------

@@ -175,11 +175,11 @@ def load_configurations(refs: list[str] | None = None, *, base: Path | None = No
         if is_file and is_user_source(ref):
             from tenantsync.usersource import load_user_source_config
 
-            u = resolve_config(ref, loader=load_user_source_config)
+            u = resolve_config(ref, loader=load_user_source_config, credentials=False)
             out.append(Configuration(ref, u.name, True, u.settings.interval_minutes, u.source.connection,
                                      "application directory", None, True))
         else:
-            c = resolve_config(ref)
+            c = resolve_config(ref, credentials=False)
             out.append(Configuration(ref, c.name, False, c.settings.interval_minutes, c.source.connection,
                                      c.target.connection or "application directory", c.state_url, is_file))
     names = [c.name for c in out]

@@ -28,7 +28,7 @@ def _export_user_source(config: str, out_dir: str) -> Any:
     from tenantsync.usersource import load_user_source_config
     from tenantsync.usersource.report import export_report
 
-    cfg = resolve_config(config, loader=load_user_source_config)
+    cfg = resolve_config(config, loader=load_user_source_config, credentials=False)
     paths = {k: str(v) for k, v in export_report(cfg, Path(out_dir) / cfg.name).items()}
     for name, path in paths.items():
         create_link_artifact(key=artifact_key(cfg.name, "report", name), link=file_uri(path),
@@ -46,7 +46,7 @@ def export_reports(config: str, out_dir: str = DEFAULT_REPORTS_DIR) -> Any:
 
     if is_user_source(config):
         return _export_user_source(config, out_dir)
-    cfg = resolve_config(config)
+    cfg = resolve_config(config, credentials=False)
     paths = export_all_reports(cfg.state_url, cfg.name, out_dir)
     for name in ("summary", "cycles", "pending-deletions", "notifications"):
         if name in paths:
