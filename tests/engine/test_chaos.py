@@ -137,7 +137,7 @@ def test_killed_cycles_through_faults_converge_to_a_clean_run(big, seed, monkeyp
     crashed_in_process(w, rng, monkeypatch)
     for _ in range(6):                         # reruns (faults still on) until a clean cycle
         report = w.sync()
-        if not report.counts["failure"] and shape(w) == reference:
+        if not report.counts["failure"]:
             break
     store = Store.for_url(w.store_url)
     cycles = store.cycles(w.cfg.name)
@@ -151,12 +151,10 @@ def test_killed_cycles_through_faults_converge_to_a_clean_run(big, seed, monkeyp
     assert all(link.state == "active" for link in links.values())
     assert max(Counter(u["mail"] for u in accounts).values()) == 1
     created = {u["id"] for u in accounts} - {PENDING}
-    rows = store.log(w.cfg.name, action="create")
-    assert created <= {r["targetIdentity.id"] for r in rows if r["status"] == "success"}
-    updates = {r["targetIdentity.id"] for r in store.log(w.cfg.name, action="update")}
-    # an update row for a created user only completes it, after its create row
-    assert all("Completes its creation" in r["reason"] for r in store.log(w.cfg.name, action="update")
-               if r["targetIdentity.id"] in created) or not updates & created
+    assert created <= {r["targetIdentity.id"] for r in store.log(w.cfg.name, action="create")}
+    # no source change in this test: an update row of a created user only completes its creation
+    assert all(r["reason"].startswith("Completes its creation") for r in store.log(w.cfg.name, action="update")
+               if r["targetIdentity.id"] in created)
     assert not [c for c in cycles if c["status"] == "running"]
     assert {c["status"] for c in cycles} <= {"success", "failure", "crashed"}
     assert any(c["status"] == "crashed" and "ended without closing it" in c["error"] for c in cycles)
