@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -111,16 +110,11 @@ def _killed_run(workdir: Path, env: dict[str, str], rng: random.Random, config: 
 
 def run(n: int = N, *, scale: float = 20.0, workdir: Path, seed: str = "1", groups: int = 20,
         fault_seed: int = 7, log: Any = print) -> dict[str, Any]:
-    from bench.generate import anchor_attribute, dumps, make_fixture
+    from bench.generate import anchor_attribute, fresh_fixture
     from bench.run import CONFIG_NAME, SOURCE_TOKEN, TARGET_TOKEN, EngineRunner
     from tenantsync.emulator.server import EmulatorServer
 
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    fixture = make_fixture(n_users=n, n_groups=groups, seed=seed)
-    fixture_path = workdir / "fixture.json"
-    fixture_path.write_text(dumps(fixture), encoding="utf-8")
+    fixture, fixture_path = fresh_fixture(workdir, n_users=n, n_groups=groups, seed=seed)
     anchor, target = anchor_attribute(fixture), fixture["tenants"][1]["id"]
     before = {u["id"] for u in fixture["tenants"][1]["users"]}
     ref_dir, chaos_dir = workdir / "reference", workdir / "chaos"

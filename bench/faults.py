@@ -13,7 +13,6 @@ its rate (tenantsync/graph/refusals.py). Goal: the 429 run takes at most 1.5× t
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -28,16 +27,11 @@ DEFAULT_N = 5000
 def run_one(n: int, code: str, *, scale: float, workdir: Path, seed: str, groups: int,
             inline: bool, log: Any) -> dict[str, Any]:
     """One initial cycle with ``FAULT_SHARE`` of the calls answered ``code``."""
-    from bench.generate import dumps, make_fixture, sync_config_yaml
+    from bench.generate import fresh_fixture, sync_config_yaml
     from bench.run import CONFIG_NAME, SOURCE_TOKEN, TARGET_TOKEN, EngineRunner
     from tenantsync.emulator.server import EmulatorServer
 
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    fixture = make_fixture(n_users=n, n_groups=groups, seed=seed)
-    fixture_path = workdir / "fixture.json"
-    fixture_path.write_text(dumps(fixture), encoding="utf-8")
+    fixture, fixture_path = fresh_fixture(workdir, n_users=n, n_groups=groups, seed=seed)
     (workdir / "bench.yaml").write_text(
         sync_config_yaml(fixture, name=CONFIG_NAME, scope="all",
                          state=f"sqlite:///{workdir / 'state.db'}"), encoding="utf-8")

@@ -641,6 +641,20 @@ def make_fixture(*, n_users: int, n_groups: int, seed: int | str, region: str = 
 ANCHOR_EXTENSION = "tenantsyncSourceAnchor"
 
 
+
+def fresh_fixture(workdir: Path, *, n_users: int, n_groups: int, seed: int | str
+                  ) -> tuple[dict[str, Any], Path]:
+    """An emptied ``workdir`` holding ``fixture.json`` (the benchmark fixture): (fixture, its path)."""
+    import shutil
+
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    fixture = make_fixture(n_users=n_users, n_groups=n_groups, seed=seed)
+    path = workdir / "fixture.json"
+    path.write_text(dumps(fixture), encoding="utf-8")
+    return fixture, path
+
 def anchor_app_id(token: str) -> str:
     """The emulator's appId of an opaque token (tenantsync.emulator.tokens.plain_app_id)."""
     from tenantsync.emulator.tokens import plain_app_id

@@ -1,12 +1,15 @@
-"""Provision on demand's rate limit: 5 requests per 10 seconds across all runs (reference §7).
+"""Provision on demand's rate limit: 5 requests per 10 seconds across all runs (Entra's
+provisioning documentation for provision on demand; docs/internals.md).
 
-Issue 5 asks for *never more than 5 in any 10-second window*. A decaying Prefect rate limit
+The rule is *never more than 5 in any 10-second window*. A decaying Prefect rate limit
 (``limit=5, slot_decay_per_second=0.5``) cannot promise that: it refills one slot every 2 s, so a
 6th request passes ~2-5 s after a burst of 5 (measured: 4.5 s), and up to 10 requests fit in one
 10-second window. So the Prefect global concurrency limit ``tenantsync-provision-on-demand`` is used
 as a sliding window instead: limit 5, no decay, and each provisionOnDemand request (one per user)
-holds its slot for at least 10 seconds from the moment it was granted. Any 6 requests then span
-at least 10 seconds, in one run or across runs and processes.
+holds its slot for 10 seconds *after its body ends* (its last Graph call). Holding it 10 s from the
+grant was not enough: the first request's Graph calls may come a moment after its grant while a
+sixth's come at once after its own, so two calls could be 9.8 s apart. Any 6 requests now span at
+least 10 seconds, in one run or across runs and processes; a one-user run takes its body + 10 s.
 
 The limit is created (or corrected) idempotently before every acquisition, and acquired with
 ``strict=True``: a missing limit raises instead of silently letting everything through.
@@ -53,19 +56,16 @@ def ensure_on_demand_limit() -> None:
 
 @contextmanager
 def on_demand_window(requests: int, *, timeout_s: float | None = 600) -> Iterator[None]:
-    """Hold ``requests`` slots (one per user) for the body and at least the window's length."""
+    """Hold ``requests`` slots (one per user) for the body, then one more window (module docstring)."""
     if not 1 <= requests <= ON_DEMAND_REQUESTS:
         raise ValueError(f"provision on demand sends 1 to {ON_DEMAND_REQUESTS} requests per call, not {requests}")
     ensure_on_demand_limit()
     with concurrency(ON_DEMAND_LIMIT, occupy=requests, strict=True, timeout_seconds=timeout_s,
                      lease_duration=LEASE_S, raise_on_lease_renewal_failure=False):
-        granted = time.monotonic()
         try:
             yield
         finally:
-            rest = ON_DEMAND_WINDOW_S - (time.monotonic() - granted)
-            if rest > 0:
-                time.sleep(rest)
+            time.sleep(ON_DEMAND_WINDOW_S)      # the window starts after the body's last request
 
 
 # -- one cycle per configuration at a time ---------------------------------------------------------
