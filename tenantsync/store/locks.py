@@ -30,6 +30,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,7 +63,9 @@ locks = Table(
     Column("acquired", UTCDateTime, nullable=False),
     Column("expires", UTCDateTime, nullable=False),
 )
-_ready: set[int] = set()
+# Engines whose table exists: weak references, because an id() is reused once an engine is gone
+# (a new store at another URL then looked "ready" and had no table).
+_ready: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 _ready_lock = threading.Lock()
 
 
@@ -147,7 +150,7 @@ def _row(r: Any) -> Holder:
 
 def ensure_table(engine: Engine) -> None:
     """Create ts_locks once per engine (a store written before it existed lacks it)."""
-    if id(engine) in _ready:
+    if engine in _ready:
         return
     with _ready_lock:
         for attempt in range(3):
@@ -159,7 +162,7 @@ def ensure_table(engine: Engine) -> None:
                 if attempt == 2:
                     raise
                 time.sleep(0.2)
-        _ready.add(id(engine))
+        _ready.add(engine)
 
 
 def holder(engine: Engine, config: str) -> Holder | None:
