@@ -275,7 +275,7 @@ def _run_steps(demo: Demo) -> None:
             result = demo.step(f"Provision {who.get('givenName', '')} Nakamura on demand (no wait for the next cycle)",
                                lambda: provision_on_demand(config=emea, user_ids=[who["id"]]), describe_on_demand)
             if result:
-                from .cli import render_provision
+                from .cli_render import render_provision
                 render_provision(result, demo.console)
         demo.step("HQ after the demo", lambda: hq_census(target))
     finally:
