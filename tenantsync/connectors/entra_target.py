@@ -54,6 +54,7 @@ INVITED_AS = "Guest"
 # Graph's 403 for a missing permission (errors page / every API page's Permissions section).
 INSUFFICIENT_PRIVILEGES = "Insufficient privileges to complete the operation."
 # Answers that say nothing about the user: the same write may succeed a moment later.
+IN_FILTER_MAX = 15
 TRANSIENT_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
 
 
@@ -110,7 +111,12 @@ class EntraTarget:
         ``unlinked`` maps source id -> (anchor value, mail) for users without a link.
         """
         linked = list(dict.fromkeys(linked_ids))
-        reqs = [{"method": "GET", "url": self._user_url(t)} for t in linked]
+        # Linked users by `id in (...)`, IN_FILTER_MAX ids per item (filter-query-parameter: the
+        # `in` operator takes up to 15 expressions): 100 changed users are 7 items, one $batch.
+        chunks = [linked[i:i + IN_FILTER_MAX] for i in range(0, len(linked), IN_FILTER_MAX)]
+        reqs = [{"method": "GET", "url": relative("/users", {
+            "$filter": f"id in ({','.join(odata_quote(t) for t in chunk)})",
+            "$select": self.select, "$expand": self.expand})} for chunk in chunks]
         for anchor, mail in unlinked.values():
             clause = f"{self.anchor_attribute} eq {odata_quote(anchor)}"
             if mail:
@@ -121,11 +127,13 @@ class EntraTarget:
         replies = self.api.batch(reqs)
         users, missing = [], []
         for i, r in enumerate(replies):
-            if i < len(linked):
-                if r["status"] == 200:
-                    users.append(r["body"])
-                elif r["status"] == 404:
-                    missing.append(linked[i])
+            if i < len(chunks):
+                if r["status"] != 200:
+                    continue            # not readable now: as before, the user is looked up next time
+                found = r["body"].get("value", [])
+                users.extend(found)
+                present = {u.get("id") for u in found}
+                missing.extend(t for t in chunks[i] if t not in present)   # deleted, or gone
             elif r["status"] == 200:
                 users.extend(r["body"].get("value", []))
         deleted_replies = self.api.batch([{"method": "GET", "url": path("directory/deletedItems", t)}
