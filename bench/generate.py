@@ -298,7 +298,7 @@ def det_uuid(label: str) -> str:
     return str(uuid.UUID(int=random.Random(f"tenantsync:{label}").getrandbits(128), version=4))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _template(pattern: str) -> tuple[str, int, int]:
     """A str.format template of a '#'/'?' pattern, with its count of digits and of letters."""
     template = pattern.replace("{", "{{").replace("}", "}}").replace("#", "{}").replace("?", "{}")

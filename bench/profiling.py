@@ -36,7 +36,7 @@ def cprofile_top(path: Path, limit: int = 25) -> dict[str, Any]:
     stats = pstats.Stats(str(path))
     total = stats.total_tt
     rows = []
-    for (file, line, func), (cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         rows.append({"where": f"{_short(file)}:{line}", "func": func, "calls": nc,
                      "own_s": round(tt, 4), "cum_s": round(ct, 4)})
     by_own = sorted(rows, key=lambda r: -r["own_s"])[:limit]
@@ -71,7 +71,7 @@ def pyspy_top(path: Path, limit: int = 25) -> dict[str, Any]:
             if key.startswith(("tenantsync/", "bench/")) and key not in seen:
                 seen.add(key)
                 incl[key] += n
-    pct = lambda n: round(100 * n / total, 1) if total else 0.0  # noqa: E731
+    pct = lambda n: round(100 * n / total, 1) if total else 0.0
     return {"samples": total,
             "own_by_line": [{"where": k, "pct": pct(v)} for k, v in own_line.most_common(limit)],
             "own_by_function": [{"where": k, "pct": pct(v)} for k, v in own_func.most_common(limit)],

@@ -44,7 +44,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -424,7 +424,7 @@ def table_rows(runs: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
                 cells.append("-")
         rows.append((label, cells))
 
-    ini = lambda r: r["initial"]["derived"]  # noqa: E731
+    ini = lambda r: r["initial"]["derived"]
     add("time scale S (throttle windows / S)", lambda r: f"{r['time_scale']:g}")
     add("1 initial: users created", lambda r: _num(ini(r)["created"], "{:,}"))
     add("1 initial: wall time (s, scaled run)", lambda r: _num(ini(r)["wall_s"], "{:,.1f}"))
@@ -475,7 +475,7 @@ def render_table(runs: list[dict[str, Any]], capacity: dict[str, Any] | None) ->
     headers = ["scenario / figure"] + [f"N = {r['n']:,}" for r in runs]
     width0 = max(len(headers[0]), *(len(label) for label, _ in rows))
     widths = [max(len(h), *(len(cells[i]) for _, cells in rows)) for i, h in enumerate(headers[1:])]
-    line = lambda cells: "| " + " | ".join(  # noqa: E731
+    line = lambda cells: "| " + " | ".join(
         [cells[0].ljust(width0)] + [c.rjust(w) for c, w in zip(cells[1:], widths)]) + " |"
     out = [line(headers), "|" + "|".join(["-" * (width0 + 2)] + ["-" * (w + 1) + ":" for w in widths]) + "|"]
     out += [line([label, *cells]) for label, cells in rows]
@@ -648,7 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = [1000] if args.quick else [10_000, 100_000]
     changes = (0, 100, 1000) if not args.quick else (0, 100)
     started = time.perf_counter()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = RESULTS / "work"
     info = machine()
@@ -715,7 +715,7 @@ def chaos_table(chaos: dict[str, Any]) -> str:
 def chaos_only(args: argparse.Namespace) -> int:
     """``--only chaos``: the chaos scenario alone, its table and criteria, results saved."""
     from bench import chaos as chaos_mod
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     started = time.perf_counter()
     chaos = chaos_mod.run(workdir=RESULTS / "work" / "chaos", seed=args.seed, groups=args.groups,
                           log=lambda *a: print(*a, flush=True))

@@ -109,7 +109,7 @@ class _StageClock:
 
     def breakdown(self) -> dict[str, float]:
         m = self.marks
-        rel = lambda key: round(m[key] - self.t0, 4) if key in m else None  # noqa: E731
+        rel = lambda key: round(m[key] - self.t0, 4) if key in m else None
         out: dict[str, Any] = {
             "begin_s": _span(m, "begin"),
             # between begin and decide: source pages read (prefetched one ahead) and planned

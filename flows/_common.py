@@ -121,7 +121,7 @@ def notifier(cfg: SyncConfig) -> Notify | None:
     def notify(subject: str, body: str) -> None:
         try:
             block.send(to, subject, body)
-        except Exception as exc:  # noqa: BLE001 - e-mail trouble must not fail a cycle
+        except Exception as exc:
             get_run_logger().warning("could not send the notification e-mail to %s: %s", to, exc)
 
     return notify
@@ -153,7 +153,7 @@ def rename_run(name: str) -> None:
     try:
         with get_client(sync_client=True) as client:
             client.update_flow_run(run_id, name=name)
-    except Exception as exc:  # noqa: BLE001 - cosmetic
+    except Exception as exc:
         get_run_logger().debug("could not rename the flow run: %s", exc)
 
 

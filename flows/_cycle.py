@@ -9,8 +9,12 @@ from typing import Any
 from uuid import UUID
 
 from prefect import get_run_logger
-from prefect.artifacts import (create_link_artifact, create_progress_artifact,
-                               create_table_artifact, update_progress_artifact)
+from prefect.artifacts import (
+    create_link_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.utilities.annotations import quote
 
 from tasks.stages import apply_batch, approve_staged, begin_cycle, decide, finish_cycle, plan_page
@@ -34,7 +38,7 @@ class Progress:
         try:
             self.id = create_progress_artifact(progress=0.0, key=key,
                                                description=f"{label}: starting")
-        except Exception as exc:  # noqa: BLE001 - progress is a nicety, never a failure
+        except Exception as exc:
             get_run_logger().debug("no progress artifact: %s", exc)
 
     def _set(self, value: float, text: str) -> None:
@@ -42,7 +46,7 @@ class Progress:
             try:
                 update_progress_artifact(self.id, progress=round(min(100.0, value), 1),
                                          description=f"{self.label}: {text}")
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 get_run_logger().debug("progress update failed: %s", exc)
 
     def planned(self, pages: int, users: int) -> None:

@@ -17,8 +17,13 @@ from prefect.artifacts import create_markdown_artifact
 
 from tenantsync.config import SyncConfig
 from tenantsync.errors import ConfigError
-from tenantsync.ops.delete_config import (DEFAULT_REPORTS_DIR, DeletionPlan, delete_configuration, plan_deletion,
-                                          restore_configuration)
+from tenantsync.ops.delete_config import (
+    DEFAULT_REPORTS_DIR,
+    DeletionPlan,
+    delete_configuration,
+    plan_deletion,
+    restore_configuration,
+)
 
 from ._common import artifact_key, outcome, resolve_config, run_name
 from .deploy import ServerUnreachable, api_url, deployments_of, require_server

@@ -287,8 +287,7 @@ def require_server() -> str:
 
 def deployments_of(client: Any, config_name: str) -> list[tuple[str, Any]]:
     """('flow/deployment', deployment) for every deployment tagged with the configuration."""
-    from prefect.client.schemas.filters import (DeploymentFilter, DeploymentFilterTags, FlowFilter,
-                                                FlowFilterId)
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags, FlowFilter, FlowFilterId
 
     found = client.read_deployments(deployment_filter=DeploymentFilter(
         tags=DeploymentFilterTags(all_=[TAG, config_name])))

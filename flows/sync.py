@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ from prefect.states import Completed, Running, State
 from pydantic import Field
 
 from tasks.limits import CycleBusy, cycle_lock
-from tenantsync.store.locks import Lease
 from tasks.reports import export_cycle_reports
 from tenantsync import reports
 from tenantsync.config import SyncConfig
@@ -25,11 +24,28 @@ from tenantsync.errors import GraphError, QuarantinedError, SetupRequired
 from tenantsync.quarantine import WHAT_TO_DO, JobKeeper
 from tenantsync.service import open_cycle
 from tenantsync.store import Store
+from tenantsync.store.locks import Lease
 
-from ._common import (DEFAULT_REPORTS_DIR, artifact_key, file_uri, notifier, outcome, rename_run,
-                      resolve_config, run_name)
-from ._cycle import (Progress, _md, failures_md, publish_counts, publish_reports, quarantine_text,
-                     report_result, run_stages)
+from ._common import (
+    DEFAULT_REPORTS_DIR,
+    artifact_key,
+    file_uri,
+    notifier,
+    outcome,
+    rename_run,
+    resolve_config,
+    run_name,
+)
+from ._cycle import (
+    Progress,
+    _md,
+    failures_md,
+    publish_counts,
+    publish_reports,
+    quarantine_text,
+    report_result,
+    run_stages,
+)
 
 PREVIEW = 50            # staged deletions listed in the approval artifact
 
@@ -101,7 +117,7 @@ def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str, lea
 # -- deletion approval -----------------------------------------------------------------------------
 
 def staged_rows(cycle: Cycle) -> list[dict[str, Any]]:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     return [{"sourceIdentity.id": a.source_id, "targetIdentity.id": a.target_id or "",
              "displayName": a.display_name, "action": "disable" if "accountEnabled" in a.changes else "delete",
              "reason": a.reason, "cycleId": cycle.cycle_id, "staged": now} for a in cycle.staged]
@@ -195,7 +211,7 @@ def _export(cfg: SyncConfig, cycle_id: str, reports_dir: str) -> dict[str, str]:
         return {}
     try:
         return export_cycle_reports(cfg.state_url, cfg.name, cycle_id, reports_dir)
-    except Exception as exc:  # noqa: BLE001 - the cycle's outcome matters more than its export
+    except Exception as exc:
         get_run_logger().warning("reports were not exported: %s", exc)
         return {}
 

@@ -94,7 +94,7 @@ def cycle_lock(config_name: str, url: str, *, wait_s: float = CYCLE_LOCK_WAIT_S,
     def waiting(found: Holder) -> None:
         try:
             get_run_logger().info("waiting up to %.0f s: %s", wait_s, found.describe())
-        except Exception:  # noqa: BLE001 - outside a run
+        except Exception:
             pass
 
     with hold(lock_engine(url, state_store=state_store), config_name, what=what, wait_s=wait_s, on_wait=waiting) as lease:

@@ -16,7 +16,7 @@ def transient_graph_error(task: Any, task_run: Any, state: Any) -> bool:
         state.result()
     except GraphError as exc:
         return exc.retryable
-    except BaseException:       # noqa: BLE001 - anything else is not ours to retry
+    except BaseException:
         return False
     return False
 

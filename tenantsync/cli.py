@@ -26,9 +26,19 @@ from typing import Any, NoReturn
 
 import typer
 
-from tenantsync.cli_render import (err, out, render_connection, render_cycle, render_disable_sms,
-                                    render_provision, render_repair, render_reports, render_setup,
-                                    render_user_source, rows_table, short)
+from tenantsync.cli_render import (
+    err,
+    out,
+    render_connection,
+    render_cycle,
+    render_disable_sms,
+    render_provision,
+    render_repair,
+    render_reports,
+    render_setup,
+    render_user_source,
+    rows_table,
+)
 
 app = typer.Typer(
     name="tenantsync", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
@@ -85,7 +95,7 @@ def _guarded(fn: Callable[[], Any], *, bad_input: tuple[type[BaseException], ...
         if _state["verbose"]:
             err().print_exception()
         fail(str(exc), _exit_code(exc))
-    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+    except Exception as exc:
         if _state["verbose"]:
             err().print_exception()
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

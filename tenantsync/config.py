@@ -13,8 +13,7 @@ from .configchecks import check_connections, check_credentials, check_database_u
 from .errors import ConfigError, ExpressionError
 from .expressions.dotnet_regex import compile_pattern
 from .graph.connection import GraphConnection
-from .yamlfile import (FILE_KEY, Loc, dotted, expand_connection_urls, expand_env_at, line_of, load_yaml,
-                       one_line, short)
+from .yamlfile import FILE_KEY, Loc, dotted, expand_connection_urls, expand_env_at, line_of, load_yaml, one_line, short
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_MAPPINGS_FILE = DATA_DIR / "default_mappings.yaml"
@@ -45,7 +44,7 @@ class FilterClause(_Strict):
     value: str | int | None = None
 
     @model_validator(mode="after")
-    def _value_matches_arity(self) -> "FilterClause":
+    def _value_matches_arity(self) -> FilterClause:
         if self.operator in UNARY_OPERATORS:
             if self.value is not None:
                 raise ValueError(f"operator {self.operator} takes no value")
@@ -80,7 +79,7 @@ class Scope(_Strict):
         return tuple(dict.fromkeys(c.attribute for group in self.filters for c in group))
 
     @model_validator(mode="after")
-    def _assigned_needs_assignment(self) -> "Scope":
+    def _assigned_needs_assignment(self) -> Scope:
         if self.mode == "assigned" and not (self.assignments.users or self.assignments.groups):
             raise ValueError("scope mode 'assigned' needs at least one assigned user or group")
         return self
@@ -99,7 +98,7 @@ class Mapping(_Strict):
     note: str | None = None          # free text kept from data/default_mappings.yaml
 
     @model_validator(mode="after")
-    def _fields_for_type(self) -> "Mapping":
+    def _fields_for_type(self) -> Mapping:
         need = {"direct": "source", "constant": "value", "expression": "expression"}.get(self.type)
         if need and getattr(self, need) is None:
             raise ValueError(f"a {self.type} mapping needs '{need}'")
@@ -115,7 +114,7 @@ class Target(_Strict):
     directory: str | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Target":
+    def _one_kind(self) -> Target:
         if (self.connection is None) == (self.directory is None):
             raise ValueError("target needs exactly one of 'connection' or 'directory'")
         return self
@@ -162,7 +161,7 @@ class Settings(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _one_anchor_name(self) -> "Settings":
+    def _one_anchor_name(self) -> Settings:
         if (self.anchor_attribute and "anchor_extension" in self.model_fields_set
                 and not self.anchor_attribute.endswith("_" + self.anchor_extension)):
             raise ValueError(f"anchor_attribute {self.anchor_attribute} does not end in "

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .anchor import require_anchor
@@ -44,16 +44,24 @@ from .fingerprint import ConfigWatch
 from .model import Action, Step
 from .quarantine import JobKeeper
 from .records import counts, log_rows
-from .recovery import (INVITING, LINKING, CreateRows, adopt_invited, closes_on_error, complete_pending,
-                       link_matched, retry_transient)
+from .recovery import (
+    INVITING,
+    LINKING,
+    CreateRows,
+    adopt_invited,
+    closes_on_error,
+    complete_pending,
+    link_matched,
+    retry_transient,
+)
 from .references import ManagerReferences, maps_manager
+from .sms import apply_sms_rule
 from .stages.guard import apply_deletion_threshold, empty_source_abort
 from .stages.mapping import MappingPlan, b2b_upn
 from .stages.matching import Match, TargetIndex, anchor_value, match_user
 from .stages.plan import Removal, plan_user
 from .stages.scope import ScopeContext, evaluate_scope
 from .stages.writable import notice, split_writable
-from .sms import apply_sms_rule
 from .store import Link, Store
 
 Kind = Literal["initial", "incremental", "on-demand"]
@@ -268,7 +276,7 @@ class Cycle:
     def _extra_incremental_pages(self) -> Iterator[list[dict[str, Any]]]:
         """Users not changed themselves but whose group membership changed, and escrows now due."""
         extra = set(getattr(self, "_membership_touched", set()))
-        extra |= set(self.store.escrows_due(self.cfg.name, datetime.now(timezone.utc)))
+        extra |= set(self.store.escrows_due(self.cfg.name, datetime.now(UTC)))
         # users a repair asked to evaluate again (tenantsync disable-sms: store/reevaluations.py)
         extra |= (asked := set(self.store.reevaluations(self.cfg.name)))
         self._reevaluated = asked
@@ -460,7 +468,7 @@ class Cycle:
                 idx = self.index
                 self.actions.extend(self._plan_one({"id": sid}, None, match_user(
                     {}, link_target_id=self.links[sid].target_id, anchor="", index=idx), "soft") for sid in gone)
-            active = sum(1 for l in self.links.values() if l.state in ("active", "pending"))
+            active = sum(1 for link in self.links.values() if link.state in ("active", "pending"))
             abort = empty_source_abort(self._in_scope, active) if not self.opt.user_ids else None
         else:
             active = self.store.count_links(self.cfg.name, states=("active", "pending"))
@@ -577,7 +585,7 @@ class Cycle:
             store.remove_snapshots(cfg.name, self._snap_removed)
             if self.kind != "on-demand":
                 store.replace_memberships(cfg.name, self.memberships)
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             store.record_failures(cfg.name, failures, now)
             store.clear_escrows(cfg.name, [a.source_id for a in self.actions if a.status != "failure"])
             if self.staged:

@@ -65,7 +65,7 @@ class Demo:
         t0 = time.monotonic()
         try:
             result = fn()
-        except Exception as exc:  # noqa: BLE001 - the demo reports and goes on
+        except Exception as exc:
             secs = time.monotonic() - t0
             if os.environ.get("TENANTSYNC_DEMO_TRACEBACK"):
                 traceback.print_exc()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .config import SyncConfig
@@ -35,7 +35,7 @@ class JobKeeper:
     def __init__(self, store: Store, cfg: SyncConfig, *, notify: Notify | None = None,
                  clock: Callable[[], datetime] | None = None):
         self.store, self.cfg, self.notify = store, cfg, notify
-        self.now = clock or (lambda: datetime.now(timezone.utc))
+        self.now = clock or (lambda: datetime.now(UTC))
 
     def check_due(self, *, ignore: bool = False) -> JobStatus:
         """A quarantined job only runs at its next attempt; after 28 days it is disabled."""

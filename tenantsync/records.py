@@ -6,7 +6,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .model import Action, Step
@@ -33,7 +33,7 @@ def export_step(a: Action, *, dry_run: bool = False) -> Step:
 
 def log_rows(actions: Iterable[Action], *, job_id: str, cycle_id: str, redacted: frozenset[str] = frozenset(),
              dry_run: bool = False, when: datetime | None = None) -> list[dict[str, Any]]:
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     stamp = when.isoformat()
     rows = []
     for a in actions:

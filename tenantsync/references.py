@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import GraphError
@@ -194,14 +194,14 @@ class ManagerReferences:
                 self.store.save_pending_references(self.config, ATTRIBUTE,
                                                    {uid: wanted[uid].manager for uid in failed})
                 self.store.record_reference_failures(self.config, ATTRIBUTE, failed,
-                                                     datetime.now(timezone.utc))
+                                                     datetime.now(UTC))
         self._noted.clear()
         return out
 
     def _pending(self, wanted: dict[str, _Want], drop: set[str], leaving: set[str]) -> None:
         """References kept by earlier cycles whose manager is linked now (users not planned now)."""
         pending = {uid: m for uid, m in self.store.resolvable_references(
-            self.config, ATTRIBUTE, datetime.now(timezone.utc)).items() if uid not in self._noted}
+            self.config, ATTRIBUTE, datetime.now(UTC)).items() if uid not in self._noted}
         if not pending:
             return
         snaps = self.store.snapshots(self.config, pending)

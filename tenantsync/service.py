@@ -6,15 +6,15 @@ always enforced by a read-only Graph client, whoever asks for it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
+from .anchor import recorded_anchor
 from .config import SyncConfig
 from .cycle import Cycle, CycleOptions
-from .graph.api import GraphApi
-from .anchor import recorded_anchor
 from .errors import GraphError
+from .graph.api import GraphApi
 from .preflight import prepare_cycle, record_credential_failure, wait_for_quarantine
 from .store import Store
 

@@ -22,16 +22,36 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
-from sqlalchemy import (JSON, Boolean, Column, Connection, DateTime, Engine, Index, Integer,
-                        MetaData, String, Table, Text, UniqueConstraint, bindparam, create_engine,
-                        delete, event, func, inspect, select, update)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import URL, make_url
 
 from ..errors import ConfigError, TenantSyncError
@@ -281,7 +301,7 @@ def upgrade(engine: Engine) -> str:
 class DirectoryTarget:
     """One application directory database. Thread-safe; every method is its own transaction."""
 
-    _cache: ClassVar[dict[str, "DirectoryTarget"]] = {}
+    _cache: ClassVar[dict[str, DirectoryTarget]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, url: str | URL, *, migrate: bool = True) -> None:
@@ -295,7 +315,7 @@ class DirectoryTarget:
                 raise
 
     @classmethod
-    def for_url(cls, url: str | URL) -> "DirectoryTarget":
+    def for_url(cls, url: str | URL) -> DirectoryTarget:
         """One connector per URL in this process (migrations run once, the pool is shared)."""
         key = make_url(url).render_as_string(hide_password=False)
         with cls._lock:
@@ -311,7 +331,7 @@ class DirectoryTarget:
                     del self._cache[key]
         self.engine.dispose()
 
-    def __enter__(self) -> "DirectoryTarget":
+    def __enter__(self) -> DirectoryTarget:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,16 +9,28 @@ served by asgi.py (a thin raw-ASGI layer); /_emulator/... by a Starlette app
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 
-from tenantsync.emulator import (applications, batch, control, delta, groups, invitations,
-                                 leave, manager, phone, policies, users)
+from tenantsync.emulator import (
+    applications,
+    batch,
+    control,
+    delta,
+    groups,
+    invitations,
+    leave,
+    manager,
+    phone,
+    policies,
+    users,
+)
+from tenantsync.emulator.asgi import send_error, serve_graph
 from tenantsync.emulator.core import Emulator
 from tenantsync.emulator.faults import FaultSpec
-from tenantsync.emulator.asgi import send_error, serve_graph
 from tenantsync.emulator.routing import Route, Router
 
 _PHONE = "/users/{id}/authentication/phoneMethods"

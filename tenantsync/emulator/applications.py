@@ -24,8 +24,7 @@ from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.listing import reject_unsupported, respond_list
 from tenantsync.emulator.odata import parse_select, project
 from tenantsync.emulator.permissions import DENIED_CODE, DENIED_MESSAGE
-from tenantsync.emulator.protocol import (GraphHttpError, GraphRequest, GraphResponse,
-                                          bad_request, not_found, now_iso)
+from tenantsync.emulator.protocol import GraphHttpError, GraphRequest, GraphResponse, bad_request, not_found, now_iso
 from tenantsync.emulator.schema import GROUPS, USERS, PropertySet
 
 # dataType and targetObjects values: application-post-extensionproperty

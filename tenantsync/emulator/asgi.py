@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
 from tenantsync.emulator.limits import MAX_BODY_BYTES, TOO_LARGE_CODE, TOO_LARGE_MESSAGE
-from tenantsync.emulator.protocol import (JSON_CONTENT_TYPE, GraphRequest, dumps, error_response,
-                                          loads, parse_query)
+from tenantsync.emulator.protocol import JSON_CONTENT_TYPE, GraphRequest, dumps, error_response, loads, parse_query
 
 if TYPE_CHECKING:
     from tenantsync.emulator.core import Emulator
@@ -58,7 +59,7 @@ async def _drop(send: Callable[[dict], Awaitable[None]]) -> None:
         cycle.disconnected = True        # so uvicorn does not try to answer a 500 afterwards
 
 
-async def serve_graph(emulator: "Emulator", scope: dict, receive: Any, send: Any) -> None:
+async def serve_graph(emulator: Emulator, scope: dict, receive: Any, send: Any) -> None:
     """Answer one HTTP request under /v1.0 or /beta (scope path already collapsed; both are five
     characters long)."""
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

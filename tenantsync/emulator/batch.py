@@ -18,9 +18,15 @@ import random
 import re
 from urllib.parse import unquote, urlsplit
 
-from tenantsync.emulator.protocol import (JSON_CONTENT_TYPE, GraphHttpError, GraphRequest,
-                                          GraphResponse, error_response, parse_query,
-                                          read_json_body)
+from tenantsync.emulator.protocol import (
+    JSON_CONTENT_TYPE,
+    GraphHttpError,
+    GraphRequest,
+    GraphResponse,
+    error_response,
+    parse_query,
+    read_json_body,
+)
 
 MAX_REQUESTS = 20
 _METHODS = {"GET", "POST", "PATCH", "PUT", "DELETE"}

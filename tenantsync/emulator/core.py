@@ -15,8 +15,7 @@ from tenantsync.emulator.directory import Directory
 from tenantsync.emulator.faults import Faults, FaultSpec, fault_headers
 from tenantsync.emulator.fixture import load_directory
 from tenantsync.emulator.odata import ODataError
-from tenantsync.emulator.protocol import (JSON_CONTENT_TYPE, GraphHttpError, GraphRequest,
-                                          GraphResponse, error_response)
+from tenantsync.emulator.protocol import JSON_CONTENT_TYPE, GraphHttpError, GraphRequest, GraphResponse, error_response
 from tenantsync.emulator.routing import Router
 from tenantsync.emulator.stats import Stats
 from tenantsync.emulator.throttle import Throttle, request_cost

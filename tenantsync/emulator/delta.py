@@ -51,8 +51,14 @@ from tenantsync.emulator import manager
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.listing import context_name
 from tenantsync.emulator.odata import ODataError, parse_filter, parse_select, parse_top, project
-from tenantsync.emulator.protocol import (GraphHttpError, GraphRequest, GraphResponse,
-                                          bad_request, decode_token, encode_token)
+from tenantsync.emulator.protocol import (
+    GraphHttpError,
+    GraphRequest,
+    GraphResponse,
+    bad_request,
+    decode_token,
+    encode_token,
+)
 from tenantsync.emulator.schema import GROUP_DEFAULT, GROUPS, USER_DEFAULT, USERS
 
 DEFAULT_PAGE = 200

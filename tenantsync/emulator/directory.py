@@ -22,7 +22,8 @@ Decisions (Entra behaviour we reproduce, documented here once):
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from tenantsync.emulator.changelog import ChangeLog, MemberLog, Meta, OrderedIds
 from tenantsync.emulator.protocol import now_iso

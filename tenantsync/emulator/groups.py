@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
+from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.listing import reject_unsupported, respond_list
 from tenantsync.emulator.odata import parse_select, project
-from tenantsync.emulator.protocol import (GraphRequest, GraphResponse, bad_request, not_found,
-                                          read_json_body)
-from tenantsync.emulator.directory import Tenant
+from tenantsync.emulator.protocol import GraphRequest, GraphResponse, bad_request, not_found, read_json_body
 from tenantsync.emulator.schema import GROUP_DEFAULT, GROUPS
 from tenantsync.emulator.users import project_object, writable_properties
 

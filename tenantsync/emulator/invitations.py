@@ -36,8 +36,15 @@ from urllib.parse import quote
 
 from tenantsync.emulator.directory import Directory, Tenant
 from tenantsync.emulator.limits import USER_MAX_LENGTHS
-from tenantsync.emulator.protocol import (GraphHttpError, GraphRequest, GraphResponse,
-                                          bad_request, not_found, now_iso, read_json_body)
+from tenantsync.emulator.protocol import (
+    GraphHttpError,
+    GraphRequest,
+    GraphResponse,
+    bad_request,
+    not_found,
+    now_iso,
+    read_json_body,
+)
 
 FORBIDDEN_MESSAGE = ("Guest invitations not allowed for your company. Contact your company "
                      "administrator for more details.")

@@ -14,12 +14,10 @@ unless the caller expands something (`expand`, e.g. manager.py's $expand=manager
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Callable
+from collections.abc import Callable
 
-from tenantsync.emulator.odata import (ODataError, parse_filter, parse_orderby, parse_select,
-                                       parse_top)
-from tenantsync.emulator.protocol import (GraphRequest, GraphResponse, bad_request,
-                                          decode_token, encode_token)
+from tenantsync.emulator.odata import ODataError, parse_filter, parse_orderby, parse_select, parse_top
+from tenantsync.emulator.protocol import GraphRequest, GraphResponse, bad_request, decode_token, encode_token
 from tenantsync.emulator.schema import PropertySet
 
 Projector = Callable[[dict, "list[str] | None"], dict]

@@ -36,13 +36,12 @@ Emulator decisions where the pages are silent:
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.listing import reject_unsupported
 from tenantsync.emulator.odata import ODataError, parse_select, project
-from tenantsync.emulator.protocol import (GraphRequest, GraphResponse, bad_request, not_found,
-                                          read_json_body)
+from tenantsync.emulator.protocol import GraphRequest, GraphResponse, bad_request, not_found, read_json_body
 from tenantsync.emulator.schema import USER_DEFAULT, USERS
 
 NAME = "manager"

@@ -13,8 +13,9 @@ String comparisons are case-insensitive, as on Entra directory objects.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from tenantsync.emulator.limits import MAX_FILTER_CHARS, MAX_FILTER_DEPTH, MAX_FILTER_TERMS
 from tenantsync.emulator.schema import PropertySet
@@ -429,7 +430,7 @@ def parse_top(text: str | None, default: int, maximum: int = 999) -> int:
         value = int(text)
     except ValueError:
         raise ODataError(f"Invalid page size specified: '{text}'. Must be between 1 and "
-                         f"{maximum} inclusive.", "Request_UnsupportedQuery")
+                         f"{maximum} inclusive.", "Request_UnsupportedQuery") from None
     if not 1 <= value <= maximum:
         raise ODataError(f"Invalid page size specified: '{value}'. Must be between 1 and "
                          f"{maximum} inclusive.", "Request_UnsupportedQuery")

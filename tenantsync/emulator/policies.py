@@ -5,8 +5,7 @@ from __future__ import annotations
 import copy
 
 from tenantsync.emulator.directory import Tenant
-from tenantsync.emulator.protocol import (GraphHttpError, GraphRequest, GraphResponse,
-                                          bad_request, read_json_body)
+from tenantsync.emulator.protocol import GraphHttpError, GraphRequest, GraphResponse, bad_request, read_json_body
 
 _SERVICES = ["Email", "OfficeCommunicationsOnline"]
 _DOMAIN_FIELDS = ("id", "authenticationType", "availabilityStatus", "isAdminManaged",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 try:                                    # orjson is ~10x faster on 999-user pages; prefect ships it
@@ -75,14 +76,14 @@ class GraphRequest:
     base: str = "http://127.0.0.1"           # scheme://host[:port] used to build absolute links
     is_item: bool = False
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    tenant: "Tenant | None" = None
+    tenant: Tenant | None = None
     app_id: str = ""
-    roles: "frozenset[str] | None" = None    # the token's application permissions; None: all
+    roles: frozenset[str] | None = None    # the token's application permissions; None: all
     owned_only: bool = False                 # allowed only by an *.OwnedBy permission
-    emulator: "Emulator | None" = None
+    emulator: Emulator | None = None
     template: str = ""
     version: str = GRAPH_VERSION             # "v1.0", or "beta" for the beta-only routes
-    refusal: "GraphHttpError | None" = None  # a malformed query: answered after authentication
+    refusal: GraphHttpError | None = None  # a malformed query: answered after authentication
 
     @property
     def graph_root(self) -> str:
@@ -121,7 +122,7 @@ _SYSTEM_OPTIONS = {"select", "filter", "top", "count", "expand", "orderby", "ski
                    "deltatoken", "search", "skip", "format"}
 
 
-def normalize_query(pairs: "Iterable[tuple[str, str]]") -> dict[str, str]:
+def normalize_query(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Query options keyed `$name` in lower case (Graph v1.0 also accepts them without `$`).
 
     A system query option given twice (`$top=1&$top=2`, or `$top` and `top`) is Graph's 400
@@ -141,7 +142,7 @@ def normalize_query(pairs: "Iterable[tuple[str, str]]") -> dict[str, str]:
     return out
 
 
-def parse_query(raw: str) -> tuple[dict[str, str], "GraphHttpError | None"]:
+def parse_query(raw: str) -> tuple[dict[str, str], GraphHttpError | None]:
     """(query options, refusal) of a raw query string: a refusal (too long, an option twice) is
     answered as Graph's 400 once the request is authenticated."""
     from tenantsync.emulator.limits import MAX_QUERY_CHARS
@@ -158,7 +159,7 @@ def parse_query(raw: str) -> tuple[dict[str, str], "GraphHttpError | None"]:
 
 def now_iso() -> str:
     """UTC now as Graph writes timestamps (second precision, Z)."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def error_body(code: str, message: str, request_id: str, client_request_id: str) -> dict:
@@ -191,7 +192,7 @@ def decode_token(token: str, *, kind: str = "page") -> dict:
         return data
     except (ValueError, TypeError):
         raise bad_request(f"The {kind} token is not valid.",
-                          "Directory_ExpiredPageToken" if kind == "page" else "Request_BadRequest")
+                          "Directory_ExpiredPageToken" if kind == "page" else "Request_BadRequest") from None
 
 
 def read_json_body(req: GraphRequest) -> dict:

@@ -4,8 +4,8 @@ or part of one in an alternate-key segment such as `applications(appId='{app_id}
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tenantsync.emulator.protocol import GraphRequest, GraphResponse
 

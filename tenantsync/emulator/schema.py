@@ -110,7 +110,7 @@ class PropertySet:
         self.extensions: dict[str, dict] = dict(extensions or {})
         self._by_lower = {name.lower(): name for name in known}
 
-    def with_extensions(self, extensions: dict[str, dict]) -> "PropertySet":
+    def with_extensions(self, extensions: dict[str, dict]) -> PropertySet:
         """The same type with exactly these registered extension properties."""
         return PropertySet(self.type_name, self.known, self.default, self.collections,
                            self.read_only, extensions)

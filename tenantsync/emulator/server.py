@@ -237,7 +237,7 @@ class EmulatorServer:
                 pass
         self._tmp = []
 
-    def __enter__(self) -> "EmulatorServer":
+    def __enter__(self) -> EmulatorServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

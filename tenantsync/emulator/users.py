@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from tenantsync.emulator import manager
+from tenantsync.emulator.applications import valid_extension_value
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.fixture_types import value_problem
 from tenantsync.emulator.listing import reject_unsupported, respond_list
 from tenantsync.emulator.odata import parse_filter, parse_select, project
-from tenantsync.emulator.protocol import (GraphRequest, GraphResponse,
-                                          bad_request, not_found, read_json_body)
-from tenantsync.emulator.applications import valid_extension_value
-from tenantsync.emulator.schema import (GROUP_DEFAULT, GROUPS, USER_DEFAULT, USERS, PropertySet,
-                                        looks_like_extension)
+from tenantsync.emulator.protocol import GraphRequest, GraphResponse, bad_request, not_found, read_json_body
+from tenantsync.emulator.schema import GROUP_DEFAULT, GROUPS, USER_DEFAULT, USERS, PropertySet, looks_like_extension
 
 _DELETED_DEFAULT = USER_DEFAULT + ("deletedDateTime",)
 _REQUIRED_ON_CREATE = ("accountEnabled", "displayName", "mailNickname", "userPrincipalName",

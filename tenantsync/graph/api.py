@@ -24,8 +24,8 @@ from tenantsync.graph.errors import to_graph_error, translatable
 from tenantsync.graph.loop import LoopThread
 from tenantsync.graph.pages import collection_request, link_request, query
 from tenantsync.graph.quota import LimiterSettings, WriteLimiter
-from tenantsync.graph.urls import relative
 from tenantsync.graph.token_claims import UNKNOWN, TokenClaims, read_claims
+from tenantsync.graph.urls import relative
 
 T = TypeVar("T")
 
@@ -237,7 +237,7 @@ class GraphApi:
         async def fetch() -> TokenClaims:
             try:
                 token = await credential.get_token(*GRAPH_SCOPES)
-            except Exception:  # noqa: BLE001 - the first Graph request reports the real error
+            except Exception:
                 return UNKNOWN
             return read_claims(getattr(token, "token", None))
 

@@ -25,20 +25,21 @@ from urllib.parse import urlsplit
 
 import httpx
 from azure.core.credentials import AccessToken
-from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
-                                               AuthenticationProvider,
-                                               BaseBearerTokenAuthenticationProvider)
-from kiota_authentication_azure.azure_identity_authentication_provider import (
-    AzureIdentityAuthenticationProvider)
+from kiota_abstractions.authentication import (
+    AccessTokenProvider,
+    AllowedHostsValidator,
+    AuthenticationProvider,
+    BaseBearerTokenAuthenticationProvider,
+)
+from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph.graph_request_adapter import GraphRequestAdapter
-from msgraph.graph_service_client import GraphServiceClient
 from msgraph.graph_request_adapter import options as MSGRAPH_DEFAULT_OPTIONS
+from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
 from tenantsync.errors import ConfigError, DryRunViolation
-from tenantsync.graph.connection import (GRAPH_SCOPES, AuthSettings, GraphConnection,
-                                        graph_url_problem)
+from tenantsync.graph.connection import GRAPH_SCOPES, AuthSettings, GraphConnection, graph_url_problem
 from tenantsync.graph.core import is_read_action
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)

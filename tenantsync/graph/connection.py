@@ -87,7 +87,7 @@ def graph_url_problem(connection: GraphConnection) -> str | None:
         return "a URL contains no spaces or control characters"
     try:
         parts = urlsplit(url)
-        parts.port                                  # raises ValueError on a bad port
+        _ = parts.port                              # raises ValueError on a bad port
     except ValueError as exc:
         return f"not a URL ({exc})"
     if parts.scheme not in ("http", "https") or not parts.hostname:

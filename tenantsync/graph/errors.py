@@ -158,8 +158,7 @@ def to_graph_error(exc: BaseException) -> GraphError:
         return GraphError(NO_RESPONSE, "connectionError",
                           f"connection failed or dropped ({type(exc).__name__})",
                           kind=ErrorKind.TRANSIENT)
-    from azure.core.exceptions import (ClientAuthenticationError, ServiceRequestError,
-                                       ServiceResponseError)
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         # The token endpoint (or managed identity endpoint) did not answer: try again later.
         return GraphError(NO_RESPONSE, "tokenEndpointUnavailable",
@@ -178,8 +177,7 @@ def to_graph_error(exc: BaseException) -> GraphError:
 
 # What callers catch before calling to_graph_error (other exceptions are bugs: let them raise).
 def translatable() -> tuple[type[BaseException], ...]:
-    from azure.core.exceptions import (ClientAuthenticationError, ServiceRequestError,
-                                       ServiceResponseError)
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
     return (APIError, httpx.TransportError, httpx.TimeoutException, asyncio.TimeoutError,
             TimeoutError, ConnectionError, ClientAuthenticationError, ServiceRequestError,
             ServiceResponseError)

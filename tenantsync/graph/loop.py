@@ -8,8 +8,8 @@ plain code, pytest and Prefect worker threads (which may run their own loops) al
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar

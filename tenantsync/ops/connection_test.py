@@ -30,7 +30,8 @@ from typing import Any, Literal
 from ..config import SyncConfig
 from ..errors import GraphError
 from ..service import read_only_apis
-from .leave_settings import NAME as LEAVE_SETTINGS, check_leave_settings
+from .leave_settings import NAME as LEAVE_SETTINGS
+from .leave_settings import check_leave_settings
 from .permission_checks import check_anchor, check_permissions, forbidden_action
 
 CheckStatus = Literal["passed", "failed", "warning"]

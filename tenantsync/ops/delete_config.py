@@ -27,7 +27,7 @@ from typing import Any
 from tenantsync.config import SyncConfig
 from tenantsync.errors import TenantSyncError
 from tenantsync.store import Store
-from tenantsync.store.deleted import default_archive_dir, restore_hint, deleted_configs
+from tenantsync.store.deleted import default_archive_dir, deleted_configs, restore_hint
 from tenantsync.store.sql import utcnow
 
 DEFAULT_REPORTS_DIR = "data/reports"

@@ -72,7 +72,7 @@ class SmtpNotifier:
                    password=self.password, starttls=self.starttls, use_ssl=self.use_ssl,
                    timeout=self.timeout)
 
-    def for_recipient(self, to: str | Sequence[str] | None) -> "SmtpNotifier":
+    def for_recipient(self, to: str | Sequence[str] | None) -> SmtpNotifier:
         """The same server, another recipient (a configuration's ``notification_email``)."""
         if not to:
             return self

@@ -24,8 +24,8 @@ from ..connectors.entra_source import odata_quote
 from ..cycle import CycleReport
 from ..errors import GraphError, TenantSyncError
 from ..graph.urls import path, relative
-from ..service import read_only_apis
 from ..model import Action
+from ..service import read_only_apis
 from ..store import Store
 from .ondemand import MAX_USERS
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping as MappingT
+from collections.abc import Callable, Iterable
+from collections.abc import Mapping as MappingT
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,7 +92,7 @@ class _NetIdView(dict):  # type: ignore[type-arg]
         super().__init__()
         self._user = user
 
-    def get(self, key: str, default: Any = None) -> Any:  # noqa: D401
+    def get(self, key: str, default: Any = None) -> Any:
         if key == "netId":
             return self._user.get("id")
         return self._user.get(key, default)

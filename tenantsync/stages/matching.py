@@ -44,7 +44,7 @@ class TargetIndex:
 
     @classmethod
     def build(cls, users: Iterable[Mapping[str, Any]], anchor_attribute: str,
-              deleted: Iterable[Mapping[str, Any]] = (), *, digest_keys: Sequence[str] = ()) -> "TargetIndex":
+              deleted: Iterable[Mapping[str, Any]] = (), *, digest_keys: Sequence[str] = ()) -> TargetIndex:
         keys = tuple(digest_keys)
         index = cls(anchor_attribute, digest_keys=keys, positions={k: i for i, k in enumerate(keys)})
         for u in users:

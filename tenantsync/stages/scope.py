@@ -32,7 +32,7 @@ class ScopeContext:
     assigned_members: frozenset[str]      # direct members of assigned groups (never nested)
 
     @classmethod
-    def build(cls, scope: Scope, memberships: Mapping[str, set[str]]) -> "ScopeContext":
+    def build(cls, scope: Scope, memberships: Mapping[str, set[str]]) -> ScopeContext:
         members: set[str] = set()
         for gid in scope.assignments.groups:
             members |= memberships.get(gid, set())

@@ -25,7 +25,6 @@ from .tables import cycles as t
 from .tables import provisioning_log as plog
 from .types import CYCLE_KINDS, JobStatus, check_choice
 
-
 HOLDER = "holder"      # key of the running cycle's holder in ``counts`` (removed when closed)
 _ACTIONS = ("create", "update", "delete", "disable", "stagedDelete", "other")
 _STATUSES = ("success", "failure", "skipped", "warning")

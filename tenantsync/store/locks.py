@@ -65,7 +65,7 @@ locks = Table(
 )
 # Engines whose table exists: weak references, because an id() is reused once an engine is gone
 # (a new store at another URL then looked "ready" and had no table).
-_ready: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+_ready: weakref.WeakSet[Engine] = weakref.WeakSet()
 _ready_lock = threading.Lock()
 
 
@@ -253,7 +253,7 @@ class Lease:
             try:
                 if not renew(self.engine, self.config, who=self.who, what=self.what):
                     self.lost = True
-            except Exception:  # noqa: BLE001 - a store hiccup: the next beat tries again within the lease
+            except Exception:
                 pass
 
     def _beat(self) -> None:

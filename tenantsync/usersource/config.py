@@ -104,7 +104,7 @@ class CustomAttribute(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "CustomAttribute":
+    def _one_kind(self) -> CustomAttribute:
         given = [k for k in ("source", "expression", "value") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("a custom attribute needs exactly one of 'source', 'expression' or 'value'")
@@ -137,7 +137,7 @@ class Settings(_Strict):
     graph_max_retries: int = Field(6, ge=0, le=10)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "Settings":
+    def _unique_names(self) -> Settings:
         seen: set[str] = set()
         for attr in self.custom_attributes:
             if attr.name in seen:

@@ -40,13 +40,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..connectors.directory_target import (Applied, DirectoryTarget, GroupRecord, UserRecord,
-                                           disable_instance)
+from ..connectors.directory_target import Applied, DirectoryTarget, GroupRecord, UserRecord, disable_instance
 from ..errors import ConfigError, ErrorKind, GraphError
 from ..stages.mapping import MappingPlan
 from .appleid import managed_apple_id
-from .config import (ALWAYS_PRESENT, USER_COLUMNS, UserSourceConfig, load_user_source_config,
-                     substitute)
+from .config import ALWAYS_PRESENT, USER_COLUMNS, UserSourceConfig, load_user_source_config, substitute
 from .notifications import Notification, attribute_notifications, unreachable_notification
 from .render import user_variables
 
@@ -192,7 +190,7 @@ def run_user_source(cfg_or_path: UserSourceConfig | str | Path, *, notify: Send 
         return _run(cfg, source, directory, notify, api, base)
 
 
-def _run(cfg: UserSourceConfig, source: "UserSource", directory: DirectoryTarget, notify: Send | None,
+def _run(cfg: UserSourceConfig, source: UserSource, directory: DirectoryTarget, notify: Send | None,
          api: Any, base: dict[str, Any]) -> dict[str, Any]:
     s = cfg.settings
     connection = cfg.source_connection

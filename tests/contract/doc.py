@@ -3,8 +3,9 @@ and the shapes every Graph page documents (error envelope, @odata.context, pagin
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest

@@ -12,8 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from tests.contract.doc import auth, context_is, error_of, expect, follow, page
-from tests.contract.world import (ADELE, ALL_COMPANY, ALL_USERS, DEFAULT_USER_KEYS, JANE, JOHN,
-                                  MEGHAN, PAT, SG_HR, USERS)
+from tests.contract.world import ADELE, ALL_COMPANY, ALL_USERS, DEFAULT_USER_KEYS, JANE, JOHN, MEGHAN, PAT, SG_HR, USERS
 
 MEMBERS = {"$select": "displayName,description,members"}     # delta-query-groups request
 

@@ -10,8 +10,7 @@ would be in a real tenant.
 from __future__ import annotations
 
 from tests.contract.doc import auth, context_is, error_of, expect, page
-from tests.contract.world import (ADELE, B2C_APP, B2C_APP_ID, GRADY, JOBGROUP_EXT, SAMPLE_APP,
-                                  SAMPLE_APP_ID, SKYPE_EXT)
+from tests.contract.world import ADELE, B2C_APP, B2C_APP_ID, GRADY, JOBGROUP_EXT, SAMPLE_APP, SAMPLE_APP_ID, SKYPE_EXT
 
 JOB_GROUP = {"name": "jobGroup", "dataType": "String", "targetObjects": ["User"]}
 EXT_KEYS = {"id", "deletedDateTime", "appDisplayName", "dataType", "isSyncedFromOnPremises",

@@ -12,8 +12,7 @@ import pytest
 
 from tenantsync.emulator.tokens import app_token
 from tests.contract.doc import Case, auth, cases, error_of, expect, page, send
-from tests.contract.world import (ADELE, ADMIN, ALL_TOKEN, APPLICATIONS, B2C_APP, PARTNER_SYNCED,
-                                  TENANT, build_fixture)
+from tests.contract.world import ADELE, ADMIN, ALL_TOKEN, APPLICATIONS, B2C_APP, PARTNER_SYNCED, TENANT, build_fixture
 
 DENIED = "Authorization_RequestDenied"
 DENIED_MESSAGE = "Insufficient privileges to complete the operation."

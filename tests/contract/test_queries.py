@@ -9,7 +9,7 @@ missed user.
 from __future__ import annotations
 
 from tests.contract.doc import Case, auth, cases, context_is, error_of, expect, follow, page, send
-from tests.contract.world import (ADAMS, ADELE_GUEST, GRADY, OBRIEN, OBRIEN_MAIL, SG_HR, USERS)
+from tests.contract.world import ADAMS, ADELE_GUEST, GRADY, OBRIEN, OBRIEN_MAIL, SG_HR, USERS
 
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 

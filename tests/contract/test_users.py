@@ -7,8 +7,7 @@ to the documented default property set, @odata.context, 204s and 404s.
 from __future__ import annotations
 
 from tests.contract.doc import Case, auth, cases, context_is, error_of, expect, page, send
-from tests.contract.world import (ADELE, ADMIN, ALL_USERS, DEFAULT_USER_KEYS, GUEST_UPN, JOHANNA,
-                                  USERS)
+from tests.contract.world import ADELE, ADMIN, ALL_USERS, DEFAULT_USER_KEYS, GUEST_UPN, JOHANNA, USERS
 
 
 def _default_collection(resp) -> None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from azure.core.credentials import AccessToken
 
-from .emulator_world import CONTOSO_TOKEN, build_fixture
-
 from tenantsync.emulator.server import EmulatorServer
+
+from .emulator_world import CONTOSO_TOKEN, build_fixture
 
 T = TypeVar("T")
 
@@ -31,12 +32,11 @@ class StaticTokenCredential:
 
 def graph_client(url: str, token: str, *, retries: bool = False):
     """A GraphServiceClient on the emulator; kiota's retry handler off unless asked for."""
+    from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
     from kiota_http.middleware.options import RetryHandlerOption
     from msgraph import GraphRequestAdapter, GraphServiceClient
     from msgraph.graph_request_adapter import options as default_options
     from msgraph_core import GraphClientFactory
-    from kiota_authentication_azure.azure_identity_authentication_provider import (
-        AzureIdentityAuthenticationProvider)
 
     if retries:
         client = GraphServiceClient(credentials=StaticTokenCredential(token),

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 
 import httpx
-from .conftest import graph_client, run
-from .emulator_world import CONTOSO, CONTOSO_TOKEN, EXT, FABRIKAM_TOKEN, _uid, build_fixture
 
 from tenantsync.emulator.protocol import GraphRequest
 from tenantsync.emulator.server import EmulatorServer
+
+from .conftest import graph_client, run
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, EXT, FABRIKAM_TOKEN, _uid, build_fixture
 
 JSON = {"Content-Type": "application/json"}
 

@@ -10,9 +10,9 @@ import os
 import httpx
 import pytest
 
-from .emulator_world import CONTOSO, NORTHWIND, build_fixture
-
 from tenantsync.emulator.server import EmulatorServer
+
+from .emulator_world import CONTOSO, NORTHWIND, build_fixture
 
 
 def _small() -> dict:

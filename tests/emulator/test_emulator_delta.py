@@ -9,8 +9,6 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from .conftest import get_raw, graph_client, run
-from .emulator_world import CONTOSO, CONTOSO_TOKEN, FABRIKAM_TOKEN, FABRIKAM_USERS, _uid
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.groups.delta.delta_request_builder import DeltaRequestBuilder as GDelta
 from msgraph.generated.users.delta.delta_request_builder import DeltaRequestBuilder as UDelta
@@ -19,6 +17,9 @@ from tenantsync.emulator import delta as delta_module
 from tenantsync.emulator.app import create_emulator
 from tenantsync.emulator.protocol import GraphRequest
 from tenantsync.emulator.server import EmulatorServer
+
+from .conftest import get_raw, graph_client, run
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, FABRIKAM_TOKEN, FABRIKAM_USERS, _uid
 
 SALES = _uid(0xC6, 1)
 ALL_STAFF = _uid(0xC6, 2)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .conftest import graph_client, run
-from .emulator_world import CONTOSO, CONTOSO_TOKEN, EXT, FABRIKAM, NORTHWIND, _uid
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_create import ReferenceCreate
 from msgraph.generated.models.user import User
+
+from .conftest import graph_client, run
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, EXT, FABRIKAM, NORTHWIND, _uid
 
 SALES = _uid(0xC6, 1)
 U1, U2, U3 = _uid(0xC0, 1), _uid(0xC0, 2), _uid(0xC0, 3)

@@ -8,11 +8,20 @@ tenant after creating the guest.
 from __future__ import annotations
 
 import pytest
-from .emulator_world import (CONTOSO, CONTOSO_TOKEN, EXT, EXT_APP_ID, FABRIKAM_TOKEN, _uid,
-                            build_fixture, ext_application)
 
 from tenantsync.emulator.fixture import FixtureError, load_directory
 from tenantsync.emulator.tokens import plain_app_id
+
+from .emulator_world import (
+    CONTOSO,
+    CONTOSO_TOKEN,
+    EXT,
+    EXT_APP_ID,
+    FABRIKAM_TOKEN,
+    _uid,
+    build_fixture,
+    ext_application,
+)
 
 U1, U2 = _uid(0xC0, 1), _uid(0xC0, 2)
 SALES = _uid(0xC6, 1)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from .emulator_world import CONTOSO_TOKEN
 
 from tenantsync.emulator.faults import Faults, parse_spec
+
+from .emulator_world import CONTOSO_TOKEN
 
 SPEC = "rate=0.3,codes=429:503:504:drop,latency_ms=1,seed=7"
 

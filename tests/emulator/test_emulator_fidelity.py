@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from .conftest import graph_client, run
-from .emulator_world import CONTOSO_TOKEN, FABRIKAM, _uid
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.serialization import Parsable
 from msgraph.generated.groups.item.group_item_request_builder import GroupItemRequestBuilder
@@ -15,6 +13,9 @@ from msgraph.generated.models.user import User
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
 from tenantsync.emulator.schema import GROUP_PROPERTIES, USER_PROPERTIES
+
+from .conftest import graph_client, run
+from .emulator_world import CONTOSO_TOKEN, FABRIKAM, _uid
 
 SALES = _uid(0xC6, 1)
 USER1 = _uid(0xC0, 1)

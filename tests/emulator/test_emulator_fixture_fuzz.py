@@ -5,8 +5,9 @@ raises a FixtureError naming the tenant and the object, never a TypeError or Att
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tenantsync.emulator.fixture import FixtureError, load_directory
 

@@ -15,9 +15,9 @@ import re
 import httpx
 import pytest
 
-from .emulator_world import CONTOSO, CONTOSO_TOKEN
-
 from tenantsync.emulator.limits import MAX_BODY_BYTES
+
+from .emulator_world import CONTOSO, CONTOSO_TOKEN
 
 AUTH = {"Authorization": f"Bearer {CONTOSO_TOKEN}"}
 JSON_HEADERS = {**AUTH, "Content-Type": "application/json"}

@@ -7,14 +7,15 @@ invitations, app-only limits) and Entra's cross-tenant-access-overview (automati
 from __future__ import annotations
 
 import pytest
-from .conftest import graph_client, run
-from .emulator_world import CONTOSO, CONTOSO_TOKEN, FABRIKAM_TOKEN, _uid
 from msgraph.generated.models.allow_invites_from import AllowInvitesFrom
 from msgraph.generated.models.authorization_policy import AuthorizationPolicy
 from msgraph.generated.models.invitation import Invitation
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from tenantsync.emulator.invitations import FORBIDDEN_MESSAGE
+
+from .conftest import graph_client, run
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, FABRIKAM_TOKEN, _uid
 
 # invitation resource, invitedUserEmailAddress: "The following special characters are not
 # permitted in the email address".

@@ -8,11 +8,12 @@ tenantsync/emulator/manager.py.
 from __future__ import annotations
 
 import pytest
-from .emulator_world import CONTOSO, build_fixture, _uid
 
 from tenantsync.emulator.fixture import FixtureError, load_directory
 from tenantsync.emulator.tokens import app_token
-from .conftest import graph_client, run   # the emulator tests' conftest (as in the other modules)
+
+from .conftest import graph_client, run  # the emulator tests' conftest (as in the other modules)
+from .emulator_world import CONTOSO, _uid, build_fixture
 
 U1, U2, U3, U4 = (_uid(0xC0, n) for n in range(1, 5))
 GRAPH = "https://graph.microsoft.com/v1.0"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tenantsync.emulator.odata import (ODataError, parse_filter, parse_orderby, parse_select,
-                                       parse_top)
+from tenantsync.emulator.odata import ODataError, parse_filter, parse_orderby, parse_select, parse_top
 from tenantsync.emulator.schema import USERS
 
 # the user properties of a tenant where extension_abc_anchor is registered (applications.py)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from .emulator_world import CONTOSO, CONTOSO_TOKEN, build_fixture, _uid
 
 from tenantsync.emulator.app import ROUTES
 from tenantsync.emulator.core import Emulator
 from tenantsync.emulator.fixture import FixtureError, load_directory
 from tenantsync.emulator.permissions import RULES
 from tenantsync.emulator.tokens import app_token, claims, plain_app_id
+
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, _uid, build_fixture
 
 U1, U2 = _uid(0xC0, 1), _uid(0xC0, 2)
 READER_APP = "5d2c0a3e-1111-4aaa-8bbb-000000000001"

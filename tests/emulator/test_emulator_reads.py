@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from .conftest import get_raw, graph_client, run
-from .emulator_world import (CONTOSO_TOKEN, EXT, FABRIKAM_TOKEN, FABRIKAM_USERS, NORTHWIND_TOKEN)
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+from .conftest import get_raw, graph_client, run
+from .emulator_world import CONTOSO_TOKEN, EXT, FABRIKAM_TOKEN, FABRIKAM_USERS, NORTHWIND_TOKEN
 
 Params = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters
 

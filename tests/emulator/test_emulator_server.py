@@ -7,10 +7,11 @@ import socket
 
 import httpx
 import pytest
-from .emulator_world import CONTOSO, CONTOSO_TOKEN, NORTHWIND_TOKEN, build_fixture
 
 from tenantsync.emulator.fixture import FixtureError, load_directory
 from tenantsync.emulator.server import EmulatorServer, main
+
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, NORTHWIND_TOKEN, build_fixture
 
 
 def _small() -> dict:

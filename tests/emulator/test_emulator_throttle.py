@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from .emulator_world import (CONTOSO, CONTOSO_TOKEN, CONTOSO_TOKEN_2, EXT, build_fixture,
-                            contoso_users)
 
 from tenantsync.emulator.server import EmulatorServer
 from tenantsync.emulator.throttle import Throttle, request_cost, size_limit
+
+from .emulator_world import CONTOSO, CONTOSO_TOKEN, CONTOSO_TOKEN_2, EXT, build_fixture, contoso_users
 
 JSON = {"Content-Type": "application/json"}
 

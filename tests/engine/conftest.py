@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import os
-import uuid
-
 import pytest
 
 from tenantsync.anchor import extension_name

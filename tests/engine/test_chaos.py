@@ -84,7 +84,7 @@ def killed_in_a_subprocess(w: World, rng: random.Random, *, after_links: int | N
     """Start a cycle in its own process; SIGKILL it at a random moment once it has begun: a random
     time, or once ``after_links`` more users are linked (its write phase)."""
     store = Store.for_url(w.store_url)
-    linked = lambda: store.count_links(w.cfg.name, states=("active", "pending"))  # noqa: E731
+    linked = lambda: store.count_links(w.cfg.name, states=("active", "pending"))
     before = linked()
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(w.cfg.model_dump(mode="json"))],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},

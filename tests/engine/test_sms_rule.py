@@ -11,7 +11,6 @@ from tenantsync.emulator.tokens import app_token
 from tenantsync.graph.api import GraphApi
 from tenantsync.graph.connection import AuthSettings
 from tenantsync.stages.scope import SMS_CLAUSE
-
 from tests.graph.graph_fake import FAST, TOKEN, FakeGraph, error
 
 from .conftest import SRC, uid, world

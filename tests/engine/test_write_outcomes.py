@@ -17,8 +17,7 @@ from tenantsync.connectors.entra_target import EntraTarget
 from tenantsync.errors import ErrorKind, GraphError
 from tenantsync.graph.core import AsyncGraph
 from tenantsync.reports import export_cycle
-from tenantsync.store import Store
-from tenantsync.store import locks
+from tenantsync.store import Store, locks
 from tenantsync.store.cycles import HOLDER
 from tenantsync.store.tables import cycles as cycles_table
 

@@ -18,9 +18,9 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.update({"EMEA_TOKEN": "emea-token", "US_TOKEN": "us-token", "HQ_TOKEN": "hq-token"})
 
-import pytest  # noqa: E402
+import pytest
 
-from .flowkit import CONFIGS, SAMPLES  # noqa: E402
+from .flowkit import CONFIGS, SAMPLES
 
 
 def pytest_collection_modifyitems(config, items):

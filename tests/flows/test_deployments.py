@@ -42,7 +42,7 @@ def prefect_database():
                               connect_args={"connect_timeout": 3})
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - unreachable: SQLite, or a failure in CI
+    except Exception as exc:
         if os.environ.get("TENANTSYNC_REQUIRE_POSTGRES"):
             pytest.fail(f"PostgreSQL unreachable: {exc}")
         print(f"\nPrefect server on SQLite: PostgreSQL unreachable ({type(exc).__name__})", file=sys.stderr)
@@ -167,7 +167,7 @@ def test_prefect_yaml_deploys_and_a_process_worker_runs_a_tenantsync_deployment(
     run = httpx.get(f"{api}/flow_runs/{run_id}").json()
     if run["state"]["type"] != "COMPLETED":
         logs = httpx.post(f"{api}/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}}).json()
-        pytest.fail(f"{run['state']}\n" + "\n".join(l["message"][:2000] for l in logs[-30:]))
+        pytest.fail(f"{run['state']}\n" + "\n".join(entry["message"][:2000] for entry in logs[-30:]))
     assert run["parameters"]["config"] == str(cfg) and run["parameters"]["restart"] is True
     assert run["name"] == "emea-to-hq-initial"
     reports = work / "data" / "reports" / "emea-to-hq"           # relative to the deployed-from directory

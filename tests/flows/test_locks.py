@@ -115,9 +115,8 @@ def test_kill_9_mid_cycle_frees_lock_and_server_and_the_rerun_converges(tmp_path
 def test_a_run_paused_for_approval_keeps_its_lock_and_others_are_refused(make_config, reports_dir, world):
     import threading
 
-    from tenantsync.store.locks import LockBusy, hold
-
     from flows.sync import sync_cycle
+    from tenantsync.store.locks import LockBusy, hold
 
     from .flowkit import run
     from .test_sync_flow import _resume_when_paused, _stage_five_deletions

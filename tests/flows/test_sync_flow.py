@@ -51,7 +51,6 @@ def test_initial_then_incremental_cycle_with_artifacts_and_reports(make_config, 
 
 def test_dry_run_writes_nothing_to_the_target(make_config, reports_dir, world):
     from flows.sync import sync_cycle
-
     from tenantsync.config import load_config
     from tenantsync.ops.setup import run_setup
 
@@ -124,10 +123,9 @@ def test_wrong_token_quarantines_with_email_then_skips(make_config, reports_dir,
 
 def _resume_when_paused(approve: bool, found: list) -> None:
     from prefect import get_client
-    from prefect.flow_runs import resume_flow_run
-
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
     from prefect.client.schemas.objects import StateType
+    from prefect.flow_runs import resume_flow_run
 
     paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
     deadline = time.monotonic() + 60
@@ -143,9 +141,8 @@ def _resume_when_paused(approve: bool, found: list) -> None:
 
 def _stage_five_deletions(make_config, world, **settings):
     """An initial cycle, then five synced users leave the assigned group (threshold 3)."""
-    from tenantsync.store import Store
-
     from flows.sync import sync_cycle
+    from tenantsync.store import Store
 
     cfg = make_config(deletion_threshold=3, **settings)
     state, _ = run(sync_cycle, config=str(cfg), reports_dir=str(cfg.parent / "reports"))

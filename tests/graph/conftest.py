@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tenantsync.graph import GraphApi
+
 from .graph_fake import FAST, TOKEN, FakeGraph
 
 

@@ -11,7 +11,9 @@ import pytest
 
 from tenantsync.errors import DryRunViolation, ErrorKind, GraphError
 from tenantsync.graph import GraphApi
+
 from .graph_fake import FAST, TOKEN, error
+
 
 def test_pages_follow_next_links_and_send_the_query(fake, make_api):
     fake.users = {f"u{i:05d}": {"id": f"u{i:05d}", "version": 0} for i in range(2500)}

@@ -13,8 +13,7 @@ from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from tenantsync.errors import ErrorKind, GraphError
-from tenantsync.graph.errors import (classify, from_response, parse_retry_after, redact,
-                                     to_graph_error)
+from tenantsync.graph.errors import classify, from_response, parse_retry_after, redact, to_graph_error
 
 K = ErrorKind
 

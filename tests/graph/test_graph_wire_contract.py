@@ -13,6 +13,7 @@ import pytest
 from tenantsync.connectors.entra_source import MAX_FILTER_IDS, EntraSource, odata_quote
 from tenantsync.errors import ErrorKind, GraphError
 from tenantsync.graph.urls import path, relative, segment
+
 from .graph_fake import FAST, error
 
 # -- percent-encoding -----------------------------------------------------------------------------

@@ -140,7 +140,7 @@ class Ops:
         self._apis: list[GraphApi] = []
         self.load(world())
 
-    def load(self, fixture: dict[str, Any], **cfg: Any) -> "Ops":
+    def load(self, fixture: dict[str, Any], **cfg: Any) -> Ops:
         self.emulator.reset(fixture)
         self.configure(**cfg)
         return self

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tenantsync.ops.disable_sms import run_disable_sms
 from tenantsync.ops.delete_config import delete_configuration, plan_deletion, restore_configuration
+from tenantsync.ops.disable_sms import run_disable_sms
 from tenantsync.reports import export_all
 from tenantsync.service import open_cycle
 from tenantsync.store import Store
@@ -159,7 +159,7 @@ def test_a_postgresql_state_is_archived_into_a_readable_sqlite_store(ops, tmp_pa
         admin = create_engine(pg, poolclass=NullPool, connect_args={"connect_timeout": 3})
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if os.environ.get("TENANTSYNC_REQUIRE_POSTGRES"):
             pytest.fail(f"PostgreSQL unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import copy
 
-from .opsworld import PREMIUM_PLAN, SRC, TGT, partner, user, world
-
 from tenantsync.errors import ErrorKind, GraphError
-from tenantsync.ops.connection_test import (B2B_POLICY_CODE, B2B_POLICY_DETAILS, CHECK_NAMES, FORBIDDEN_CODE,
-                                            PREMIUM_CODE, SYNC_NOT_ALLOWED, has_premium, suffix_states,
-                                            test_connection)
+from tenantsync.ops.connection_test import (
+    B2B_POLICY_CODE,
+    B2B_POLICY_DETAILS,
+    CHECK_NAMES,
+    FORBIDDEN_CODE,
+    PREMIUM_CODE,
+    SYNC_NOT_ALLOWED,
+    has_premium,
+    suffix_states,
+    test_connection,
+)
+
+from .opsworld import PREMIUM_PLAN, SRC, TGT, partner, user, world
 
 
 def names(report):

@@ -7,11 +7,11 @@ import csv
 
 import pytest
 
-from .opsworld import ADMIN_TOKENS, OUT_OF_SCOPE, SRC, SRC_APP, token, uid, world
-
 from tenantsync import permissions
 from tenantsync.errors import SetupRequired
 from tenantsync.ops.disable_sms import COLUMNS, run_disable_sms, write_report
+
+from .opsworld import ADMIN_TOKENS, OUT_OF_SCOPE, SRC, SRC_APP, token, uid, world
 
 WRITE = "UserAuthenticationMethod.ReadWrite.All"
 MOBILE = "3179e48a-750b-4051-897c-87b9720928f7"

@@ -3,10 +3,10 @@ Step 14): read from the target, said in words, never blocking."""
 
 from __future__ import annotations
 
-from .opsworld import ADMIN_TOKENS, token, world
-
 from tenantsync import permissions
 from tenantsync.ops.connection_test import test_connection
+
+from .opsworld import ADMIN_TOKENS, token, world
 
 NAME = "External user leave settings"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from .opsworld import HQ_DOMAIN, OUT_OF_SCOPE, uid
 
 from tenantsync.ops.ondemand import check_user_ids, provision, render_markdown, render_text, result_per_user
+
+from .opsworld import HQ_DOMAIN, OUT_OF_SCOPE, uid
 
 
 def only(report):

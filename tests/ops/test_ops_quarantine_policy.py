@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -26,7 +26,7 @@ def test_escrow_thresholds_follow_the_documented_examples(failed, reference, ok,
 
 
 def test_backoff_is_6_12_24_hours_then_daily_and_disabled_after_28_days():
-    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
     hours = [(next_attempt(t0, n) - t0) / timedelta(hours=1) for n in range(1, 6)]
     assert hours == [6, 18, 42, 66, 90]
     assert not quarantine_expired(t0, t0 + timedelta(days=28))

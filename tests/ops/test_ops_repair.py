@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from .opsworld import HQ_DOMAIN, OUT_OF_SCOPE, uid, world
 
 from tenantsync.config import load_config
 from tenantsync.ops.ondemand import provision
 from tenantsync.ops.repair import pending_acceptance, run_repair
 from tenantsync.store import Store
+
+from .opsworld import HQ_DOMAIN, OUT_OF_SCOPE, uid, world
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "data" / "samples" / "tenants.json"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from .opsworld import SRC_TOKEN, TGT_TOKEN, uid, world
 
 from tenantsync.cycle import Cycle, CycleOptions
 from tenantsync.errors import GraphError, QuarantinedError
 from tenantsync.ops.notify import SmtpNotifier
 from tenantsync.stages import guard
+
+from .opsworld import SRC_TOKEN, TGT_TOKEN, uid, world
 
 N = 620                       # users created by the initial cycle
 DOOMED = [uid(i) for i in range(1, 601)]
@@ -34,7 +35,7 @@ def delete_in_source(ops, ids):
 
 def make_due(ops):
     job = ops.store.job(ops.cfg.name)
-    job.quarantine.next_attempt = datetime.now(timezone.utc) - timedelta(minutes=1)
+    job.quarantine.next_attempt = datetime.now(UTC) - timedelta(minutes=1)
     ops.store.save_job(ops.cfg.name, job)
 
 
@@ -201,7 +202,7 @@ def test_disables_count_toward_the_threshold_and_are_staged_as_disables(ops):
 def test_quarantine_longer_than_28_days_disables_the_job_until_restart(ops):
     from tenantsync.quarantine import JobKeeper
 
-    t0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    t0 = datetime(2025, 3, 1, tzinfo=UTC)
     JobKeeper(ops.store, ops.cfg, clock=lambda: t0).enter_quarantine("EncounteredQuarantineException", "401")
     later = JobKeeper(ops.store, ops.cfg, clock=lambda: t0 + timedelta(days=29))
     with pytest.raises(QuarantinedError, match="more than 4 weeks"):

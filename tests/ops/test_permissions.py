@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from .opsworld import ADMIN_TOKENS, ANCHOR, SRC, TGT, TGT_APP, token, world
-
 from tenantsync import permissions
 from tenantsync.cycle import CycleOptions, drive
 from tenantsync.errors import SetupRequired
 from tenantsync.graph.token_claims import read_claims
 from tenantsync.ops.connection_test import test_connection
 from tenantsync.service import open_cycle
+
+from .opsworld import ADMIN_TOKENS, ANCHOR, SRC, TGT, TGT_APP, token, world
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SOURCE_LACKS = ["UserAuthenticationMethod.Read.All"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from .opsworld import ADMIN_TOKENS, SRC, TGT, TGT_APP, TGT_TOKEN, permissions, token, uid, world
-
 from tenantsync.anchor import extension_name
 from tenantsync.cycle import CycleOptions, drive
 from tenantsync.emulator.tokens import plain_app_id
 from tenantsync.errors import GraphError, SetupRequired
 from tenantsync.ops.setup import run_setup
 from tenantsync.service import open_cycle
+
+from .opsworld import ADMIN_TOKENS, SRC, TGT, TGT_APP, TGT_TOKEN, permissions, token, uid, world
 
 ANCHOR = extension_name(TGT_APP, "tenantsyncSourceAnchor")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tenantsync.config import SyncConfig
-from tenantsync.fingerprint import PARTS, ConfigWatch, changed_parts, change_note, fingerprint
+from tenantsync.fingerprint import PARTS, ConfigWatch, change_note, changed_parts, fingerprint
 
 
 def cfg(**over) -> SyncConfig:

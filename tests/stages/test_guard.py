@@ -1,12 +1,17 @@
 """Deletion threshold, empty-source abort and quarantine thresholds (reference §5–6)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tenantsync.model import Action
-from tenantsync.stages.guard import (apply_deletion_threshold, empty_source_abort,
-                                     escrow_quarantine_reason, next_attempt, quarantine_expired)
+from tenantsync.stages.guard import (
+    apply_deletion_threshold,
+    empty_source_abort,
+    escrow_quarantine_reason,
+    next_attempt,
+    quarantine_expired,
+)
 
 
 def deletes(n):
@@ -50,7 +55,7 @@ def test_escrow_thresholds_follow_the_documented_examples(failed, ok, ref, expec
 
 
 def test_backoff_6_12_24_then_daily_and_28_days():
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     assert [next_attempt(t0, n) - t0 for n in (1, 2, 3, 4)] == [
         timedelta(hours=6), timedelta(hours=18), timedelta(hours=42), timedelta(hours=66)]
     assert not quarantine_expired(t0, t0 + timedelta(days=27))

@@ -3,7 +3,7 @@
 import pytest
 
 from tenantsync.config import FilterClause, Scope
-from tenantsync.stages.scope import ScopeContext, clause_passes, evaluate_scope, SMS_CLAUSE
+from tenantsync.stages.scope import SMS_CLAUSE, ScopeContext, clause_passes, evaluate_scope
 
 
 def clause(attribute, operator, value=None):

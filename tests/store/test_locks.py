@@ -145,7 +145,7 @@ def test_hold_takes_over_when_the_holder_dies_while_waiting(store):
     try:
         assert try_acquire(e, "emea-to-hq", who=f"{HOST}/{p.pid}/{locks._start_ticks(p.pid)}") is None
         threading.Timer(0.4, p.kill).start()
-        with hold(e, "emea-to-hq", wait_s=20, poll_s=0.1) as lease:
+        with hold(e, "emea-to-hq", wait_s=20, poll_s=0.1):
             assert holder(e, "emea-to-hq").holder.startswith(me() + "/")
     finally:
         p.kill()

@@ -8,9 +8,16 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from tenantsync.connectors.directory_target import (VERSION_TABLE, DirectoryError, DirectoryTarget,
-                                                    alembic_config, create_directory_engine,
-                                                    directory_exists, head_revision, metadata)
+from tenantsync.connectors.directory_target import (
+    VERSION_TABLE,
+    DirectoryError,
+    DirectoryTarget,
+    alembic_config,
+    create_directory_engine,
+    directory_exists,
+    head_revision,
+    metadata,
+)
 
 
 def _tables(url: str) -> set[str]:

@@ -13,8 +13,7 @@ from tenantsync.connectors.directory_target import DirectoryTarget
 from tenantsync.errors import ConfigError, ErrorKind, GraphError
 from tenantsync.usersource import render, run_user_source
 
-from .usworld import (DOMAIN, EMPTY, MANAGERS, STAFF, TENANT, Outbox, make_config, smtp_sender, uid,
-                      user, world)
+from .usworld import DOMAIN, EMPTY, MANAGERS, STAFF, TENANT, Outbox, make_config, smtp_sender, uid, user, world
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples" / "tenants.json"
 
