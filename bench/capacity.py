@@ -23,7 +23,7 @@ import httpx
 
 async def _drive(seconds: float, concurrency: int,
                  one: Callable[[httpx.AsyncClient, int], Awaitable[int]], base: str,
-                 token: str) -> dict[str, float]:
+                 token: str) -> dict[str, Any]:
     """Run ``one(client, n)`` in ``concurrency`` loops for ``seconds``; ``one`` returns units done."""
     headers = {"Authorization": f"Bearer {token}"}
     stop = time.perf_counter() + seconds

@@ -1,4 +1,4 @@
-"""Deterministic synthetic tenants for the Graph emulator (DESIGN.md, "Emulator fixture").
+"""Deterministic synthetic tenants for the Graph emulator (docs/contracts.md#emulator-fixture).
 
 Everything comes from seeded ``random.Random`` streams (string seeds, hashed with SHA-512 by the
 standard library, so the output does not depend on PYTHONHASHSEED, the platform or the clock):
@@ -512,8 +512,8 @@ def partner(tenant_id: str, *, display_name: str | None = None, inbound: bool = 
     """A crossTenantAccessPolicy partner entry: automatic redemption flags, optional user sync policy.
 
     Automatic redemption needs the source's partner entry for the target with ``outbound=True``
-    and the target's entry for the source with ``inbound=True`` (reference §10); the target also
-    needs ``sync_inbound=True`` (identitySynchronization.userSyncInbound.isSyncAllowed).
+    and the target's entry for the source with ``inbound=True`` (docs/entra-behaviour.md#test-connection);
+    the target also needs ``sync_inbound=True`` (identitySynchronization.userSyncInbound.isSyncAllowed).
     """
     entry: dict[str, Any] = {
         "tenantId": tenant_id,
@@ -670,7 +670,7 @@ def anchor_attribute(fixture: dict[str, Any]) -> str:
 def sync_config_yaml(fixture: dict[str, Any], *, name: str = "bench", scope: str = "all",
                      state: str | None = None, source_token_env: str = "SOURCE_TOKEN",
                      target_token_env: str = "TARGET_TOKEN") -> str:
-    """A sync configuration (DESIGN.md format) for a fixture made by ``make_fixture``."""
+    """A sync configuration (docs/contracts.md format) for a fixture made by ``make_fixture``."""
     source, target = fixture["tenants"][0], fixture["tenants"][1]
     if scope == "assigned":
         if not source["groups"]:

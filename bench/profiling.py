@@ -34,7 +34,7 @@ def _short(path: str) -> str:
 def cprofile_top(path: Path, limit: int = 25) -> dict[str, Any]:
     """Top functions by own time and by cumulative time (tenantsync's own code first)."""
     stats = pstats.Stats(str(path))
-    total = stats.total_tt
+    total = stats.total_tt  # type: ignore[attr-defined]  # set by pstats.Stats, missing from typeshed
     rows = []
     for (file, line, func), (_cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         rows.append({"where": f"{_short(file)}:{line}", "func": func, "calls": nc,
@@ -58,8 +58,8 @@ def pyspy_top(path: Path, limit: int = 25) -> dict[str, Any]:
             continue
         n = int(count)
         total += n
-        frames = [_parse(f) for f in stack.split(";")]
-        frames = [f for f in frames if f is not None]
+        parsed = [_parse(f) for f in stack.split(";")]
+        frames = [f for f in parsed if f is not None]
         if not frames:
             continue
         func, file, line = frames[-1]

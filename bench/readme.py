@@ -37,7 +37,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         results["table"],
         "",
-        "Goals (issue 7):",
+        "Goals:",
         "",
         *(f"- {line}" for line in render_goals([(g["met"], g["text"]) for g in results["goals"]]).splitlines()),
     ]

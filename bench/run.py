@@ -1,4 +1,4 @@
-"""`make bench`: how fast a cycle is against Graph's real limits, and how cost grows (issue 7).
+"""`make bench`: how fast a cycle is against Graph's real limits, and how cost grows.
 
     python -m bench.run                       # N = 10,000 and 100,000 (under 20 minutes on 2 cores)
     python -m bench.run --quick               # N = 1,000: a minute, to try the harness
@@ -60,7 +60,7 @@ LATEST = ROOT / "bench" / "latest.json"
 SOURCE_TOKEN, TARGET_TOKEN = "source-token", "target-token"
 CONFIG_NAME = "bench"
 
-# Goals (issue 7)
+# Goals (the README's section Performance lists them with the latest figures)
 GOAL_UTILISATION = 0.90
 GOAL_429_SHARE = 0.01
 GOAL_WRITES_PER_NEW_USER = 2.0
@@ -69,7 +69,7 @@ GOAL_INCREMENTAL_S = 3.0         # 100 changes at 100,000 users
 GOAL_CPU_MS_PER_USER = 0.5
 GOAL_RSS_MB = 500.0              # at 100,000 users
 GOAL_SIZE = 100_000
-PUBLISHED_MIN_PER_OBJECT = (0.01, 0.08)   # reference §4.3
+PUBLISHED_MIN_PER_OBJECT = (0.01, 0.08)   # docs/entra-behaviour.md#published-initial-cycle-times
 
 
 def incremental_request_goal(changes: int) -> float:
@@ -375,8 +375,9 @@ class SizeRun:
     def profiles(self, candidates: list[str]) -> None:
         """Profiled runs (not the measured ones: profilers slow the engine down)."""
         self.out["profiles"] = {}
-        for label, cycles, n_changes in (("restart", [{"restart": True}], 0),
-                                         ("incremental-100", [{}], 100)):
+        runs: list[tuple[str, list[dict[str, Any]], int]] = [("restart", [{"restart": True}], 0),
+                                                              ("incremental-100", [{}], 100)]
+        for label, cycles, n_changes in runs:
             self.make_changes(candidates, n_changes)
             base = RESULTS / f"profile-{label}-{self.n}"
             use_pyspy = profiling.pyspy_path() is not None and not self.inline

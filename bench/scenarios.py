@@ -142,12 +142,14 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         os.environ[key] = str(value)
     t_import = time.perf_counter()
     from tenantsync.config import load_config
-    from tenantsync.cycle import Cycle, CycleOptions, drive
+    from tenantsync.cycle import CycleOptions, drive, entra_cycle
     from tenantsync.graph.api import GraphApi
     from tenantsync.store import Store
 
     cfg = load_config(job["config"])
     store = Store.for_url(cfg.state_url)
+    if cfg.target.connection is None:
+        raise ValueError(f"{job['config']}: the benchmark needs a Graph target (target.connection)")
     source_api = GraphApi(cfg.connection(cfg.source.connection))
     target_api = GraphApi(cfg.connection(cfg.target.connection))
     setup_s = time.perf_counter() - t_import
@@ -167,8 +169,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             if profiler is not None:
                 profiler.enable()
             try:
-                cycle = Cycle(cfg, source_api=source_api, target_api=target_api, store=store,
-                              options=options)
+                cycle = entra_cycle(cfg, source_api=source_api, target_api=target_api, store=store,
+                                    options=options)
                 clock = _StageClock(cycle)
                 report = drive(cycle)
             finally:
@@ -211,7 +213,8 @@ def _start_pyspy(out: str) -> Any:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(0.5)          # let it attach before the cycle starts
     if proc.poll() is not None:
-        raise RuntimeError(f"py-spy did not start: {proc.stderr.read().decode()[-500:]}")
+        err = proc.stderr.read().decode() if proc.stderr else ""   # stderr=PIPE: always a stream
+        raise RuntimeError(f"py-spy did not start: {err[-500:]}")
     return proc
 
 

@@ -1,4 +1,5 @@
-"""A sync configuration kept in Prefect: the YAML text of DESIGN.md's configuration file."""
+"""A sync configuration kept in Prefect: the YAML text of a configuration file
+(docs/contracts.md#sync-configuration-file)."""
 
 from __future__ import annotations
 

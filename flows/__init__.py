@@ -12,9 +12,12 @@
 
 flows.deploy (not a flow) makes every configuration's deployments: `tenantsync deploy`.
 
-Every flow takes ``config`` (a YAML file path or a SyncConfigBlock name) and returns a JSON-able
-dict. A run that fails (quarantine, failed check, failed provisioning events...) ends in a Failed
-state whose exception, ``ProcedureFailed``, carries the same dict as ``.result``.
+Every flow takes ``config`` (a YAML file path or a SyncConfigBlock name) and returns a
+``tenantsync.results.ProcedureResult`` (``.as_dict()``: its JSON form). Its final state is read from
+that result (``_common.final_state``): a run that failed (quarantine, failed check, ...) ends in a
+Failed state whose exception, ``ProcedureFailed``, carries the same result as ``.result``; a few
+failed results end Completed because the job itself is fine (failed users retried in later cycles:
+CompletedWithFailures; a run skipped while the job waits: Skipped).
 """
 
 from ._common import ProcedureFailed

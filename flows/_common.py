@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from prefect import get_run_logger, runtime
 from prefect.states import Completed, Failed, State
@@ -15,6 +15,10 @@ from prefect.states import Completed, Failed, State
 from tenantsync.config import SyncConfig, load_config
 from tenantsync.errors import ConfigError, TenantSyncError
 from tenantsync.graph.connection import GraphConnection
+from tenantsync.results import ProcedureResult
+
+if TYPE_CHECKING:
+    from tenantsync.usersource.config import UserSourceConfig
 
 DEFAULT_SMTP_BLOCK = "tenantsync-smtp"
 DEFAULT_REPORTS_DIR = "data/reports"
@@ -23,11 +27,14 @@ Notify = Callable[[str, str], None]
 
 
 class ProcedureFailed(TenantSyncError):
-    """A procedure ran and failed; ``result`` is the flow's JSON-able result all the same."""
+    """A procedure ran and failed; ``result`` is its ProcedureResult all the same."""
 
-    def __init__(self, message: str, result: Mapping[str, Any]):
-        super().__init__(message)
-        self.message, self.result = message, dict(result)
+    def __init__(self, result: ProcedureResult, message: str | None = None):
+        self.message, self.result = message or result.message, result
+        super().__init__(self.message)
+
+    def __reduce__(self) -> tuple[Any, ...]:        # Prefect pickles a Failed state's exception
+        return (type(self), (self.result, self.message))
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -76,7 +83,8 @@ def _config_file(config: str) -> tuple[Path, str | None]:
     from blocks import SyncConfigBlock
 
     try:
-        block = SyncConfigBlock.load(config)
+        # Block.load is async_dispatch'd (block or coroutine); called from sync code it returns the block.
+        block = cast(SyncConfigBlock, SyncConfigBlock.load(config))
     except ValueError:
         raise ConfigError(f"no configuration file {config!r} and no SyncConfigBlock of that name "
                           "(prefect block ls)") from None
@@ -90,7 +98,8 @@ def _connection_block(name: str) -> GraphConnection:
     from blocks import GraphConnectionBlock
 
     try:
-        return GraphConnectionBlock.load(name).to_connection(name)
+        block = cast(GraphConnectionBlock, GraphConnectionBlock.load(name))   # sync call: the block
+        return block.to_connection(name)
     except ValueError:
         raise ConfigError(f"connection {name!r} is neither defined in 'connections' nor saved as a "
                           "GraphConnectionBlock of that name", key="connections") from None
@@ -98,7 +107,7 @@ def _connection_block(name: str) -> GraphConnection:
 
 # -- e-mail --------------------------------------------------------------------------------------
 
-def smtp_block(cfg: SyncConfig | None = None) -> Any:
+def smtp_block(cfg: SyncConfig | UserSourceConfig | None = None) -> Any:
     """The SmtpEmailBlock named by the configuration (settings.email_block) or 'tenantsync-smtp';
     None when there is none (then notifications are only stored, not sent)."""
     from blocks import SmtpEmailBlock
@@ -157,13 +166,18 @@ def rename_run(name: str) -> None:
         get_run_logger().debug("could not rename the flow run: %s", exc)
 
 
-def outcome(result: dict[str, Any], *, ok: bool, message: str, name: str | None = None) -> State:
-    """The flow's final state: Completed with the result, or Failed with ProcedureFailed(result)."""
-    result["ok"] = ok
-    result.setdefault("message", message)
-    if ok:
-        return Completed(message=message, data=result, **({"name": name} if name else {}))
-    return Failed(message=message, data=ProcedureFailed(message, result), **({"name": name} if name else {}))
+def final_state(result: ProcedureResult, *, name: str | None = None, message: str | None = None,
+                completed: bool = False) -> State:
+    """The flow's final state, read from its result: Failed (its exception ProcedureFailed carries
+    the result) when ``result.failed``, else Completed with the result. ``completed``: a failed
+    result that still ends Completed, for runs whose job is fine (failed users retried in later
+    cycles, a run skipped while the job waits); the command line exits 1 for them all the same.
+    ``message``: the state's message when it says more than ``result.message``."""
+    text = message or result.message
+    named: dict[str, Any] = {"name": name} if name else {}
+    if result.failed and not completed:
+        return Failed(message=text, data=ProcedureFailed(result, text), **named)
+    return Completed(message=text, data=result, **named)
 
 
 def file_uri(path: str | Path) -> str:

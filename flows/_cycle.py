@@ -1,11 +1,15 @@
-"""Driving a Cycle through the stage tasks, with a progress artifact, and turning its report into
-the flow's result and artifacts. Shared by the sync, on-demand and repair flows."""
+"""Running a pipeline.Stages (a Cycle, the user source) through the stage tasks with a progress
+artifact, and turning a cycle's report into the flow's result and artifacts. Shared by the sync,
+on-demand, repair and user-source flows.
+
+The stage order is ``pipeline.drive``'s: ``prefect_steps`` gives it the tasks of tasks/stages.py
+and ``FlowObserver`` the progress artifact, the run's name and the approval pause."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from prefect import get_run_logger
@@ -17,12 +21,16 @@ from prefect.artifacts import (
 )
 from prefect.utilities.annotations import quote
 
-from tasks.stages import apply_batch, approve_staged, begin_cycle, decide, finish_cycle, plan_page
-from tenantsync.cycle import Cycle, CycleReport
+from tasks import stages as stage_tasks
+from tenantsync.cycle import CycleReport
 from tenantsync.model import Action
+from tenantsync.pipeline import Batch, Observer, Page, Stages, Steps, drive
+from tenantsync.results import ProcedureResult, from_cycle_report
 
 from ._common import artifact_key, file_uri
 
+R = TypeVar("R")
+T = TypeVar("T")
 ACTIONS = ("create", "update", "delete", "disable", "stagedDelete", "other")
 STATUSES = ("success", "failure", "skipped", "warning")
 
@@ -36,8 +44,8 @@ class Progress:
         self.id: UUID | None = None
         self.users = 0
         try:
-            self.id = create_progress_artifact(progress=0.0, key=key,
-                                               description=f"{label}: starting")
+            made = create_progress_artifact(progress=0.0, key=key, description=f"{label}: starting")
+            self.id = made if isinstance(made, UUID) else None
         except Exception as exc:
             get_run_logger().debug("no progress artifact: %s", exc)
 
@@ -64,42 +72,71 @@ class Progress:
         self._set(100.0, text)
 
 
-def run_stages(cycle: Cycle, *, progress: Progress | None = None,
-               on_staged: Callable[[Cycle], bool] | None = None,
-               on_begun: Callable[[str], None] | None = None) -> CycleReport:
-    """begin -> plan each page -> decide -> (approval) -> apply each batch -> finish, as tasks."""
-    kind = begin_cycle(cycle)
-    if on_begun:
-        on_begun(kind)
-    n = applied = 0
-    for n, page in enumerate(cycle.pages(), start=1):
-        plan_page(cycle, quote(page), n)
-        for batch in cycle.ready_batches():     # creates and updates need no guard: apply as we go
-            applied += 1
-            apply_batch(cycle, quote(batch), applied)
-        if progress:
-            progress.planned(n, len(page))
-    decided = decide(cycle)
-    if progress:
-        progress.decided(decided["writes"], decided["staged"])
-    if cycle.staged and on_staged is not None and on_staged(cycle):
-        approve_staged(cycle)
-    batches = cycle.batches()
-    for i, batch in enumerate(batches, start=1):
-        apply_batch(cycle, quote(batch), applied + i)
-        if progress:
-            progress.applied(i, len(batches))
-    report = finish_cycle(cycle)
-    if progress:
-        progress.done(f"{len(report.actions)} user(s), {len(batches)} batch(es)")
-    return report
+def prefect_steps() -> Steps[Any]:
+    """pipeline.Steps whose members are the stage tasks (tasks/stages.py), looked up at each call
+    so that a test may replace one; pages and batches are quoted (not walked for futures)."""
+
+    def plan(stages: Stages[Any], page: Page, n: int) -> Any:
+        return stage_tasks.plan_page(stages, _quoted(page), n)
+
+    def apply(stages: Stages[Any], batch: Batch, n: int) -> Any:
+        return stage_tasks.apply_batch(stages, _quoted(batch), n)
+
+    return Steps(begin=stage_tasks.begin_cycle, plan_page=plan, decide=stage_tasks.decide,
+                 approve=stage_tasks.approve_staged, apply=apply, finish=stage_tasks.finish_cycle)
+
+
+def _quoted(value: T) -> T:
+    """Prefect unwraps a quote() before the task runs: to the task, and the type checker, it is the value."""
+    return cast(T, quote(value))
+
+
+class FlowObserver(Observer):
+    """A run as the Prefect UI shows it: the progress artifact, the run renamed after its kind,
+    the approval pause of staged deletions."""
+
+    def __init__(self, progress: Progress | None = None, *, on_staged: Callable[[Any], bool] | None = None,
+                 on_begun: Callable[[str], None] | None = None) -> None:
+        self.progress, self.on_staged, self.on_begun = progress, on_staged, on_begun
+        self.batches = 0
+
+    def begun(self, kind: str) -> None:
+        if self.on_begun:
+            self.on_begun(kind)
+
+    def planned(self, page: int, users: int) -> None:
+        if self.progress:
+            self.progress.planned(page, users)
+
+    def decided(self, writes: int, staged: int) -> None:
+        if self.progress:
+            self.progress.decided(writes, staged)
+
+    def approve(self, stages: Stages[Any]) -> bool:
+        return self.on_staged is not None and self.on_staged(stages)
+
+    def applied(self, batch: int, batches: int, actions: Sequence[Action]) -> None:
+        self.batches = batches
+        if self.progress:
+            self.progress.applied(batch, batches)
+
+    def done(self, result: Any) -> None:
+        if self.progress:
+            self.progress.done(f"{self.progress.users} user(s), {self.batches} batch(es)")
+
+
+def run_stages(stages: Stages[R], *, progress: Progress | None = None,
+               on_staged: Callable[[Any], bool] | None = None,
+               on_begun: Callable[[str], None] | None = None) -> R:
+    """Drive ``stages`` to the end, each stage a task (pipeline.drive)."""
+    return drive(stages, prefect_steps(), FlowObserver(progress, on_staged=on_staged, on_begun=on_begun))
 
 
 # -- results ---------------------------------------------------------------------------------------
 
 def counts_table(actions: list[Action]) -> list[dict[str, Any]]:
     """One row per action kind, one column per status, and totals."""
-    c = Counter((a.kind, a.status) for a in actions)
+    c: Counter[tuple[str, str]] = Counter((a.kind, a.status) for a in actions)
     rows = []
     for kind in ACTIONS:
         row: dict[str, Any] = {"action": kind, **{s: c.get((kind, s), 0) for s in STATUSES}}
@@ -110,14 +147,10 @@ def counts_table(actions: list[Action]) -> list[dict[str, Any]]:
     return rows
 
 
-def report_result(report: CycleReport) -> dict[str, Any]:
-    result = {"config": report.config, "cycle_id": report.cycle_id, "kind": report.kind,
-              "dry_run": report.dry_run, "counts": dict(report.counts), "job": report.job,
-              "staged": report.staged, "message": report.message}
+def report_result(report: CycleReport, procedure: str = "sync") -> ProcedureResult:
+    """The cycle's ProcedureResult, with what failed (by action and by error code) when anything did."""
     failures = failure_breakdown(report.actions)
-    if failures:
-        result["failures"] = failures
-    return result
+    return from_cycle_report(report, procedure=procedure, details={"failures": failures} if failures else None)
 
 
 def failure_breakdown(actions: list[Action]) -> dict[str, dict[str, int]]:

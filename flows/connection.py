@@ -10,8 +10,9 @@ from prefect.cache_policies import NO_CACHE
 
 from tenantsync.config import SyncConfig
 from tenantsync.ops import connection_test
+from tenantsync.results import ProcedureResult
 
-from ._common import artifact_key, outcome, resolve_config, run_name
+from ._common import artifact_key, final_state, resolve_config, run_name
 
 
 @task(name="check-connections", task_run_name="check-connections", cache_policy=NO_CACHE)
@@ -39,9 +40,9 @@ def test_connection(config: str) -> Any:
                           description=f"{cfg.name}: test connection ({'OK' if report.ok else 'FAILED'})")
     create_markdown_artifact(key=artifact_key(cfg.name, "test-connection-report"), markdown=report.render_markdown(),
                              description=f"{cfg.name}: test connection")
-    result: dict[str, Any] = report.as_dict()
-    result["status"] = "success" if report.ok else "failure"
     first = report.first_failure
     message = ("all blocking checks passed" if report.ok else
                f"{first.name}: {first.code + ' ' if first.code else ''}{first.message}" if first else "not every check ran")
-    return outcome(result, ok=report.ok, message=f"{cfg.name}: {message}")
+    result = ProcedureResult.from_dict({**report.as_dict(), "status": "success" if report.ok else "failure",
+                                        "message": f"{cfg.name}: {message}"}, procedure="test-connection")
+    return final_state(result)

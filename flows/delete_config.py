@@ -24,8 +24,9 @@ from tenantsync.ops.delete_config import (
     plan_deletion,
     restore_configuration,
 )
+from tenantsync.results import ProcedureResult
 
-from ._common import artifact_key, outcome, resolve_config, run_name
+from ._common import artifact_key, final_state, resolve_config, run_name
 from .deploy import ServerUnreachable, api_url, deployments_of, require_server
 
 
@@ -130,8 +131,9 @@ def delete_config_flow(config: str, confirm: str, archive_dir: str | None = None
     if confirm.strip() != cfg.name:
         message = f"nothing done: type the configuration's name ({cfg.name}) in confirm to delete it"
         log.warning("%s", message)
-        return outcome({"config": cfg.name, "status": "refused", "plan": p.lines(names, note)}, ok=False,
-                       message=message)
+        return final_state(ProcedureResult(procedure="delete-config", config=cfg.name, status="failure",
+                                           reason="not-confirmed", message=message,
+                                           details={"plan": p.lines(names, note)}))
     lines = p.lines(names, note)
     for line in lines:
         log.info("%s", line)
@@ -140,4 +142,4 @@ def delete_config_flow(config: str, confirm: str, archive_dir: str | None = None
                              markdown="\n".join([f"# Configuration `{cfg.name}` deleted", "", *lines, "",
                                                  f"**Done**: {result['message']}", ""]))
     log.info("%s", result["message"])
-    return outcome(result, ok=True, message=result["message"])
+    return final_state(ProcedureResult.from_dict({**result, "status": "success"}, procedure="delete-config"))

@@ -13,8 +13,9 @@ from prefect.cache_policies import NO_CACHE
 from tenantsync import reports
 from tenantsync.config import SyncConfig
 from tenantsync.ops.disable_sms import COLUMNS, SmsRepairResult, run_disable_sms, write_report
+from tenantsync.results import ProcedureResult
 
-from ._common import DEFAULT_REPORTS_DIR, artifact_key, outcome, resolve_config, run_name
+from ._common import DEFAULT_REPORTS_DIR, artifact_key, final_state, resolve_config, run_name
 from ._cycle import publish_reports
 
 CSV_NAME = "sms-sign-in.csv"
@@ -53,5 +54,5 @@ def disable_sms_flow(config: str, user_ids: list[str] | None = None, dry_run: bo
                               description=f"{cfg.name}: users skipped for SMS sign-in")
     publish_reports(cfg.name, paths)
     get_run_logger().info("%s", result.summary())
-    data: dict[str, Any] = {**result.as_dict(), "reports": paths}
-    return outcome(data, ok=not result.failed, message=result.summary())
+    return final_state(ProcedureResult.from_dict({**result.as_dict(), "reports": paths, "message": result.summary()},
+                                                 procedure="disable-sms"))

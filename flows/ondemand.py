@@ -15,10 +15,11 @@ from tenantsync.config import SyncConfig
 from tenantsync.cycle import CycleOptions, CycleReport
 from tenantsync.errors import GraphError, SetupRequired
 from tenantsync.ops import ondemand
+from tenantsync.results import ProcedureResult
 from tenantsync.service import open_cycle
 from tenantsync.store import Store
 
-from ._common import artifact_key, notifier, outcome, resolve_config, run_name
+from ._common import artifact_key, final_state, notifier, resolve_config, run_name
 from ._cycle import publish_counts, report_result, run_stages
 
 
@@ -47,13 +48,14 @@ def provision_on_demand(config: str, user_ids: list[str]) -> Any:
         create_markdown_artifact(key=artifact_key(cfg.name, "on-demand"), description=f"{cfg.name}: on demand",
                                  markdown=f"# Provision on demand: `{cfg.name}`\n\n**Test connection failed**: "
                                           f"{exc}\n")
-        result = {"config": cfg.name, "kind": "on-demand", "user_ids": list(ids), "users": users,
-                  "status": "failure", "error": {"code": exc.code, "message": exc.message}}
-        return outcome(result, ok=False, message=f"{cfg.name}: {exc}")
+        return final_state(ProcedureResult(
+            procedure="on-demand", config=cfg.name, status="failure", reason=exc.kind.value, kind="on-demand",
+            message=f"{cfg.name}: {exc}", details={"user_ids": list(ids), "users": users,
+                                                   "error": {"code": exc.code, "message": exc.message}}))
     except SetupRequired as exc:    # a permission is missing or the anchor is not set up: nothing ran
-        result = {"config": cfg.name, "kind": "on-demand", "user_ids": list(ids), "users": [],
-                  "status": "failure", "message": str(exc), "missing": exc.missing}
-        return outcome(result, ok=False, message=str(exc))
+        return final_state(ProcedureResult(
+            procedure="on-demand", config=cfg.name, status="failure", reason="setup-required", kind="on-demand",
+            message=str(exc), details={"user_ids": list(ids), "users": [], "missing": exc.missing}))
     return _finished(cfg, ids, report)
 
 
@@ -62,11 +64,9 @@ def _finished(cfg: SyncConfig, ids: Sequence[str], report: CycleReport) -> State
     create_markdown_artifact(key=artifact_key(cfg.name, "on-demand"), markdown=markdown,
                              description=f"{cfg.name}: provision on demand, {len(ids)} user(s)")
     publish_counts(cfg.name, report.actions, f"{cfg.name} on-demand cycle {report.cycle_id}")
-    result: dict[str, Any] = report_result(report)
-    result["user_ids"] = list(ids)
-    result["users"] = ondemand.result_per_user(report)
-    failures = report.counts.get("failure", 0)
-    result["status"] = "failure" if failures else "success"
-    replies = ", ".join(f"{u['sourceId']}: {u['reply']['result']}" for u in result["users"])
+    result = report_result(report, procedure="on-demand")
+    users = ondemand.result_per_user(report)
+    result.details.update(user_ids=list(ids), users=users)
+    replies = ", ".join(f"{u['sourceId']}: {u['reply']['result']}" for u in users)
     get_run_logger().info("on demand %s: %s", cfg.name, replies)
-    return outcome(result, ok=not failures, message=f"{cfg.name} on demand: {replies}")
+    return final_state(result, message=f"{cfg.name} on demand: {replies}")

@@ -13,9 +13,10 @@ from prefect.cache_policies import NO_CACHE
 from tenantsync import reports
 from tenantsync.config import SyncConfig
 from tenantsync.ops.repair import RepairResult, run_repair
+from tenantsync.results import ProcedureResult
 from tenantsync.store import Store
 
-from ._common import DEFAULT_REPORTS_DIR, artifact_key, outcome, resolve_config, run_name
+from ._common import DEFAULT_REPORTS_DIR, artifact_key, final_state, resolve_config, run_name
 from ._cycle import publish_reports
 from .ondemand import provision_users
 
@@ -50,9 +51,10 @@ def _finished(cfg: SyncConfig, result: RepairResult, paths: dict[str, str]) -> A
                               table=[{k: r.get(k, "") for k in ("DisplayName", "id", "oldUpn", "newUpn", "outcome", "why")}
                                      for r in result.rows], description=f"{cfg.name}: before/after")
     publish_reports(cfg.name, paths)
-    data: dict[str, Any] = {
-        "config": cfg.name, "pending": len(result.pending), "repaired": result.repaired,
-        "already_correct": result.count("already correct"), "not_repaired": result.count("not repaired"),
-        "summary": result.summary(), "rows": result.rows, "cycles": [r.cycle_id for r in result.reports],
-        "reports": paths, "status": "failure" if result.failed else "success"}
-    return outcome(data, ok=not result.failed, message=result.summary())
+    return final_state(ProcedureResult(
+        procedure="repair-upn", config=cfg.name, status="failure" if result.failed else "success",
+        message=result.summary(), details={
+            "pending": len(result.pending), "repaired": result.repaired,
+            "already_correct": result.count("already correct"), "not_repaired": result.count("not repaired"),
+            "summary": result.summary(), "rows": result.rows, "cycles": [r.cycle_id for r in result.reports],
+            "reports": paths}))

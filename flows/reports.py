@@ -9,8 +9,9 @@ import yaml
 from prefect import flow
 
 from tasks.reports import export_all_reports
+from tenantsync.results import ProcedureResult
 
-from ._common import DEFAULT_REPORTS_DIR, artifact_key, file_uri, outcome, resolve_config, run_name
+from ._common import DEFAULT_REPORTS_DIR, artifact_key, file_uri, final_state, resolve_config, run_name
 
 
 def is_user_source(config: str) -> bool:
@@ -33,8 +34,10 @@ def _export_user_source(config: str, out_dir: str) -> Any:
     for name, path in paths.items():
         create_link_artifact(key=artifact_key(cfg.name, "report", name), link=file_uri(path),
                              link_text=f"{name}: {path}", description=f"{cfg.name}: {name}")
-    result: dict[str, Any] = {"config": cfg.name, "out_dir": out_dir, "files": paths, "status": "success"}
-    return outcome(result, ok=True, message=f"{cfg.name}: {len(paths)} directory report files in {out_dir}")
+    return final_state(ProcedureResult(
+        procedure="report", config=cfg.name, status="success",
+        message=f"{cfg.name}: {len(paths)} directory report files in {out_dir}",
+        details={"out_dir": out_dir, "files": paths}))
 
 
 @flow(name="export-reports", flow_run_name=run_name("reports"),
@@ -53,6 +56,7 @@ def export_reports(config: str, out_dir: str = DEFAULT_REPORTS_DIR) -> Any:
             create_link_artifact(key=artifact_key(cfg.name, "report", name), link=file_uri(paths[name]),
                                  link_text=f"{name}: {paths[name]}", description=f"{cfg.name}: {name}")
     cycles = sum(1 for k in paths if k.endswith("/provisioning-log"))
-    result: dict[str, Any] = {"config": cfg.name, "out_dir": out_dir, "cycle_count": cycles, "files": paths,
-                              "status": "success"}
-    return outcome(result, ok=True, message=f"{cfg.name}: {len(paths)} files for {cycles} cycle(s) in {out_dir}")
+    return final_state(ProcedureResult(
+        procedure="report", config=cfg.name, status="success",
+        message=f"{cfg.name}: {len(paths)} files for {cycles} cycle(s) in {out_dir}",
+        details={"out_dir": out_dir, "cycle_count": cycles, "files": paths}))

@@ -10,8 +10,9 @@ from prefect.cache_policies import NO_CACHE
 
 from tenantsync.config import SyncConfig
 from tenantsync.ops import setup
+from tenantsync.results import ProcedureResult
 
-from ._common import artifact_key, outcome, resolve_config, run_name
+from ._common import artifact_key, final_state, resolve_config, run_name
 
 
 @task(name="setup-tenants", task_run_name="setup-tenants", cache_policy=NO_CACHE)
@@ -36,7 +37,7 @@ def setup_config(config: str, dry_run: bool = False) -> Any:
     create_markdown_artifact(key=artifact_key(cfg.name, "setup"), markdown=render_markdown(result),
                              description=f"{cfg.name}: setup{' (dry run)' if dry_run else ''}")
     get_run_logger().info("%s", report.message)
-    return outcome(result, ok=report.ok, message=report.message)
+    return final_state(ProcedureResult.from_dict(result, procedure="setup"))
 
 
 def render_markdown(result: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
-from prefect.states import Completed, Running, State
+from prefect.states import Running, State
 from pydantic import Field
 
 from tasks.limits import CycleBusy, cycle_lock
@@ -22,6 +22,7 @@ from tenantsync.config import SyncConfig
 from tenantsync.cycle import Cycle, CycleOptions, CycleReport
 from tenantsync.errors import GraphError, QuarantinedError, SetupRequired
 from tenantsync.quarantine import WHAT_TO_DO, JobKeeper
+from tenantsync.results import ProcedureResult
 from tenantsync.service import open_cycle
 from tenantsync.store import Store
 from tenantsync.store.locks import Lease
@@ -30,8 +31,8 @@ from ._common import (
     DEFAULT_REPORTS_DIR,
     artifact_key,
     file_uri,
+    final_state,
     notifier,
-    outcome,
     rename_run,
     resolve_config,
     run_name,
@@ -174,31 +175,32 @@ def _back_to_running() -> None:
 
 # -- outcomes --------------------------------------------------------------------------------------
 
-def what_to_do(result: dict[str, Any]) -> str:
-    job, counts = result.get("job") or {}, result.get("counts") or {}
+def what_to_do(result: ProcedureResult) -> str:
+    job = result.job or {}
     q = job.get("quarantine") or {}
-    if result.get("status") == "busy":
+    if result.reason == "busy":
         return ("Wait for the other cycle to end; if it is paused for approval, approve or reject its "
                 "staged deletions in the Prefect UI (or cancel it).")
     if q:
         return WHAT_TO_DO.get(q.get("reason", ""), WHAT_TO_DO["default"])
-    if result.get("dry_run"):
+    if result.dry_run:
         return "Nothing was written (dry run). Run again without dry_run to apply these actions."
-    if counts.get("failure"):
+    if result.counts.get("failure"):
         return ("Some users failed: read provisioning-log.csv (errorCode, reason). They are retried in "
                 "later cycles at growing intervals; fix the cause to stop the failures.")
     return "Nothing to do."
 
 
-def summary_markdown(result: dict[str, Any], paths: dict[str, str], failures: list[str] | None = None) -> str:
-    c = result.get("counts") or {}
-    title = f"# Sync cycle `{result['config']}`: {result.get('kind', '')}" + (" (dry run)" if result.get("dry_run") else "")
-    lines = [title, "", f"**{'OK' if result.get('ok') else 'Needs attention'}**: {result.get('message') or ''}", ""]
+def summary_markdown(result: ProcedureResult, paths: dict[str, str], failures: list[str] | None = None) -> str:
+    c = result.counts
+    title = f"# Sync cycle `{result.config}`: {result.kind or ''}" + (" (dry run)" if result.dry_run else "")
+    lines = [title, "", f"**{'OK' if result.ok else 'Needs attention'}**: {result.message}", ""]
     if c:
         lines += ["| " + " | ".join(c) + " |", "|" + "---|" * len(c), "| " + " | ".join(str(v) for v in c.values()) + " |", ""]
-    if result.get("staged"):
-        lines += [f"**{result['staged']} deletions are staged** (not applied); see pending-deletions.csv.", ""]
-    lines += ["## Job status", "", quarantine_text(result.get("job") or {}), ""]
+    staged = result.details.get("staged")
+    if staged:
+        lines += [f"**{staged} deletions are staged** (not applied); see pending-deletions.csv.", ""]
+    lines += ["## Job status", "", quarantine_text(result.job or {}), ""]
     lines += failures or []
     lines += ["", "## What to do", "", what_to_do(result), ""]
     if paths:
@@ -216,70 +218,66 @@ def _export(cfg: SyncConfig, cycle_id: str, reports_dir: str) -> dict[str, str]:
         return {}
 
 
-def _publish(cfg: SyncConfig, result: dict[str, Any], actions: list, paths: dict[str, str]) -> None:
-    publish_counts(cfg.name, actions, f"{cfg.name} cycle {result.get('cycle_id', '')}: actions by status")
+def _publish(cfg: SyncConfig, result: ProcedureResult, actions: list, paths: dict[str, str]) -> None:
+    publish_counts(cfg.name, actions, f"{cfg.name} cycle {result.cycle_id or ''}: actions by status")
     create_markdown_artifact(key=artifact_key(cfg.name, "summary"),
                              markdown=summary_markdown(result, paths, failures_md(actions)),
                              description=f"{cfg.name}: cycle summary")
     publish_reports(cfg.name, paths)
-    result["reports"] = paths
+    result.details["reports"] = paths
 
 
 def _finished(cfg: SyncConfig, report: CycleReport, reports_dir: str) -> State:
     result = report_result(report)
     paths = _export(cfg, report.cycle_id, reports_dir)
-    quarantined = report.job.get("code") in ("Quarantine", "Disabled")
-    ok = not report.failed
-    result["ok"] = ok
-    result["status"] = "quarantined" if quarantined else ("failure" if not ok else "success")
     _publish(cfg, result, report.actions, paths)
-    message = report.message or ("done" if ok else "failures: see provisioning-log.csv")
+    message = report.message or ("done" if result.ok else "failures: see provisioning-log.csv")
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items() if v)
     text = f"{cfg.name} {report.kind} cycle: {counts or 'nothing to do'}. {message}".strip()
-    if quarantined:
-        return outcome(result, ok=False, message=text, name="Quarantined")
-    if not ok:       # per-object failures: escrowed and retried later; the job itself is fine
-        return Completed(name="CompletedWithFailures", message=text, data=result)
-    return outcome(result, ok=True, message=text)
+    if result.reason in ("quarantined", "staged-deletions"):     # the job ended quarantined (or disabled)
+        return final_state(result, message=text, name="Quarantined")
+    if result.failed:       # per-object failures: escrowed and retried later; the job itself is fine
+        return final_state(result, message=text, name="CompletedWithFailures", completed=True)
+    return final_state(result, message=text)
 
 
 def _skipped(cfg: SyncConfig, store: Store, exc: QuarantinedError | CycleBusy) -> State:
     """Nothing ran: the job is quarantined and not yet due, or another cycle of the configuration
     holds the lock. Completed ('Skipped') so that every scheduled run of a quarantined job is not
-    one more failure; ok=False so the command line exits non-zero."""
-    busy = isinstance(exc, CycleBusy)
-    result = {"config": cfg.name, "kind": "skipped", "cycle_id": "", "dry_run": False, "counts": {},
-              "job": JobKeeper.describe(store.job(cfg.name)), "staged": len(store.staged(cfg.name)),
-              "message": str(exc), "ok": False, "status": "busy" if busy else "quarantined"}
+    one more failure; the result says skipped (busy or quarantined), so the command line exits 1."""
+    reason = "busy" if isinstance(exc, CycleBusy) else "quarantined"
+    result = ProcedureResult(procedure="sync", config=cfg.name, status="skipped", reason=reason, kind="skipped",
+                             cycle_id="", message=str(exc), job=JobKeeper.describe(store.job(cfg.name)),
+                             details={"staged": len(store.staged(cfg.name))})
     create_markdown_artifact(key=artifact_key(cfg.name, "summary"), markdown=summary_markdown(result, {}),
-                             description=f"{cfg.name}: skipped ({'busy' if busy else 'quarantined'})")
+                             description=f"{cfg.name}: skipped ({reason})")
     get_run_logger().warning("%s", exc)
-    return Completed(name="Skipped", message=str(exc), data=result)
+    return final_state(result, name="Skipped", completed=True)
 
 
 def _refused(cfg: SyncConfig, dry_run: bool, exc: SetupRequired) -> State:
     """The preflight refused: a permission is missing or the anchor extension cannot be set up.
     Nothing was written, not even a cycle record."""
-    result = {"config": cfg.name, "kind": "refused", "cycle_id": "", "dry_run": dry_run, "counts": {},
-              "job": {}, "staged": 0, "message": str(exc), "status": "failure", "missing": exc.missing}
+    result = ProcedureResult(procedure="sync", config=cfg.name, status="failure", reason="setup-required",
+                             kind="refused", cycle_id="", dry_run=dry_run, job={}, message=str(exc),
+                             details={"staged": 0, "missing": exc.missing})
     create_markdown_artifact(key=artifact_key(cfg.name, "summary"), markdown=(
         f"# Sync cycle `{cfg.name}`: not started\n\n{_md(str(exc))}\n\nRun `tenantsync setup CONFIG` "
         "(or the setup deployment) once the credentials allow it.\n"), description=f"{cfg.name}: refused")
     get_run_logger().error("%s", exc)
-    return outcome(result, ok=False, message=str(exc))
+    return final_state(result)
 
 
 def _failed(cfg: SyncConfig, store: Store, cycle: Cycle | None, exc: GraphError, reports_dir: str) -> State:
     """A failure on a tenant itself (credentials, permissions, connection): no cycle could run."""
     cycle_id = cycle.cycle_id if cycle else ""
     job = JobKeeper.describe(store.job(cfg.name))
-    actions = cycle.actions if cycle else []
-    result = {"config": cfg.name, "kind": cycle.kind if cycle else "", "cycle_id": cycle_id,
-              "dry_run": cycle.opt.dry_run if cycle else False, "counts": {}, "job": job, "staged": 0,
-              "message": str(exc), "status": "failure",
-              "error": {"status": exc.status, "code": exc.code, "message": exc.message, "kind": exc.kind.value}}
-    paths = _export(cfg, cycle_id, reports_dir)
-    result["ok"] = False
-    _publish(cfg, result, actions, paths)
     quarantined = job.get("code") == "Quarantine"
-    return outcome(result, ok=False, message=f"{cfg.name}: {exc}", name="Quarantined" if quarantined else None)
+    result = ProcedureResult(
+        procedure="sync", config=cfg.name, status="failure", reason="quarantined" if quarantined else exc.kind.value,
+        kind=cycle.kind if cycle else "", cycle_id=cycle_id, dry_run=cycle.opt.dry_run if cycle else False,
+        job=job, message=str(exc), details={"staged": 0, "error": {"status": exc.status, "code": exc.code,
+                                                                   "message": exc.message, "kind": exc.kind.value}})
+    paths = _export(cfg, cycle_id, reports_dir)
+    _publish(cfg, result, cycle.actions if cycle else [], paths)
+    return final_state(result, message=f"{cfg.name}: {exc}", name="Quarantined" if quarantined else None)

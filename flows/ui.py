@@ -32,10 +32,11 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 POOL = "tenantsync-process"
 SAMPLE_TOKENS = {"EMEA_TOKEN": "emea-token", "US_TOKEN": "us-token", "HQ_TOKEN": "hq-token"}
+LABEL = "make ui"                   # the prefix of every line printed (flows.cluster: "make cluster")
 
 
 def _log(text: str) -> None:
-    print(f"[make ui] {text}", flush=True)
+    print(f"[{LABEL}] {text}", flush=True)
 
 
 def _answers(url: str, timeout: float = 1.0) -> bool:
@@ -112,15 +113,16 @@ def run(cmd: list[str], env: dict[str, str], what: str) -> None:
         raise SystemExit(f"{what} failed (status {done.returncode}):\n{done.stdout[-3000:]}")
 
 
-def setup(env: dict[str, str]) -> None:
-    """Work pool, block types and deployments on the server of env's PREFECT_API_URL (idempotent)."""
+def setup(env: dict[str, str], configs: list[str] | None = None) -> None:
+    """Work pool, block types and deployments on the server of env's PREFECT_API_URL (idempotent):
+    those of ``configs``, default every configuration of data/configs."""
     pools = subprocess.run(prefect_cmd("work-pool", "inspect", POOL), cwd=REPO, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if pools.returncode != 0:
         run(prefect_cmd("work-pool", "create", POOL, "--type", "process"), env, f"creating work pool {POOL}")
     run(prefect_cmd("block", "register", "-m", "blocks"), env, "registering block types")
-    run([sys.executable, "-m", "tenantsync", "deploy", "--work-pool", POOL], env,
-        "deploying the configurations of data/configs (tenantsync deploy)")
+    run([sys.executable, "-m", "app", "deploy", *(configs or []), "--work-pool", POOL], env,
+        f"deploying {' '.join(configs) if configs else 'the configurations of data/configs'} (tenantsync deploy)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,7 @@ def fits(cfg: Any, name: str | None) -> bool:
     if explicit:
         return name == explicit
     m = EXTENSION_RE.fullmatch(name)
-    return bool(m) and m.group(2) == cfg.settings.anchor_extension
+    return m is not None and m.group(2) == cfg.settings.anchor_extension
 
 
 def recorded_anchor(cfg: Any, store: Any) -> str | None:

@@ -1,4 +1,5 @@
-"""The sync configuration file (DESIGN.md contract), validated before anything is read or written."""
+"""The sync configuration file (docs/contracts.md#sync-configuration-file), validated before anything
+is read or written."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from .yamlfile import FILE_KEY, Loc, dotted, expand_connection_urls, expand_env_
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_MAPPINGS_FILE = DATA_DIR / "default_mappings.yaml"
 
-# Entra's scoping-filter operators, written as the portal writes them (reference §1.3).
+# Entra's scoping-filter operators, written as the portal writes them
+# (define-conditional-rules-for-provisioning-user-accounts; docs/entra-behaviour.md#scoping-filter-operators).
 OPERATORS = ("&", "!&", "ENDS_WITH", "EQUALS", "Greater_Than", "Greater_Than_OR_EQUALS", "Includes",
              "IS FALSE", "IS NOT NULL", "IS NULL", "IS TRUE", "NOT EQUALS", "NOT REGEX MATCH",
              "REGEX MATCH")
@@ -121,8 +123,8 @@ class Target(_Strict):
 
 
 class Settings(_Strict):
-    interval_minutes: int = Field(40, ge=1, le=1440)
-    deletion_threshold: int = Field(500, ge=0)
+    interval_minutes: int = Field(default=40, ge=1, le=1440)
+    deletion_threshold: int = Field(default=500, ge=0)
     notification_email: str | None = None
     on_leave_scope: Literal["delete", "disable"] = "delete"
     # The durable anchor left on each target user: a directory extension holding
@@ -132,9 +134,9 @@ class Settings(_Strict):
     # (or the first cycle) registers `anchor_extension` on the target connection's own application
     # and keeps the full name in the state store. `anchor_attribute` names an extension that is
     # already registered instead (e.g. one shared with another tool).
-    anchor_extension: str = Field(ANCHOR_EXTENSION, max_length=100)
+    anchor_extension: str = Field(default=ANCHOR_EXTENSION, max_length=100)
     anchor_attribute: str | None = None
-    batch_size: int = Field(200, ge=1, le=5000)
+    batch_size: int = Field(default=200, ge=1, le=5000)
 
     @field_validator("anchor_extension")
     @classmethod

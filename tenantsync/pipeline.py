@@ -10,6 +10,15 @@ The cross-tenant cycle (``tenantsync.cycle.Cycle``) and the user source
 Prefect each stage is a plain method call (``DIRECT``); the Prefect layer (``flows/_cycle.py``)
 passes ``Steps`` whose members are Prefect tasks, so a page or a batch is one task run with its
 own retries, and an ``Observer`` that feeds the progress artifact and the approval pause.
+
+Failures and retries. A stage that raises leaves the run as it was before the call whenever the
+error is transient (a retryable GraphError): ``begin``, ``plan_page`` and ``apply`` may be called
+again with the same argument, which is what a Prefect task retry does. ``apply(batch,
+final=False)`` hands a batch back that way when some of its writes are still refused for a
+passing reason (after the Graph connector's and the target's own retries); with ``final=True``
+(the default, and a task's last attempt) it records them as failures and returns. When a stage
+raises out of its step (no retry left, or no retry at all), ``drive`` calls ``fail`` -- the run
+is recorded as failed -- and re-raises.
 """
 
 from __future__ import annotations
@@ -38,8 +47,9 @@ class Stages(Protocol[R_co]):
     def decide(self) -> str: ...                       # guards; returns the message ("" when none)
     def approve_staged(self) -> int: ...               # an administrator approved the staged deletions
     def batches(self) -> list[Batch]: ...              # every write not applied yet
-    def apply(self, batch: Batch) -> list[Action]: ...
+    def apply(self, batch: Batch, *, final: bool = True) -> list[Action]: ...   # module docstring
     def finish(self) -> R_co: ...
+    def fail(self, error: BaseException) -> None: ...  # a stage raised: record the run as failed
 
 
 @dataclass(frozen=True)
@@ -74,24 +84,28 @@ def drive(stages: Stages[R], steps: Steps[R] | None = None, observer: Observer |
     """Run ``stages`` from begin to finish; the only copy of the stage order."""
     steps = steps or DIRECT
     seen = observer or Observer()
-    seen.begun(steps.begin(stages))
-    applied = 0
-    for n, page in enumerate(stages.pages(), start=1):
-        steps.plan_page(stages, page, n)
-        for batch in stages.ready_batches():     # creates and updates need no guard: applied as we go
-            applied += 1
-            steps.apply(stages, batch, applied)
-        seen.planned(n, len(page))
-    steps.decide(stages)
-    batches = stages.batches()
-    seen.decided(sum(len(b) for b in batches), len(stages.staged))
-    if stages.staged and seen.approve(stages):
-        steps.approve(stages)
+    try:
+        seen.begun(steps.begin(stages))
+        applied = 0
+        for n, page in enumerate(stages.pages(), start=1):
+            steps.plan_page(stages, page, n)
+            for batch in stages.ready_batches():     # creates and updates need no guard: applied as we go
+                applied += 1
+                steps.apply(stages, batch, applied)
+            seen.planned(n, len(page))
+        steps.decide(stages)
         batches = stages.batches()
-    for i, batch in enumerate(batches, start=1):
-        steps.apply(stages, batch, applied + i)
-        seen.applied(i, len(batches), batch)
-    result = steps.finish(stages)
+        seen.decided(sum(len(b) for b in batches), len(stages.staged))
+        if stages.staged and seen.approve(stages):
+            steps.approve(stages)
+            batches = stages.batches()
+        for i, batch in enumerate(batches, start=1):
+            steps.apply(stages, batch, applied + i)
+            seen.applied(i, len(batches), batch)
+        result = steps.finish(stages)
+    except BaseException as exc:
+        stages.fail(exc)
+        raise
     seen.done(result)
     return result
 

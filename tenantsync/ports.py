@@ -1,18 +1,33 @@
 """The small protocols the stages are written against: a source, a target, a store.
 
-``Cycle`` (tenantsync/cycle.py) receives one of each and builds none of them. The Entra target
+``Cycle`` (tenantsync/cycle.py) receives one of each and builds none of them
+(``cycle.entra_cycle`` builds the Entra pair from two Graph clients). The Entra target
 (connectors/entra_target.py) and the application-directory target (usersource/target.py) both
 implement ``Target``; each keeps its own concerns (invitations and anchors for Entra, the
 invitation outbox and notifications for the directory) behind it.
+
+``Store`` lists what the cross-tenant cycle asks of the state store, grouped by area; the SQL
+store (tenantsync/store/) implements all of it, a test may implement a part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .errors import GraphError
 from .model import Action
 
+if TYPE_CHECKING:
+    from .stages.matching import TargetIndex
+    from .store.types import JobStatus, Link
+
+User = dict[str, Any]
+
+
+# -- the target ------------------------------------------------------------------------------------
 
 @runtime_checkable
 class Target(Protocol):
@@ -21,4 +36,149 @@ class Target(Protocol):
     def apply(self, actions: Sequence[Action]) -> Sequence[Action]: ...
 
 
-__all__ = ["Target"]
+@dataclass(slots=True)
+class Refused:
+    """A write refused for a passing reason (429, 5xx, no answer): worth another try."""
+
+    action: Action
+    before: str                   # its reason before the failure (restored for the next try)
+    retry_after: float | None
+    status: int                   # Graph's answer (0: none)
+
+    def restore(self) -> Action:
+        """Back to its planned state (status success, reason before), to be sent again."""
+        self.action.status, self.action.error_code, self.action.reason = "success", "", self.before
+        return self.action
+
+
+class TenantTarget(Target, Protocol):
+    """A Microsoft Entra tenant as the cross-tenant cycle's target (connectors/entra_target.py)."""
+
+    # Called once invitations exist, before their PATCH, so links are recorded first.
+    on_invited: Callable[[list[Action]], None] | None
+    transient: list[Refused]        # after apply: writes still refused for a passing reason
+    stopped: GraphError | None      # after apply: a 401/403 on a whole $batch, nothing more was sent
+
+    def initial_domain(self) -> str: ...
+    def index_all(self) -> TargetIndex: ...
+    def lookup(self, linked_ids: Iterable[str],
+               unlinked: Mapping[str, tuple[str, str | None]]) -> TargetIndex: ...
+    def fetch(self, target_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+    def set_managers(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]: ...
+    def current_managers(self, target_ids: Iterable[str]) -> dict[str, str | None]: ...
+
+
+# -- the source ------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class MembershipRead:
+    full: dict[str, set[str]] | None = None             # a full read: group -> direct user members
+    added: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    delta_link: str | None = None
+
+
+@dataclass(slots=True)
+class SmsRead:
+    ready: set[str] = field(default_factory=set)            # mobile method's smsSignInState is ready
+    failed: dict[str, GraphError] = field(default_factory=dict)   # could not be read: an error
+
+
+class Source(Protocol):
+    """What the cross-tenant cycle reads from its source tenant (connectors/entra_source.py)."""
+
+    def user_pages(self, link: str | None) -> Iterator[tuple[list[User], str | None]]: ...
+    def memberships(self, group_ids: Sequence[str], link: str | None) -> MembershipRead: ...
+    def get_users(self, ids: Iterable[str]) -> dict[str, User | None]: ...
+    def member_of(self, ids: Iterable[str]) -> dict[str, set[str]]: ...
+    def sms_sign_in(self, ids: Iterable[str]) -> SmsRead: ...
+
+
+# -- the state store, by area ----------------------------------------------------------------------
+
+class LinkStore(Protocol):
+    """Source user -> target user links (store/links.py)."""
+
+    def links(self, config: str) -> dict[str, Link]: ...
+    def links_for(self, config: str, source_ids: Iterable[str]) -> dict[str, Link]: ...
+    def count_links(self, config: str, states: Iterable[str] = ...) -> int: ...
+    def pending_links(self, config: str) -> list[str]: ...
+    def upsert_links(self, config: str, links: Iterable[Link]) -> None: ...
+    def delete_links(self, config: str, source_ids: Iterable[str]) -> None: ...
+
+
+class SourceState(Protocol):
+    """What the source looked like: delta links, user snapshots, memberships, configuration digest."""
+
+    def watermarks(self, config: str) -> dict[str, str]: ...
+    def save_watermarks(self, config: str, marks: Mapping[str, str]) -> None: ...
+    def snapshots(self, config: str, ids: Iterable[str] | None = None) -> dict[str, User]: ...
+    def save_snapshots(self, config: str, users: Mapping[str, User]) -> None: ...
+    def replace_snapshots(self, config: str, users: Mapping[str, User]) -> None: ...
+    def remove_snapshots(self, config: str, ids: Iterable[str]) -> None: ...
+    def memberships(self, config: str) -> dict[str, set[str]]: ...
+    def replace_memberships(self, config: str, members: Mapping[str, set[str]]) -> None: ...
+    def config_fingerprint(self, config: str) -> dict[str, str] | None: ...
+    def save_config_fingerprint(self, config: str, parts: Mapping[str, str], cycle_id: str) -> None: ...
+
+
+class RetryState(Protocol):
+    """Users to look at again: escrows (failed, retried later), re-evaluation marks, staged deletions."""
+
+    def escrows_due(self, config: str, now: datetime) -> dict[str, dict[str, Any]]: ...
+    def record_failures(self, config: str, failures: Mapping[str, str], now: datetime) -> None: ...
+    def clear_escrows(self, config: str, source_ids: Iterable[str]) -> None: ...
+    def reevaluations(self, config: str) -> dict[str, str]: ...
+    def request_reevaluation(self, config: str, source_ids: Iterable[str], reason: str) -> None: ...
+    def clear_reevaluations(self, config: str, source_ids: Iterable[str] | None = None) -> None: ...
+    def stage_deletions(self, config: str, cycle_id: str, rows: Sequence[dict[str, Any]]) -> None: ...
+    def clear_staged(self, config: str, source_ids: Iterable[str] | None = None) -> None: ...
+
+
+class JobStore(Protocol):
+    """The job's status and what decides it (quarantine.py)."""
+
+    def job(self, config: str) -> JobStatus: ...
+    def save_job(self, config: str, job: JobStatus) -> None: ...
+    def record_notification(self, config: str, kind: str, subject: str, body: str,
+                            recipient: str | None) -> None: ...
+    def count_escrows(self, config: str) -> int: ...
+    def count_reference_escrows(self, config: str) -> int: ...
+    def count_job_objects(self, config: str) -> int: ...
+
+
+class RunRecords(Protocol):
+    """Cycle records and the provisioning log (store/cycles.py, store/log.py)."""
+
+    def start_cycle(self, config: str, kind: str, *, dry_run: bool = False) -> str: ...
+    def finish_cycle(self, config: str, cycle_id: str, *, counts: Mapping[str, int], status: str,
+                     job: JobStatus, error: str | None = None) -> None: ...
+    def close_abandoned(self, config: str, *, found_by: str = "") -> list[dict[str, Any]]: ...
+    def logged_counts(self, config: str, cycle_id: str) -> dict[str, int]: ...
+    def log_mark(self) -> int: ...
+    def append_log(self, config: str, rows: Sequence[dict[str, Any]], *,
+                   replacing: Sequence[str] = (), since: int = 0) -> None: ...
+    def created_for(self, config: str, source_ids: Sequence[str]) -> set[str]: ...
+
+
+class ReferenceState(Protocol):
+    """Manager references waiting for their manager, and their escrows (references.py)."""
+
+    def resolvable_references(self, config: str, attribute: str, now: datetime) -> dict[str, str]: ...
+    def save_pending_references(self, config: str, attribute: str, refs: Mapping[str, str]) -> None: ...
+    def drop_pending_references(self, config: str, attribute: str, source_ids: Iterable[str]) -> None: ...
+    def record_reference_failures(self, config: str, attribute: str, failures: Mapping[str, str],
+                                  now: datetime) -> None: ...
+    def clear_reference_escrows(self, config: str, attribute: str, source_ids: Iterable[str]) -> None: ...
+
+
+class Store(LinkStore, SourceState, RetryState, JobStore, RunRecords, ReferenceState, Protocol):
+    """Everything a cross-tenant cycle keeps between runs."""
+
+    def refuse_if_deleted(self, config: str) -> None: ...
+    def reset(self, config: str, *, watermarks: bool = True, escrows: bool = True,
+              quarantine: bool = True, links: bool = False) -> None: ...
+
+
+__all__ = ["JobStore", "LinkStore", "MembershipRead", "Refused", "ReferenceState", "RetryState",
+           "RunRecords", "SmsRead", "Source", "SourceState", "Store", "Target", "TenantTarget", "User"]

@@ -1,4 +1,5 @@
-"""The job's synchronizationStatus (reference §5): quarantine entry, backoff, release, notification.
+"""The job's synchronizationStatus (docs/entra-behaviour.md#quarantine): quarantine entry, backoff,
+release, notification.
 
 Escrow thresholds are counted over the job, not per cycle (application-provisioning-quarantine-status,
 "Escrow thresholds": "a job with 4,000 failures wouldn't go into quarantine"; restarting with
@@ -24,15 +25,16 @@ from typing import Any
 
 from .config import SyncConfig
 from .errors import GraphError, QuarantinedError
+from .ports import JobStore
 from .stages import guard
 from .stages.guard import next_attempt, quarantine_expired
-from .store import JobStatus, Quarantine, Store
+from .store import JobStatus, Quarantine
 
 Notify = Callable[[str, str], None]          # (subject, body) -> sends to notification_email
 
 
 class JobKeeper:
-    def __init__(self, store: Store, cfg: SyncConfig, *, notify: Notify | None = None,
+    def __init__(self, store: JobStore, cfg: SyncConfig, *, notify: Notify | None = None,
                  clock: Callable[[], datetime] | None = None):
         self.store, self.cfg, self.notify = store, cfg, notify
         self.now = clock or (lambda: datetime.now(UTC))
@@ -162,7 +164,7 @@ class JobEscrows:
         return text + " (escrow thresholds: quarantine status documentation)"
 
 
-def job_escrows(store: Store, config: str) -> JobEscrows:
+def job_escrows(store: JobStore, config: str) -> JobEscrows:
     failed, reference = store.count_escrows(config), store.count_reference_escrows(config)
     evaluated = guard.ESCROW_EVALUATION_MIN <= failed <= guard.ESCROW_BASE_LIMIT
     return JobEscrows(failed, reference, store.count_job_objects(config) if evaluated else 0)

@@ -1,4 +1,5 @@
-"""Turns planned/applied Actions into provisioning-log rows and cycle counts (reference §9)."""
+"""Turns planned/applied Actions into provisioning-log rows and cycle counts (provisioningObjectSummary;
+docs/entra-behaviour.md#provisioning-logs)."""
 
 from __future__ import annotations
 

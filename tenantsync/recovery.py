@@ -1,11 +1,7 @@
 """What keeps a cycle's writes and its audit trail whole when requests fail or the process dies.
 
-Writes (the cycle's apply step):
-- ``retry_transient``: a write refused for a passing reason (429, 5xx, no answer) after the Graph
-  connector's own per-item retries is tried again within the same cycle, after its Retry-After
-  (else a short backoff), a bounded number of rounds, before it waits for the next cycle as an
-  escrow. Microsoft's throttling page ("Best practices to handle throttling"): wait the number of
-  seconds in Retry-After, then retry.
+Writes (the cycle's apply step; a write refused for a passing reason is tried again by the
+target itself, connectors/entra_target.py):
 - ``INVITING``: before its invitation is sent, a user is marked for evaluation again
   (store/reevaluations.py) and the mark is cleared once its link is recorded. A process killed
   in between leaves the mark, so the next incremental cycle evaluates the user although
@@ -18,18 +14,16 @@ Audit trail:
   its PATCH (store/log.py). A cycle killed in between keeps the create row; the cycle that
   completes the user logs an ``update`` whose reason says so (``complete_pending``). So the log
   tells "created by cycle X, completed by cycle Y" as one create row in X and one update row in Y.
-- ``closes_on_error``: a cycle step that raises closes the cycle as ``failure`` with the reason
-  (type and message) and the counts of the rows it had logged; a cycle whose process was killed
-  is closed as ``crashed`` by the next cycle's begin (store/cycles.py, ``close_abandoned``).
+- ``close_failed``: a cycle whose stage raised is closed as ``failure`` with the reason (type and
+  message) and the counts of the rows it had logged (the stage loop calls ``Cycle.fail``,
+  pipeline.py); a cycle whose process was killed is closed as ``crashed`` by the next cycle's
+  begin (store/cycles.py, ``close_abandoned``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,46 +33,21 @@ from .model import Action
 from .records import log_rows
 
 if TYPE_CHECKING:
-    from .connectors.entra_target import EntraTarget
+    from .ports import RunRecords
     from .store import Link
 
 log = logging.getLogger("tenantsync.cycle")
 
-ROUNDS = 2                 # extra rounds within the cycle for writes refused for a passing reason
-FIRST_WAIT_S = 0.5         # without Retry-After: 0.5 s, then 1 s
-MAX_WAIT_S = 30.0          # a longer Retry-After: the write waits for the next cycle instead
 INVITING = "invitation sent; evaluated again if the cycle ended before its link was recorded"
 LINKING = "matched by mail or anchor and written; evaluated again if the cycle ended before its link was recorded"
 COMPLETES = ("Completes its creation (invited by an earlier cycle that ended before its "
              "attributes and anchor were written).")
 
 
-def retry_transient(target: EntraTarget, *, anchors: Mapping[str, str],
-                    on_invited: Callable[[list[Action]], None] | None,
-                    rounds: int = ROUNDS, sleep: Callable[[float], None] = time.sleep) -> int:
-    """Apply again the writes ``target`` listed as refused for a passing reason; returns how many
-    were retried. Each goes back to its planned state (status, reason) before it is sent again."""
-    retried = 0
-    for n in range(rounds):
-        todo, target.transient = list(target.transient), []
-        if not todo or target.stopped is not None:
-            return retried
-        waits = [ra for _, _, ra in todo if ra is not None]
-        wait = max(waits) if waits else FIRST_WAIT_S * 2 ** n
-        if wait > MAX_WAIT_S:
-            return retried
-        sleep(wait)
-        for a, before, _ in todo:
-            a.status, a.error_code, a.reason = "success", "", before
-        retried += len(todo)
-        target.apply([a for a, _, _ in todo], anchors=anchors, on_invited=on_invited)
-    return retried
-
-
 class CreateRows:
     """Early create rows (module doc): written at invitation, replaced by the final row."""
 
-    def __init__(self, store: Any, config: str, *, cycle_id: Callable[[], str],
+    def __init__(self, store: RunRecords, config: str, *, cycle_id: Callable[[], str],
                  redacted: frozenset[str]) -> None:
         self.store, self.config, self.cycle_id, self.redacted = store, config, cycle_id, redacted
         self.early: dict[str, tuple[str, int]] = {}        # source id -> (row id, log position before it)
@@ -170,47 +139,19 @@ def complete_pending(planned: Sequence[Action], links: Mapping[str, Link]) -> No
             a.reason = f"{COMPLETES} Its attributes already match: the anchor is written and the link completed."
 
 
-# -- a step that raises closes its cycle -------------------------------------------------------------
+# -- a stage that raised closes its cycle -------------------------------------------------------------
 
-def closes_on_error(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorate a Cycle step (function or generator): an exception closes the cycle as failed."""
-    if inspect.isgeneratorfunction(method):
-        @functools.wraps(method)
-        def steps(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                yield from method(self, *args, **kwargs)
-            except GeneratorExit:
-                raise                   # the caller stopped reading: not a failure
-            except BaseException as exc:
-                close_failed(self, exc)
-                raise
-        return steps
-
-    @functools.wraps(method)
-    def step(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except BaseException as exc:
-            close_failed(self, exc)
-            raise
-    return step
-
-
-def close_failed(cycle: Any, exc: BaseException) -> None:
+def close_failed(store: RunRecords, config: str, cycle_id: str, exc: BaseException, notes: Sequence[str],
+                 job: Any) -> None:
     """Close a running cycle as ``failure``: why, and the counts of the rows it logged."""
-    if not getattr(cycle, "cycle_id", "") or getattr(cycle, "closed", False):
-        return
-    cycle.closed = True
     if isinstance(exc, GraphError):
         why = str(exc)
     elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
-        why = f"interrupted ({type(exc).__name__})"
+        why = f"cycle failed: interrupted ({type(exc).__name__})"
     else:
-        why = f"{type(exc).__name__}: {redact(str(exc))[:300]}"
-    store, name = cycle.store, cycle.cfg.name
+        why = f"cycle failed: {type(exc).__name__}: {redact(str(exc))[:300]}"
     try:
-        store.finish_cycle(name, cycle.cycle_id, counts=store.logged_counts(name, cycle.cycle_id),
-                           status="failure", job=store.job(name),
-                           error="; ".join([*cycle.notes, f"cycle failed: {why}"]))
+        store.finish_cycle(config, cycle_id, counts=store.logged_counts(config, cycle_id),
+                           status="failure", job=job, error="; ".join([*notes, why]))
     except Exception:            # the store itself failing: the next cycle closes it as crashed
-        log.exception("%s: could not close cycle %s as failed", name, cycle.cycle_id)
+        log.exception("%s: could not close cycle %s as failed", config, cycle_id)

@@ -1,5 +1,5 @@
-"""The manager reference attribute (entra-reference §2.3), resolved the way the documentation
-describes it for cross-tenant synchronization.
+"""The manager reference attribute (docs/entra-behaviour.md#cross-tenant-synchronization-mappings),
+resolved the way the documentation describes it for cross-tenant synchronization.
 
 What the documentation says (cross-tenant-synchronization-overview, FAQ "What user attributes can
 I synchronize?") and what this module does with it:
@@ -30,10 +30,11 @@ target reads the cycle makes anyway, through ``$expand=manager($select=id)`` (us
 ``GET /users?$expand=manager``); writes are one PUT per changed manager, 20 per ``$batch``. Only a
 pending reference resolved in a later cycle reads ``GET /users/{id}/manager`` first.
 
-Provisioning log (§9): each set manager is a row of its own, after the user's row (Entra exports
-references in a pass after the objects): provisioningAction ``update``, modifiedProperties
-``manager`` (old and new target object ids) and a step of type ``referenceResolution``. A reference
-that cannot be resolved yet is a ``skipped`` row (ManagerNotProvisioned); a dry run writes nothing
+Provisioning log (docs/entra-behaviour.md#provisioning-logs): each set manager is a row of its own,
+after the user's row (Entra exports references in a pass after the objects): provisioningAction
+``update``, modifiedProperties ``manager`` (old and new target object ids) and a step of type
+``referenceResolution``. A reference that cannot be resolved yet is a ``skipped`` row
+(ManagerNotProvisioned); a dry run writes nothing
 and logs what would be set. Supported mapping: ``manager`` direct from ``manager`` (the documented
 default); another mapping type for manager is not written.
 

@@ -1,4 +1,4 @@
-"""Audit reports: the CSV files of DESIGN.md and an HTML summary per configuration.
+"""Audit reports: the CSV files of docs/contracts.md#reports and an HTML summary per configuration.
 
 Layout under a reports root (``data/reports`` by default, or the ``--out`` directory)::
 
@@ -13,21 +13,32 @@ Every CSV is UTF-8 with one header row, written by tenantsync.csvsafe: a text ce
 spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return) or that holds a control character gets a leading ``'``, control characters are quoted,
 NUL is removed.
+
+The summary's figures are pandas aggregations (totals per action and status over the cycles, actions
+per cycle for the chart, failed events per error code and action); the page is rendered from the
+Jinja2 templates in tenantsync/templates/ with autoescaping on, so no value from a directory (a
+display name, a reason) is ever markup. pandas is imported when a summary is written, not with
+this module: the command line and the flows import it for the CSV writers alone.
 Nothing here needs Prefect; the HTML has no script and loads nothing from the network.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from . import csvsafe
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_ROOT = Path("data/reports")
 
@@ -139,9 +150,10 @@ def export_cycle(store: Any, cfg_name: str, cycle_id: str, out_dir: str | Path |
     if not mine:
         raise ValueError(f"no cycle {cycle_id!r} in configuration {cfg_name!r}")
     here = base / cycle_id
-    out = {"provisioning-log": write_csv(store.log(cfg_name, cycle_id), LOG_COLUMNS, here / "provisioning-log.csv"),
+    rows = store.log(cfg_name, cycle_id)
+    out = {"provisioning-log": write_csv(rows, LOG_COLUMNS, here / "provisioning-log.csv"),
            "cycle": write_csv([cycle_row(mine[0])], CYCLE_COLUMNS, here / "cycles.csv")}
-    out.update(_config_files(store, cfg_name, base, cycles))
+    out.update(_config_files(store, cfg_name, base, cycles, {cycle_id: rows}))
     return out
 
 
@@ -159,11 +171,13 @@ def export_all(store: Any, cfg_name: str, out_dir: str | Path | None = None) -> 
         out[f"{cid}/provisioning-log"] = write_csv(rows, LOG_COLUMNS, here / "provisioning-log.csv")
         if cid in rows_by_id:
             out[f"{cid}/cycle"] = write_csv([cycle_row(rows_by_id[cid])], CYCLE_COLUMNS, here / "cycles.csv")
-    out.update(_config_files(store, cfg_name, base, cycles))
+    out.update(_config_files(store, cfg_name, base, cycles, by_cycle))
     return out
 
 
-def _config_files(store: Any, cfg_name: str, base: Path, cycles: list[dict[str, Any]]) -> dict[str, Path]:
+def _config_files(store: Any, cfg_name: str, base: Path, cycles: list[dict[str, Any]],
+                  logs: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Path]:
+    """The configuration-level files; ``logs``: the provisioning-log rows already read, by cycle."""
     out = {"cycles": write_csv([cycle_row(c) for c in cycles], CYCLE_COLUMNS, base / "cycles.csv")}
     staged = [_staged_row(s) for s in store.staged(cfg_name)]
     notes = list(store.notifications(cfg_name))
@@ -174,69 +188,24 @@ def _config_files(store: Any, cfg_name: str, base: Path, cycles: list[dict[str, 
             out[name] = write_csv(rows, columns, path)
         elif path.exists():
             path.unlink()       # resolved since the last export: a stale file would mislead
-    out["summary"] = write_summary(cfg_name, cycles, staged, notes, base / "summary.html")
+    out["summary"] = write_summary(cfg_name, cycles, staged, notes, base / "summary.html",
+                                   log_of=lambda cid: logs[cid] if cid in logs else store.log(cfg_name, cid))
     return out
 
 
 # -- HTML summary ------------------------------------------------------------------------------
 
-def write_summary(cfg_name: str, cycles: Sequence[Mapping[str, Any]], staged: Sequence[Mapping[str, Any]],
-                  notes: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    rows = [cycle_row(c) for c in cycles]
-    e = html.escape
-    last = rows[-1] if rows else {}
-    state = last.get("jobStatus") or "NotRun"
-    if last.get("quarantineReason"):
-        state += f" ({last['quarantineReason']}, next attempt {cell(last.get('quarantineNextAttempt'))})"
-    totals = {k: sum(r[k] for r in rows) for k in (*ACTIONS, *STATUSES)}
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>tenantsync: {e(cfg_name)}</title>", f"<style>{_CSS}</style></head><body>",
-        f"<h1>Configuration <code>{e(cfg_name)}</code></h1>",
-        f"<p>{len(rows)} cycle(s). Job status after the last cycle: <strong>{e(state)}</strong>.</p>",
-        "<h2>Actions and failures per cycle</h2>",
-        (f"<p>The last {CHART_CYCLES} of {len(rows)} cycles.</p>" if len(rows) > CHART_CYCLES else ""),
-        chart_svg(rows[-CHART_CYCLES:]),
-        "<h2>Totals</h2>", _table([totals], [*ACTIONS, *STATUSES]),
-        "<h2>Cycles</h2>",
-        (f'<p>The last {TABLE_CYCLES} of {len(rows)} cycles, newest first; all of them are in '
-         '<a href="cycles.csv">cycles.csv</a>.</p>' if len(rows) > TABLE_CYCLES else
-         '<p>Newest first; also in <a href="cycles.csv">cycles.csv</a>.</p>'),
-        _cycles_table(rows[-TABLE_CYCLES:]),
-    ]
-    if staged:
-        parts += [f"<h2>Pending deletions ({len(staged)})</h2>",
-                  "<p>Held back by the accidental-deletion threshold. Approve with "
-                  "<code>tenantsync sync CONFIG --allow-deletes</code> if expected. "
-                  '<a href="pending-deletions.csv">pending-deletions.csv</a></p>',
-                  _table(staged, PENDING_DELETION_COLUMNS)]
-    if notes:
-        parts += [f"<h2>Notifications ({len(notes)})</h2>",
-                  _table(notes, ("sent", "kind", "recipient", "subject"))]
-    others = [name for name in ("pending-acceptance.csv", "upn-repair.csv", "notifications.csv")
-              if (path.parent / name).exists()]
-    if others:
-        parts += ["<h2>Other reports</h2>", "<ul>"] + [f'<li><a href="{n}">{n}</a></li>' for n in others] + ["</ul>"]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    parts.append(f"<p><small>Generated by tenantsync at {stamp} UTC; times are UTC.</small></p></body></html>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
-
-
-_CSS = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;"
-        "font-size:13px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}"
-        "th{background:#f2f2f2}.fail{color:#b00020;font-weight:bold}svg{max-width:100%}")
-
+SUMMARY_CYCLE_COLUMNS = ("started", "kind", "status", *ACTIONS, "failure", "skipped", "jobStatus", "quarantineReason")
+NOTE_SUMMARY_COLUMNS = ("sent", "kind", "recipient", "subject")
+OTHER_REPORTS = ("pending-acceptance.csv", "upn-repair.csv", "notifications.csv")
 _COLOURS = {"create": "#2e7d32", "update": "#1565c0", "delete": "#6d4c41", "disable": "#f9a825",
             "stagedDelete": "#8e24aa", "other": "#9e9e9e"}
 
 
-def _table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    e = html.escape
-    head = "".join(f"<th>{e(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{e(_plain(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+@cache
+def _templates() -> Environment:
+    return Environment(loader=PackageLoader("tenantsync", "templates"), autoescape=True,
+                       undefined=StrictUndefined)
 
 
 def _plain(value: Any) -> str:
@@ -247,19 +216,81 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _cycles_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    e = html.escape
-    cols = ("started", "kind", "status", *ACTIONS, "failure", "skipped", "jobStatus", "quarantineReason")
-    head = "".join(f"<th>{e(c)}</th>" for c in cols) + "<th>reports</th>"
-    body = []
-    for r in reversed(rows):
-        cid = e(str(r["cycleId"]))
-        cells = "".join(f'<td class="fail">{e(_plain(r.get(c)))}</td>' if c == "failure" and r.get(c)
-                        else f"<td>{e(_plain(r.get(c)))}</td>" for c in cols)
-        link = f'<a href="{cid}/provisioning-log.csv" title="{cid}">provisioning-log.csv</a>'
-        body.append(f"<tr>{cells}<td>{link}{' (dry run)' if r.get('dryRun') else ''}</td></tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+def _texts(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> list[dict[str, str]]:
+    return [{c: _plain(r.get(c)) for c in columns} for r in rows]
 
+
+def _counts(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """One row per cycle, one integer column per count (a missing count is 0)."""
+    import pandas as pd
+
+    return pd.DataFrame(list(rows), columns=list(columns)).fillna(0).astype(int)
+
+
+def totals(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Every count (actions, statuses) summed over the cycles (cycles.csv rows)."""
+    return {k: int(v) for k, v in _counts(rows, (*ACTIONS, *STATUSES)).sum().items()}
+
+
+def failures_by_error_code(log_rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Failed provisioning events per error code (rows, most frequent first; no code: ``unknown``)
+    and action (columns, in ACTIONS order), with their sum in ``failures``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(list(log_rows), columns=["provisioningAction", "status", "errorCode"])
+    failed = frame[frame["status"] == "failure"]
+    codes = failed["errorCode"].fillna("").astype(str).replace("", "unknown").rename("errorCode")
+    table = pd.crosstab(codes, failed["provisioningAction"])
+    table = table.reindex(columns=[a for a in ACTIONS if a in table.columns]
+                          + sorted(c for c in table.columns if c not in ACTIONS))
+    table.insert(0, "failures", table.sum(axis=1))
+    return table.sort_values("failures", ascending=False, kind="stable").reset_index()
+
+
+def _failure_section(rows: Sequence[Mapping[str, Any]],
+                     log_of: Callable[[str], Sequence[Mapping[str, Any]]] | None) -> dict[str, Any] | None:
+    """The last cycle with failed events and its failures per error code (None: no such cycle, or no log)."""
+    last = next((r for r in reversed(rows) if r.get("failure")), None)
+    if last is None or log_of is None:
+        return None
+    table = failures_by_error_code(log_of(str(last["cycleId"])))
+    if table.empty:
+        return None
+    columns = [str(c) for c in table.columns]
+    return {"cycle_id": str(last["cycleId"]), "started": _plain(last.get("started")), "columns": columns,
+            "rows": [{c: str(v) for c, v in zip(columns, values)} for values in table.itertuples(index=False)]}
+
+
+def write_summary(cfg_name: str, cycles: Sequence[Mapping[str, Any]], staged: Sequence[Mapping[str, Any]],
+                  notes: Sequence[Mapping[str, Any]], path: Path, *,
+                  log_of: Callable[[str], Sequence[Mapping[str, Any]]] | None = None) -> Path:
+    """summary.html: job state, the chart, totals, failures per error code of the last cycle with
+    failures (its log read through ``log_of(cycleId)``), the cycles, pending deletions, notifications."""
+    rows = [cycle_row(c) for c in cycles]
+    last = rows[-1] if rows else {}
+    state = last.get("jobStatus") or "NotRun"
+    if last.get("quarantineReason"):
+        state += f" ({last['quarantineReason']}, next attempt {cell(last.get('quarantineNextAttempt'))})"
+    failures = _failure_section(rows, log_of)
+    page = _templates().get_template("summary.html.j2").render(
+        name=cfg_name, state=state, cycle_count=len(rows), chart_cycles=CHART_CYCLES, table_cycles=TABLE_CYCLES,
+        chart=chart(rows[-CHART_CYCLES:]),
+        totals_columns=[*ACTIONS, *STATUSES], totals=totals(rows),
+        failures=failures, any_failed=any(r.get("failure") for r in rows),
+        cycle_columns=SUMMARY_CYCLE_COLUMNS,
+        cycles=[{"cycle_id": str(r["cycleId"]), "cells": _texts([r], SUMMARY_CYCLE_COLUMNS)[0],
+                 "failed": bool(r.get("failure")), "dry_run": bool(r.get("dryRun"))}
+                for r in reversed(rows[-TABLE_CYCLES:])],
+        staged_columns=PENDING_DELETION_COLUMNS, staged=_texts(staged, PENDING_DELETION_COLUMNS),
+        note_columns=NOTE_SUMMARY_COLUMNS, notes=_texts(notes, NOTE_SUMMARY_COLUMNS),
+        others=[n for n in OTHER_REPORTS if (path.parent / n).exists()],
+        stamp=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+# -- chart -------------------------------------------------------------------------------------
 
 def _nice_top(value: float) -> int:
     """A readable axis maximum at or above value, whose quarters are round numbers."""
@@ -272,67 +303,59 @@ def _nice_top(value: float) -> int:
     return int(10 * power)
 
 
-def chart_svg(rows: Sequence[Mapping[str, Any]], *, width: int = 800, height: int = 300) -> str:
-    """Stacked bars of actions per cycle (oldest left, total on top) and a red line of failures,
-    as inline SVG: no script, no external resource."""
-    e = html.escape
+def _f(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def chart(rows: Sequence[Mapping[str, Any]], *, width: int = 800, height: int = 300) -> dict[str, Any]:
+    """The geometry of the chart (chart.svg.j2): stacked bars of actions per cycle (oldest left,
+    total on top), a line of failures, the legend. Coordinates come formatted, one decimal."""
     left, right, top, bottom = 80, 130, 18, 92
     plot_w, plot_h = width - left - right, height - top - bottom
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" aria-label="Actions and failures per cycle" '
-           'font-family="sans-serif">',
-           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>']
-    peak = _nice_top(max([sum(r.get(a, 0) for a in ACTIONS) for r in rows] + [r.get("failure", 0) for r in rows] + [1]))
+    actions = _counts(rows, ACTIONS)
+    per_cycle = actions.sum(axis=1)
+    failures = _counts(rows, ("failure",))["failure"]
+    peak = _nice_top(max([*per_cycle.tolist(), *failures.tolist(), 1]))
     scale = plot_h / peak
-    for i in range(5):                                     # y grid and labels
+    grid = []
+    for i in range(5):
         v = peak * i / 4
         y = top + plot_h - v * scale
-        out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{v:g}</text>')
+        grid.append({"y": _f(y), "text_y": _f(y + 4), "label": f"{v:g}"})
     n = max(len(rows), 1)
     slot = plot_w / n
     bar = max(min(slot * 0.7, 40), 1)
     every = 1 if n <= 24 else max(n // 12, 1)
-    points = []
+    bars, labels, points = [], [], []
     for i, r in enumerate(rows):
         x = left + i * slot + (slot - bar) / 2
         y = top + plot_h
         for a in ACTIONS:
-            h = r.get(a, 0) * scale
-            if h:
+            count = int(actions.at[i, a])
+            if count:
+                h = count * scale
                 y -= h
-                out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                           f'fill="{_COLOURS[a]}"><title>{e(a)}: {r.get(a, 0)}</title></rect>')
+                bars.append({"x": _f(x), "y": _f(y), "width": _f(bar), "height": _f(h), "colour": _COLOURS[a],
+                             "action": a, "count": count})
         cx = left + i * slot + slot / 2
-        total = sum(r.get(a, 0) for a in ACTIONS)
         if n <= 24 or i % every == 0:
-            out.append(f'<text x="{cx:.1f}" y="{y - 3:.1f}" font-size="9" text-anchor="middle" '
-                       f'fill="#444">{total}</text>')
             when = r.get("started")
             label = (f"{r.get('kind') or ''} {when:%m-%d %H:%M}" if isinstance(when, datetime)
                      else str(r.get("kind") or i + 1))
-            ly = top + plot_h + 12
-            out.append(f'<text x="{cx:.1f}" y="{ly}" font-size="9" text-anchor="end" '
-                       f'transform="rotate(-35 {cx:.1f} {ly})">{e(label.strip())}</text>')
-        points.append((cx, top + plot_h - r.get("failure", 0) * scale, r.get("failure", 0)))
-    if points:
-        out.append('<polyline fill="none" stroke="#d32f2f" stroke-width="2" points="'
-                   + " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points) + '"/>')
-        for x, y, f in points:
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#d32f2f"><title>failures: {f}</title></circle>')
-            if f:
-                out.append(f'<text x="{x + 5:.1f}" y="{y - 5:.1f}" font-size="10" fill="#d32f2f" '
-                           f'font-weight="bold">{f}</text>')
-    else:
-        out.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" '
-                   'font-size="13" fill="#777">no cycle yet</text>')
-    out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#444"/>')
-    lx = left + plot_w + 14
-    for j, a in enumerate(ACTIONS):                        # legend
-        out.append(f'<rect x="{lx}" y="{top + j * 18}" width="11" height="11" fill="{_COLOURS[a]}"/>'
-                   f'<text x="{lx + 16}" y="{top + j * 18 + 10}" font-size="11">{a}</text>')
-    ly = top + len(ACTIONS) * 18 + 6
-    out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 11}" y2="{ly}" stroke="#d32f2f" stroke-width="2"/>'
-               f'<text x="{lx + 16}" y="{ly + 4}" font-size="11">failures</text>')
-    out.append("</svg>")
-    return "".join(out)
+            labels.append({"x": _f(cx), "total_y": _f(y - 3), "total": int(per_cycle[i]), "text": label.strip()})
+        failed = int(failures[i])
+        fy = top + plot_h - failed * scale
+        points.append({"x": _f(cx), "y": _f(fy), "failures": failed, "text_x": _f(cx + 5), "text_y": _f(fy - 5)})
+    legend_x = left + plot_w + 14
+    return {"width": width, "height": height, "left": left, "right": left + plot_w, "axis_y": top + plot_h,
+            "grid": grid, "bars": bars, "labels": labels, "label_y": top + plot_h + 12, "points": points,
+            "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
+            "middle_x": left + plot_w / 2, "middle_y": top + plot_h / 2,
+            "legend_x": legend_x, "legend": [{"y": top + j * 18, "colour": _COLOURS[a], "action": a}
+                                             for j, a in enumerate(ACTIONS)],
+            "failures_y": top + len(ACTIONS) * 18 + 6}
+
+
+def chart_svg(rows: Sequence[Mapping[str, Any]], *, width: int = 800, height: int = 300) -> str:
+    """Actions and failures per cycle as inline SVG: no script, no external resource."""
+    return _templates().get_template("chart.svg.j2").render(chart=chart(rows, width=width, height=height))

@@ -12,7 +12,7 @@ from typing import Any
 
 from .anchor import recorded_anchor
 from .config import SyncConfig
-from .cycle import Cycle, CycleOptions
+from .cycle import Cycle, CycleOptions, entra_cycle
 from .errors import GraphError
 from .graph.api import GraphApi
 from .preflight import prepare_cycle, record_credential_failure, wait_for_quarantine
@@ -89,5 +89,5 @@ def open_cycle(cfg: SyncConfig, options: CycleOptions | None = None, *,
         except GraphError as exc:     # the tenant itself failed (e.g. a refused token), as at begin()
             record_credential_failure(cfg, store, options, exc, notify)
             raise
-        yield Cycle(cfg, source_api=source, target_api=target, store=store, options=options, notify=notify,
-                    anchor_attribute=ready.anchor_attribute)
+        yield entra_cycle(cfg, source_api=source, target_api=target, store=store, options=options, notify=notify,
+                          anchor_attribute=ready.anchor_attribute)

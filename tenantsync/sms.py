@@ -32,9 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from .connectors.entra_source import EntraSource
 from .errors import GraphError
 from .model import Action, ScopeResult
+from .ports import Source
 from .stages.scope import SMS_REASON, with_sms_ready
 
 PERMISSION = "UserAuthenticationMethod.Read.All"
@@ -49,7 +49,7 @@ def concerned(action: Action, scope: ScopeResult | None, *, on_demand: bool) -> 
     return on_demand or (action.is_write and action.status == "success")
 
 
-def apply_sms_rule(planned: Sequence[Action], scopes: dict[str, ScopeResult], source: EntraSource,
+def apply_sms_rule(planned: Sequence[Action], scopes: dict[str, ScopeResult], source: Source,
                    replan: Callable[[str, ScopeResult], Action], *, on_demand: bool) -> list[Action]:
     """Read the SMS sign-in state of the concerned users and replan those it skips or fails.
 

@@ -146,7 +146,7 @@ class _Constructor(SafeConstructor):
         except (ValueError, TypeError, OverflowError) as exc:
             what = short(node.value) if isinstance(node, ScalarNode) else "the value"
             error = ConstructorError(None, None, f"cannot read {what} as {node.tag.rsplit(':', 1)[-1]} "
-                                                 f"({one_line(exc, 80)})", node.start_mark)
+                                                 f"({one_line(str(exc), 80)})", node.start_mark)
             error.node = node
             raise error from None
 

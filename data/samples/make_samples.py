@@ -258,7 +258,7 @@ def readme(fixture: dict[str, Any]) -> str:
                "(mail differs from UPN, as in the doc's 'UPN property does not update' symptom).")
     return f"""# Sample tenants
 
-`tenants.json` is the emulator fixture (DESIGN.md, "Emulator fixture") of a multi-tenant
+`tenants.json` is the emulator fixture (docs/contracts.md, "Emulator fixture") of a multi-tenant
 organisation: **Contoso EMEA** and **Contoso US** feed **Contoso HQ** by cross-tenant
 synchronization (`data/configs/emea-to-hq.yaml`, `data/configs/us-to-hq.yaml`).
 

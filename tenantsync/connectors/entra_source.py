@@ -17,13 +17,12 @@ leaves it out (unchanged).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GraphError
 from ..graph.api import GraphApi
 from ..graph.errors import from_response
 from ..graph.urls import path, relative
+from ..ports import MembershipRead, SmsRead
 from ..references import EXPAND_MANAGER, manager_from_delta, manager_from_expand
 
 MOBILE_METHOD_ID = "3179e48a-750b-4051-897c-87b9720928f7"
@@ -36,21 +35,9 @@ def odata_quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-@dataclass(slots=True)
-class MembershipRead:
-    full: dict[str, set[str]] | None = None             # initial: group -> direct user members
-    added: list[tuple[str, str]] = field(default_factory=list)
-    removed: list[tuple[str, str]] = field(default_factory=list)
-    delta_link: str | None = None
-
-
-@dataclass(slots=True)
-class SmsRead:
-    ready: set[str] = field(default_factory=set)            # mobile method's smsSignInState is ready
-    failed: dict[str, GraphError] = field(default_factory=dict)   # could not be read: an error
-
-
 class EntraSource:
+    """The source side of a cross-tenant configuration, over one GraphApi (implements ports.Source)."""
+
     def __init__(self, api: GraphApi, select: Sequence[str], *, manager: bool = False):
         self.api = api
         self.select = list(dict.fromkeys(["id", *select]))
@@ -145,3 +132,6 @@ class EntraSource:
                 if method.get("id") == MOBILE_METHOD_ID and method.get("smsSignInState") == "ready":
                     out.ready.add(i)
         return out
+
+
+__all__ = ["MAX_FILTER_IDS", "MOBILE_METHOD_ID", "EntraSource", "MembershipRead", "SmsRead", "odata_quote"]

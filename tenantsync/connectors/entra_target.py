@@ -22,13 +22,20 @@ Every write outcome is kept (graph/batch.py: a failed $batch fails only its own 
 invitation whose $batch answer was lost may have created the user: it is looked up by mail
 (``refind``) and taken as created when found, never sent again blindly. A create whose follow-up
 PATCH is refused for its values still gets its anchor (a PATCH of the anchor alone), so every
-account tenantsync created is found again by anchor. Writes refused for a passing reason (429,
-5xx, no answer) are listed in ``transient`` for the cycle to retry (recovery.py); after a 401/403
-on a whole $batch nothing more is sent and ``stopped`` holds the error.
+account tenantsync created is found again by anchor. After a 401/403 on a whole $batch nothing
+more is sent and ``stopped`` holds the error.
+
+Writes refused for a passing reason (429, 5xx, no answer) after the Graph connector's own per-item
+retries are tried again within the same ``apply``, after their Retry-After (else a short backoff),
+a bounded number of rounds (Microsoft's throttling page, "Best practices to handle throttling":
+wait the number of seconds in Retry-After, then retry). Those still refused stay in ``transient``:
+the cycle either records them as failures (escrowed, retried by a later cycle) or, when its caller
+retries whole batches (a Prefect task), hands the batch back to be run again.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -38,8 +45,9 @@ from ..graph.batch import BatchIncomplete
 from ..graph.urls import path, relative
 from ..model import Action
 from ..permissions import forbidden_hint
+from ..ports import Refused
 from ..references import EXPAND_MANAGER, manager_id
-from ..stages.matching import TargetIndex, is_b2b
+from ..stages.matching import TargetIndex, anchor_value, is_b2b
 from ..stages.writable import NOT_WRITABLE
 from .entra_source import odata_quote
 
@@ -56,24 +64,30 @@ INSUFFICIENT_PRIVILEGES = "Insufficient privileges to complete the operation."
 # Answers that say nothing about the user: the same write may succeed a moment later.
 IN_FILTER_MAX = 15
 TRANSIENT_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
-
+ROUNDS = 2                 # extra rounds within apply for writes refused for a passing reason
+FIRST_WAIT_S = 0.5         # without Retry-After: 0.5 s, then 1 s
+MAX_WAIT_S = 30.0          # a longer Retry-After: the write waits for the next cycle instead
 
 
 class EntraTarget:
-    """The target side of a cross-tenant configuration, over one GraphApi."""
+    """The target side of a cross-tenant configuration, over one GraphApi (implements
+    ports.TenantTarget). ``source_tenant`` gives each written user its anchor value."""
 
-    def __init__(self, api: GraphApi, *, anchor_attribute: str, select: Sequence[str],
-                 expand_manager: bool = False):
+    def __init__(self, api: GraphApi, *, anchor_attribute: str, select: Sequence[str], source_tenant: str,
+                 expand_manager: bool = False, on_invited: Callable[[list[Action]], None] | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.api = api
         self.anchor_attribute = anchor_attribute
+        self.source_tenant = source_tenant
+        self.on_invited = on_invited        # told of invitations before their PATCH (apply)
+        self.sleep = sleep
         self.mapped = tuple(dict.fromkeys(select))
         self.select = list(dict.fromkeys(["id", "userPrincipalName", "mail", "otherMails", "userType",
                                           "externalUserState", "accountEnabled", "displayName",
                                           anchor_attribute, *select]))
         self._domain: str | None = None
         self.expand = EXPAND_MANAGER if expand_manager else None
-        # (action, its reason before the failure, Retry-After): writes worth another try
-        self.transient: list[tuple[Action, str, float | None]] = []
+        self.transient: list[Refused] = []          # writes refused for a passing reason
         self.stopped: GraphError | None = None      # a 401/403 on a whole $batch: nothing more sent
 
     # -- reads ---------------------------------------------------------------------------------
@@ -89,9 +103,8 @@ class EntraTarget:
     def index_all(self) -> TargetIndex:
         """Every B2B user of the target plus its deleted items (initial cycles)."""
         # A generator: each page is folded into the index and dropped, never the whole tenant at once.
-        more = {"expand": self.expand} if self.expand else {}
-        users = (_slim(u) for page in self.api.iter_pages("users", select=self.select, **more) for u in page
-                 if is_b2b(u))
+        users = (_slim(u) for page in self.api.iter_pages("users", select=self.select, expand=self.expand)
+                 for u in page if is_b2b(u))
         deleted = (u for page in self.api.iter_pages("directory/deletedItems/microsoft.graph.user",
                                                      select=self.select) for u in page)
         return TargetIndex.build(users, self.anchor_attribute, deleted, digest_keys=self.mapped)
@@ -125,7 +138,8 @@ class EntraTarget:
                                                                       "$select": self.select,
                                                                       "$expand": self.expand})})
         replies = self.api.batch(reqs)
-        users, missing = [], []
+        users: list[dict[str, Any]] = []
+        missing: list[str] = []
         for i, r in enumerate(replies):
             if i < len(chunks):
                 if r["status"] != 200:
@@ -142,19 +156,42 @@ class EntraTarget:
         return TargetIndex.build(users, self.anchor_attribute, deleted)
 
     # -- writes --------------------------------------------------------------------------------
-    def apply(self, actions: Sequence[Action], *, anchors: Mapping[str, str],
-              on_invited: Callable[[list[Action]], None] | None = None) -> list[Action]:
+    def apply(self, actions: Sequence[Action]) -> list[Action]:
         """Carry out writes; every action comes back with its status, error and target id.
 
         ``on_invited`` is called once invitations exist (before their PATCH) so the caller can
         record links first: a crash between the two never produces a duplicate. A create that
         already has its target id (invited earlier, its PATCH failed) is not invited again.
+        Writes refused for a passing reason are tried again here (module docstring); those
+        still refused are left in ``transient``.
         """
-        self.transient, self.stopped = [], None
+        self.stopped = None
+        self._write(actions)
+        self._retry_transient()
+        return list(actions)
+
+    def _retry_transient(self) -> None:
+        """Send again, up to ROUNDS times, the writes refused for a passing reason; each goes
+        back to its planned state (status, reason) first. Left in ``transient`` when still refused."""
+        for n in range(ROUNDS):
+            if not self.transient or self.stopped is not None:
+                return
+            waits = [r.retry_after for r in self.transient if r.retry_after is not None]
+            wait = max(waits) if waits else FIRST_WAIT_S * 2 ** n
+            if wait > MAX_WAIT_S:
+                return
+            self.sleep(wait)
+            self._write([r.restore() for r in self.transient])
+
+    def _write(self, actions: Sequence[Action]) -> None:
+        """One round of writes: invitations, restores, PATCHes, deletes."""
+        self.transient = []
+        anchors = {a.source_id: anchor_value(self.source_tenant, a.source_id) for a in actions
+                   if a.kind in ("create", "update") and a.status == "success"}
         creates = [a for a in actions if a.kind == "create" and a.status == "success"]
         self._invite([a for a in creates if not a.target_id])
-        if on_invited:
-            on_invited([a for a in creates if a.target_id])
+        if self.on_invited:
+            self.on_invited([a for a in creates if a.target_id])
         restores = [a for a in actions if a.restore and a.status == "success"]
         self._send(restores, lambda a: {"method": "POST",
                                         "url": path("directory/deletedItems", a.target_id or "") + "/restore"})
@@ -171,13 +208,12 @@ class EntraTarget:
         hard = [a for a in deletes if a.hard_delete and a.status == "success"]
         self._send(hard, lambda a: {"method": "DELETE", "url": path("directory/deletedItems", a.target_id or "")},
                    gone_ok=True)
-        return list(actions)
 
     def _anchor_refused(self, creates: Sequence[Action], anchors: Mapping[str, str]) -> None:
         """Invited, but the PATCH was refused for its values: write the anchor alone, so the
         account is found by anchor whatever happens to its link (the next cycle retries the rest)."""
         refused = [a for a in creates if a.status == "failure" and a.target_id
-                   and a.source_id in anchors and not any(t[0] is a for t in self.transient)]
+                   and a.source_id in anchors and not any(r.action is a for r in self.transient)]
         if not refused or self.stopped is not None:
             return
         reqs = [{"method": "PATCH", "url": path("users", a.target_id or ""),
@@ -226,8 +262,7 @@ class EntraTarget:
         reqs = [{"method": "POST", "url": "/invitations", "headers": {"Content-Type": "application/json"},
                  "body": {"invitedUserEmailAddress": a.invite_email, "inviteRedirectUrl": INVITE_REDIRECT,
                           "sendInvitationMessage": False, "invitedUserType": INVITED_AS,
-                          "invitedUserDisplayName": a.changes.get("displayName").new
-                          if a.changes.get("displayName") else a.display_name}} for a in creates]
+                          "invitedUserDisplayName": _display_name(a)}} for a in creates]
         unknown: list[tuple[Action, dict[str, Any], dict[str, Any]]] = []
         for a, req, r in zip(creates, reqs, self._batch(reqs)):
             if r["status"] in (200, 201):
@@ -278,7 +313,13 @@ class EntraTarget:
         before = a.reason
         _fail(a, reply, request, invitation=invitation)
         if reply["status"] in TRANSIENT_STATUSES and not reply.get("not_sent"):
-            self.transient.append((a, before, reply.get("retry_after") or _retry_after(reply)))
+            self.transient.append(Refused(a, before, reply.get("retry_after") or _retry_after(reply),
+                                          int(reply["status"])))
+
+
+def _display_name(a: Action) -> str:
+    change = a.changes.get("displayName")
+    return change.new if change is not None else a.display_name
 
 
 def _slim(user: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import base64
 import re
 import uuid
 from datetime import datetime
+from typing import TypeGuard
 
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.listing import reject_unsupported, respond_list
@@ -43,7 +44,7 @@ _EXTENSION_FIELDS = ("id", "deletedDateTime", "appDisplayName", "dataType", "isM
                      "isSyncedFromOnPremises", "name", "targetObjects")
 
 
-def is_guid(value: object) -> bool:
+def is_guid(value: object) -> TypeGuard[str]:
     """A GUID in its usual 8-4-4-4-12 spelling."""
     return isinstance(value, str) and bool(_GUID.match(value))
 
@@ -186,13 +187,16 @@ def serve_extension(ext: dict) -> dict:
 
 # -- handlers ----------------------------------------------------------------------------
 def _app_or_404(req: GraphRequest, id: str | None, app_id: str | None) -> dict:
-    t = req.tenant
+    t = req.home_tenant
+    key = app_id if app_id is not None else id
+    if key is None:
+        raise TypeError("the route gives the application's {id} or its appId")
     if app_id is not None:
-        app = find_by_app_id(t, app_id)
+        app = find_by_app_id(t, key)
     else:
-        app = t.applications.get(id) or t.applications.get(id.lower())
+        app = t.applications.get(key) or t.applications.get(key.lower())
     if app is None:
-        raise not_found(app_id if app_id is not None else id)
+        raise not_found(key)
     if req.owned_only and app["appId"] != req.app_id.lower():
         raise GraphHttpError(403, DENIED_CODE, DENIED_MESSAGE)
     return app
@@ -200,7 +204,7 @@ def _app_or_404(req: GraphRequest, id: str | None, app_id: str | None) -> dict:
 
 def list_applications(req: GraphRequest) -> GraphResponse:
     """GET /applications (`$filter=appId eq '<guid>'` finds one by appId)."""
-    t = req.tenant
+    t = req.home_tenant
     ids = list(t.applications)
     if req.owned_only:
         ids = [i for i in ids if t.applications[i]["appId"] == req.app_id.lower()]
@@ -223,7 +227,7 @@ def list_extension_properties(req: GraphRequest, id: str | None = None,
                               app_id: str | None = None) -> GraphResponse:
     """GET /applications/{id}/extensionProperties."""
     app = _app_or_404(req, id, app_id)
-    values = [serve_extension(e) for e in req.tenant.extensions.values()
+    values = [serve_extension(e) for e in req.home_tenant.extensions.values()
               if e["appObjectId"] == app["id"]]
     flt = req.query.get("$filter")
     if flt:                                    # the page supports $filter (eq on name) only
@@ -240,7 +244,7 @@ def create_extension_property(req: GraphRequest, id: str | None = None,
                               app_id: str | None = None) -> GraphResponse:
     """POST /applications/{id}/extensionProperties: 201 with the definition."""
     app = _app_or_404(req, id, app_id)
-    ext = register_extension(req.tenant, app, req.body)
+    ext = register_extension(req.home_tenant, app, req.body)
     return GraphResponse(201, {"@odata.context": req.context(
         f"applications('{app['id']}')/extensionProperties/$entity"), **serve_extension(ext)})
 
@@ -249,10 +253,10 @@ def delete_extension_property(req: GraphRequest, ext_id: str, id: str | None = N
                               app_id: str | None = None) -> GraphResponse:
     """DELETE /applications/{id}/extensionProperties/{ext_id}: 204."""
     app = _app_or_404(req, id, app_id)
-    ext = req.tenant.extensions.get(ext_id) or req.tenant.extensions.get(ext_id.lower())
+    ext = req.home_tenant.extensions.get(ext_id) or req.home_tenant.extensions.get(ext_id.lower())
     if ext is None or ext["appObjectId"] != app["id"]:
         raise not_found(ext_id)
-    delete_extension(req.tenant, ext)
+    delete_extension(req.home_tenant, ext)
     return GraphResponse(204)
 
 
@@ -266,7 +270,7 @@ def get_available_extension_properties(req: GraphRequest) -> GraphResponse:
     if synced is not None and not isinstance(synced, bool):
         raise bad_request("Invalid value specified for property 'isSyncedFromOnPremises'.")
     values = [{"@odata.type": "#microsoft.graph.extensionProperty", **serve_extension(e)}
-              for e in req.tenant.extensions.values()
+              for e in req.home_tenant.extensions.values()
               if synced is None or e["isSyncedFromOnPremises"] == synced]
     return GraphResponse(200, {"@odata.context": req.context("Collection(extensionProperty)"),
                                "value": values})

@@ -55,7 +55,7 @@ async def _drop(send: Callable[[dict], Awaitable[None]]) -> None:
     if transport is None:
         raise ConnectionAbortedError("fault injection: connection dropped")
     transport.close()
-    if hasattr(cycle, "disconnected"):
+    if cycle is not None and hasattr(cycle, "disconnected"):
         cycle.disconnected = True        # so uvicorn does not try to answer a 500 afterwards
 
 

@@ -1,4 +1,4 @@
-"""POST /$batch (JSON batching, reference §11; Graph pages json-batching and throttling).
+"""POST /$batch (Graph pages json-batching and throttling; docs/entra-behaviour.md#json-batching).
 
 At most 20 requests, unique ids, relative urls, Content-Type required with a body, dependsOn
 honoured: an item whose dependency failed (any status >= 400, a throttled 429 included) answers
@@ -133,7 +133,7 @@ def handle_batch(req: GraphRequest) -> GraphResponse:
     if req.is_item:
         raise GraphHttpError(400, "BadRequest", "Nested $batch requests are not supported.")
     items = _execution_order(_validate(read_json_body(req)))
-    emulator = req.emulator
+    emulator = req.emu
     results: dict[str, dict] = {}
     for item in items:
         sub = _sub_request(req, item)

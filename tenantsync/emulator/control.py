@@ -123,16 +123,15 @@ def _fixture_in_folder(folder: Path | None, name: Any) -> Any:
         return _error(400, "InvalidFixture", f"{name}: not JSON: {exc}")
 
 
-def _user_or_error(request: Request) -> tuple[Tenant | None, dict | None, Response | None]:
+def _user_or_error(request: Request) -> tuple[Tenant, dict] | Response:
+    """(tenant, live user) named by the path, or the 404 to answer."""
     tenant = _tenant(request)
     if tenant is None:
-        return None, None, _error(404, "TenantNotFound",
-                                  f"no tenant {request.path_params['tid']}")
+        return _error(404, "TenantNotFound", f"no tenant {request.path_params['tid']}")
     user = tenant.find_user(request.path_params["uid"])
     if user is None:
-        return tenant, None, _error(404, "UserNotFound",
-                                    f"no live user {request.path_params['uid']}")
-    return tenant, user, None
+        return _error(404, "UserNotFound", f"no live user {request.path_params['uid']}")
+    return tenant, user
 
 
 def _full_user(tenant: Tenant, user: dict) -> dict:
@@ -144,9 +143,10 @@ def _full_user(tenant: Tenant, user: dict) -> dict:
 
 async def redeem(request: Request) -> Response:
     """POST /_emulator/tenants/{tid}/users/{uid}/redeem."""
-    tenant, user, err = _user_or_error(request)
-    if err:
-        return err
+    found = _user_or_error(request)
+    if isinstance(found, Response):
+        return found
+    tenant, user = found
     if user.get("externalUserState") != "Accepted":
         tenant.update_user(user["id"], {"externalUserState": "Accepted",
                                         "externalUserStateChangeDateTime": now_iso()})
@@ -155,9 +155,10 @@ async def redeem(request: Request) -> Response:
 
 async def leave(request: Request) -> Response:
     """POST /_emulator/tenants/{tid}/users/{uid}/leave."""
-    tenant, user, err = _user_or_error(request)
-    if err:
-        return err
+    found = _user_or_error(request)
+    if isinstance(found, Response):
+        return found
+    tenant, user = found
     record = {"id": user["id"], "userPrincipalName": user.get("userPrincipalName"),
               "mail": user.get("mail"), "leftDateTime": now_iso()}
     # Modelled as the B2B account disappearing for good: an account sitting in deleted items is
@@ -240,9 +241,10 @@ async def dump(request: Request) -> Response:
 
 async def patch_user(request: Request) -> Response:
     """PATCH /_emulator/tenants/{tid}/users/{uid}."""
-    tenant, user, err = _user_or_error(request)
-    if err:
-        return err
+    found = _user_or_error(request)
+    if isinstance(found, Response):
+        return found
+    tenant, user = found
     body = await _json(request)
     if not isinstance(body, dict):
         return _error(400, "InvalidBody", "expected a JSON object of fields")

@@ -1,4 +1,4 @@
-"""GET /users/delta and /groups/delta (reference §11), held to Microsoft's Graph v1.0 pages.
+"""GET /users/delta and /groups/delta ("user: delta", "group: delta"), held to Microsoft's Graph v1.0 pages.
 
 A round starts without a token: query options ($select, $filter=id eq .. or .., $top or
 `Prefer: odata.maxpagesize`) are read once and carried in the tokens. The first round pages
@@ -91,7 +91,7 @@ def _split_members(text: str | None, resource: str) -> tuple[str | None, bool]:
 
 def _first_request_state(req: GraphRequest, resource: str) -> dict:
     q = req.query
-    props = req.tenant.user_props if resource == "users" else req.tenant.group_props
+    props = req.home_tenant.user_props if resource == "users" else req.home_tenant.group_props
     if "$expand" in q:
         # delta-query-overview: for users and groups "$expand is not supported".
         raise ODataError(
@@ -125,7 +125,7 @@ def _first_request_state(req: GraphRequest, resource: str) -> dict:
         size = max(1, min(MAX_PAGE, int(prefer.group(1))))
     # members@delta comes by default without $select (delta-query-groups), or with `members`.
     track = resource == "groups" and (select is None or members)
-    return {"g": req.emulator.directory.generation, "t": req.tenant.id, "r": resource,
+    return {"g": req.emu.directory.generation, "t": req.home_tenant.id, "r": resource,
             "s": select, "f": ids, "x": track, "m1": members, "n": size,
             "xm": resource == "users" and (select is None or managers), "mm": managers}
 
@@ -150,15 +150,15 @@ def _gone(req: GraphRequest, state: dict, resource: str, code: str,
 
 
 def _check_token(req: GraphRequest, token: dict, resource: str) -> None:
-    if token.get("t") != req.tenant.id or token.get("r") != resource:
+    if token.get("t") != req.home_tenant.id or token.get("r") != resource:
         raise bad_request(f"The token is not valid for {resource}/delta of this tenant.")
-    emulator = req.emulator
+    emulator = req.emu
     if token.get("g") != emulator.directory.generation:
         raise _gone(req, token, resource, "resyncRequired",
                     "The delta token is no longer valid, and the app must reset the sync state "
                     "(the emulator was reset). Start again with the URL in the Location header.")
-    ttl = getattr(emulator, "delta_token_ttl", None)
-    expired = token.get("e", 0) < getattr(emulator, "delta_epoch", 0) \
+    ttl = emulator.delta_token_ttl
+    expired = token.get("e", 0) < emulator.delta_epoch \
         or (ttl is not None and clock() - token.get("i", 0) > ttl)
     if expired:
         raise _gone(req, token, resource, "syncStateNotFound",
@@ -168,7 +168,7 @@ def _check_token(req: GraphRequest, token: dict, resource: str) -> None:
 
 def _delta(req: GraphRequest, resource: str) -> GraphResponse:
     q = req.query
-    tenant = req.tenant
+    tenant = req.home_tenant
     log = tenant.user_log if resource == "users" else tenant.group_log
     token_text = q.get("$deltatoken", "")
     if "$skiptoken" in q:
@@ -193,7 +193,7 @@ def _delta(req: GraphRequest, resource: str) -> GraphResponse:
 def _page(req: GraphRequest, resource: str, state: dict, items: list[dict], more: dict | None,
           upto: int) -> GraphResponse:
     body: dict = {"@odata.context": req.context(context_name(resource, state["s"]))}
-    issued = {"e": getattr(req.emulator, "delta_epoch", 0), "i": clock()}
+    issued = {"e": req.emu.delta_epoch, "i": clock()}
     if more is not None:
         body["@odata.nextLink"] = req.link(f"/{resource}/delta", {
             "$skiptoken": encode_token({**state, **more, **issued})})

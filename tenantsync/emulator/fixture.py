@@ -1,4 +1,4 @@
-"""Load the fixture JSON (format in DESIGN.md "Emulator fixture") into a Directory."""
+"""Load the fixture JSON (format in docs/contracts.md#emulator-fixture) into a Directory."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ def project_group(group: dict, select: list[str] | None) -> dict:
 
 
 def _group_or_404(req: GraphRequest, id: str) -> dict:
-    group = req.tenant.groups.get(id) or req.tenant.groups.get(id.lower())
+    group = req.home_tenant.groups.get(id) or req.home_tenant.groups.get(id.lower())
     if group is None:
         raise not_found(id)
     return group
@@ -28,7 +28,7 @@ def _group_or_404(req: GraphRequest, id: str) -> dict:
 
 def list_groups(req: GraphRequest) -> GraphResponse:
     """GET /groups."""
-    t = req.tenant
+    t = req.home_tenant
     return respond_list(req, props=t.group_props, ids=t.group_order.ids, keys=t.group_order.keys,
                         get=t.groups.get, project=project_group, context="groups",
                         index_after=t.group_order.index_after)
@@ -38,7 +38,7 @@ def get_group(req: GraphRequest, id: str) -> GraphResponse:
     """GET /groups/{id}."""
     group = _group_or_404(req, id)
     reject_unsupported(req.query)
-    select = parse_select(req.query.get("$select"), req.tenant.group_props)
+    select = parse_select(req.query.get("$select"), req.home_tenant.group_props)
     return GraphResponse(200, {"@odata.context": req.context("groups/$entity"),
                                **project_group(group, select)})
 
@@ -47,20 +47,23 @@ def create_group(req: GraphRequest) -> GraphResponse:
     """POST /groups (members@odata.bind accepted)."""
     body = dict(read_json_body(req))
     binds = body.pop("members@odata.bind", [])
-    props = writable_properties(body, "Group", req.tenant.group_props)
+    props = writable_properties(body, "Group", req.home_tenant.group_props)
     for name in ("displayName", "mailEnabled", "mailNickname", "securityEnabled"):
         if props.get(name) in (None, ""):
             raise bad_request(f"Invalid value specified for property '{name}' of resource "
                               "'Group'.")
     member_ids = [_ref_id(ref) for ref in binds]
+    member_types: dict[str, str] = {}
     for member_id in member_ids:
-        if req.tenant.object_type(member_id) is None:
+        kind = req.home_tenant.object_type(member_id)
+        if kind is None:
             raise not_found(member_id)
+        member_types[member_id] = kind
     props.setdefault("groupTypes", [])
-    group = req.tenant.add_group({k: v for k, v in props.items() if v is not None})
+    group = req.home_tenant.add_group({k: v for k, v in props.items() if v is not None})
     for member_id in member_ids:
-        if member_id not in req.tenant.members[group["id"]]:
-            req.tenant.add_member(group["id"], member_id, req.tenant.object_type(member_id))
+        if member_id not in req.home_tenant.members[group["id"]]:
+            req.home_tenant.add_member(group["id"], member_id, member_types[member_id])
     return GraphResponse(201, {"@odata.context": req.context("groups/$entity"),
                                **project_group(group, None)})
 
@@ -68,16 +71,16 @@ def create_group(req: GraphRequest) -> GraphResponse:
 def update_group(req: GraphRequest, id: str) -> GraphResponse:
     """PATCH /groups/{id}; 204."""
     group = _group_or_404(req, id)
-    props = writable_properties(read_json_body(req), "Group", req.tenant.group_props)
+    props = writable_properties(read_json_body(req), "Group", req.home_tenant.group_props)
     if props:
-        req.tenant.update_group(group["id"], props)
+        req.home_tenant.update_group(group["id"], props)
     return GraphResponse(204)
 
 
 def delete_group(req: GraphRequest, id: str) -> GraphResponse:
     """DELETE /groups/{id}; permanent (security groups are not restorable)."""
     group = _group_or_404(req, id)
-    req.tenant.delete_group(group["id"])
+    req.home_tenant.delete_group(group["id"])
     return GraphResponse(204)
 
 
@@ -87,7 +90,7 @@ def list_members(req: GraphRequest, id: str) -> GraphResponse:
     A soft-deleted user keeps its membership but is not listed while in deleted items (see
     directory.py)."""
     group = _group_or_404(req, id)
-    t = req.tenant
+    t = req.home_tenant
     members = [m for m in t.members[group["id"]] if m in t.users or m in t.groups]
 
     def get(object_id: str) -> dict | None:
@@ -102,10 +105,10 @@ def list_members(req: GraphRequest, id: str) -> GraphResponse:
 
 def list_member_of(req: GraphRequest, id: str) -> GraphResponse:
     """GET /users/{id}/memberOf: the groups the user is a direct member of."""
-    user = req.tenant.find_user(id)
+    user = req.home_tenant.find_user(id)
     if user is None:
         raise not_found(id)
-    t = req.tenant
+    t = req.home_tenant
 
     def proj(obj: dict, select: list[str] | None) -> dict:
         return project_object(t, obj["id"], select) or {}
@@ -128,7 +131,7 @@ def add_member_ref(req: GraphRequest, id: str) -> GraphResponse:
     group = _group_or_404(req, id)
     body = read_json_body(req)
     member_id = _ref_id(body.get("@odata.id"))
-    t = req.tenant
+    t = req.home_tenant
     kind = t.object_type(member_id)
     if kind is None:
         raise not_found(member_id)
@@ -144,7 +147,7 @@ def add_member_ref(req: GraphRequest, id: str) -> GraphResponse:
 def remove_member_ref(req: GraphRequest, id: str, member_id: str) -> GraphResponse:
     """DELETE /groups/{id}/members/{member_id}/$ref; 204."""
     group = _group_or_404(req, id)
-    t = req.tenant
+    t = req.home_tenant
     if member_id not in t.members[group["id"]]:
         raise not_found(member_id)
     t.remove_member(group["id"], member_id)

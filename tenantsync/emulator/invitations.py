@@ -114,7 +114,7 @@ def _redeem(tenant: Tenant, user: dict, accepted: bool) -> None:
 def create_invitation(req: GraphRequest) -> GraphResponse:
     """POST /invitations."""
     body = read_json_body(req)
-    tenant = req.tenant
+    tenant = req.home_tenant
     email = body.get("invitedUserEmailAddress")
     redirect = body.get("inviteRedirectUrl")
     if not isinstance(email, str) or email.count("@") != 1 or email.startswith("@") \
@@ -144,7 +144,7 @@ def create_invitation(req: GraphRequest) -> GraphResponse:
     if email.rpartition("@")[2].lower() in tenant.domain_names():
         raise bad_request("The invited user's email domain is a verified domain of this "
                           "directory: invite an external address.", "BadRequest")
-    automatic = auto_redeems(req.emulator.directory, tenant, email)
+    automatic = auto_redeems(req.emu.directory, tenant, email)
     invited = body.get("invitedUser") or {}
     if body.get("resetRedemption") and isinstance(invited, dict) and invited.get("id"):
         user = tenant.find_user(str(invited["id"]))

@@ -26,4 +26,4 @@ def get_external_identities_policy(req: GraphRequest) -> GraphResponse:
     """GET /beta/policies/externalIdentitiesPolicy."""
     return GraphResponse(200, {
         "@odata.context": req.context("policies/externalIdentitiesPolicy/$entity"),
-        **copy.deepcopy(req.tenant.external_identities_policy)})
+        **copy.deepcopy(req.home_tenant.external_identities_policy)})

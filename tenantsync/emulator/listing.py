@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from tenantsync.emulator.odata import ODataError, parse_filter, parse_orderby, parse_select, parse_top
 from tenantsync.emulator.protocol import GraphRequest, GraphResponse, bad_request, decode_token, encode_token
-from tenantsync.emulator.schema import PropertySet
+from tenantsync.emulator.schema import PropertyNames
 
 Projector = Callable[[dict, "list[str] | None"], dict]
 
@@ -54,7 +54,7 @@ def context_name(base: str, select: list[str] | None) -> str:
     return f"{base}({','.join(select)})" if select else base
 
 
-def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
+def respond_list(req: GraphRequest, *, props: PropertyNames, ids: list[str],
                  keys: list[int] | None, get: Callable[[str], dict | None],
                  project: Projector, context: str, default_top: int = 100,
                  lookup: Callable[[str, object], set[str] | None] | None = None,
@@ -68,7 +68,7 @@ def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
     expand: (object, projection) -> projection with the expanded navigation property.
     """
     q = req.query
-    tenant = req.tenant
+    tenant = req.home_tenant
     reject_unsupported({k: v for k, v in q.items() if k != "$expand"} if expand else q)
     select = parse_select(q.get("$select"), props)
     flt = parse_filter(q["$filter"], props) if q.get("$filter") else None
@@ -88,7 +88,7 @@ def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
                              "Request_UnsupportedQuery")
     else:
         token = decode_token(skiptoken)
-        if token.get("g") != req.emulator.directory.generation or token.get("t") != tenant.id:
+        if token.get("g") != req.emu.directory.generation or token.get("t") != tenant.id:
             raise bad_request("The specified page token value has expired and can no longer be "
                               "included in your request.", "Directory_ExpiredPageToken")
         cursor = int(token.get("c", 0))
@@ -100,7 +100,7 @@ def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
     if orderby:
         objs = [o for o in (get(i) for i in ids) if o is not None and (pred is None or pred(o))]
         for name, desc in reversed(orderby):
-            objs.sort(key=lambda o, n=name: _sort_key(o.get(n)), reverse=desc)
+            objs.sort(key=_by(name), reverse=desc)
         page = objs[cursor:cursor + top]
         if len(objs) > cursor + top:
             next_cursor = cursor + top
@@ -144,7 +144,7 @@ def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
         body["@odata.count"] = total
     if next_cursor is not None:
         params = {k: v for k, v in q.items() if k != "$skiptoken"}
-        params["$skiptoken"] = encode_token({"g": req.emulator.directory.generation,
+        params["$skiptoken"] = encode_token({"g": req.emu.directory.generation,
                                              "t": tenant.id, "c": next_cursor})
         body["@odata.nextLink"] = req.link(req.path, params)
     body["value"] = [project(o, select) for o in page] if expand is None else \
@@ -154,6 +154,11 @@ def respond_list(req: GraphRequest, *, props: PropertySet, ids: list[str],
 
 def _start(keys: list[int], cursor: int) -> int:
     return bisect_right(keys, cursor)
+
+
+def _by(name: str) -> Callable[[dict], tuple]:
+    """Sort key of an object by one property ($orderby)."""
+    return lambda obj: _sort_key(obj.get(name))
 
 
 def _sort_key(value: object) -> tuple:

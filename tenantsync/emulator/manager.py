@@ -59,7 +59,7 @@ def manager_of(tenant: Tenant, uid: str) -> dict | None:
 
 
 def _user_or_404(req: GraphRequest, key: str) -> dict:
-    user = req.tenant.find_user(key)
+    user = req.home_tenant.find_user(key)
     if user is None:
         raise not_found(key)
     return user
@@ -75,10 +75,10 @@ def get_manager(req: GraphRequest, id: str) -> GraphResponse:
     user = _user_or_404(req, id)
     expand = expander(req, single=True)             # $expand=manager: the manager's own manager
     reject_unsupported({k: v for k, v in req.query.items() if k != "$expand"})
-    manager = manager_of(req.tenant, user["id"])
+    manager = manager_of(req.home_tenant, user["id"])
     if manager is None:
         raise not_found(NAME)
-    select = parse_select(req.query.get("$select"), req.tenant.user_props)
+    select = parse_select(req.query.get("$select"), req.home_tenant.user_props)
     body = _entity(req, manager, select)
     if expand is not None:
         body = expand(manager, body)
@@ -88,7 +88,7 @@ def get_manager(req: GraphRequest, id: str) -> GraphResponse:
 def get_manager_ref(req: GraphRequest, id: str) -> GraphResponse:
     """GET /users/{id}/manager/$ref: the manager as an entity reference."""
     user = _user_or_404(req, id)
-    manager = manager_of(req.tenant, user["id"])
+    manager = manager_of(req.home_tenant, user["id"])
     if manager is None:
         raise not_found(NAME)
     return GraphResponse(200, {"@odata.context": req.context("$ref"),
@@ -107,21 +107,21 @@ def put_manager_ref(req: GraphRequest, id: str) -> GraphResponse:
         raise bad_request(f"Invalid value specified for property '@odata.id': '{ref}' is not the "
                           "URL of a user (https://graph.microsoft.com/v1.0/users/{id}).")
     key = found.group("id")
-    manager = (req.tenant.find_user(key) if found.group("kind").lower() == "users"
-               else req.tenant.users.get(key) or req.tenant.users.get(key.lower()))
+    manager = (req.home_tenant.find_user(key) if found.group("kind").lower() == "users"
+               else req.home_tenant.users.get(key) or req.home_tenant.users.get(key.lower()))
     if manager is None:
         raise not_found(key)
     if manager["id"] == user["id"]:
         raise bad_request("A user cannot be their own manager. The tenantsync emulator refuses "
                           "this deliberately (the Graph pages do not say what Graph answers).")
-    req.tenant.set_manager(user["id"], manager["id"])
+    req.home_tenant.set_manager(user["id"], manager["id"])
     return GraphResponse(204)
 
 
 def delete_manager_ref(req: GraphRequest, id: str) -> GraphResponse:
     """DELETE /users/{id}/manager/$ref (user-delete-manager): 204; 404 without a manager."""
     user = _user_or_404(req, id)
-    if not req.tenant.set_manager(user["id"], None):
+    if not req.home_tenant.set_manager(user["id"], None):
         raise not_found(NAME)
     return GraphResponse(204)
 
@@ -143,8 +143,8 @@ def expander(req: GraphRequest, *, single: bool) -> Expander | None:
                          "$expand=manager, user-list-manager).", "Request_UnsupportedQuery")
     options = _options(found.group("inner") or "")
     levels = _levels(req, options.get("$levels"), single)
-    select = parse_select(options.get("$select"), req.tenant.user_props)
-    tenant = req.tenant
+    select = parse_select(options.get("$select"), req.home_tenant.user_props)
+    tenant = req.home_tenant
 
     def chain(user: dict, depth: int, seen: set[str]) -> dict | None:
         manager = manager_of(tenant, user["id"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenantsync.emulator.limits import MAX_FILTER_CHARS, MAX_FILTER_DEPTH, MAX_FILTER_TERMS
-from tenantsync.emulator.schema import PropertySet
+from tenantsync.emulator.schema import PropertyNames, PropertySet
 
 
 class ODataError(ValueError):
@@ -85,7 +85,7 @@ class Filter:
 
 
 class _Parser:
-    def __init__(self, text: str, props: PropertySet) -> None:
+    def __init__(self, text: str, props: PropertyNames) -> None:
         self.text = text
         self.props = props
         self.tokens = self._tokenize(text)
@@ -156,8 +156,9 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.parse_or()
-        if self.peek() is not None:
-            raise ODataError(f"Invalid filter clause: unexpected '{self.peek()[1]}' "
+        extra = self.peek()
+        if extra is not None:
+            raise ODataError(f"Invalid filter clause: unexpected '{extra[1]}' "
                              f"in '{self.text}'.")
         return node
 
@@ -373,7 +374,7 @@ def _plan(node: Node, lookup: Callable[[str, Any], set[str] | None]) -> set[str]
     return None
 
 
-def parse_filter(text: str, props: PropertySet) -> Filter:
+def parse_filter(text: str, props: PropertyNames) -> Filter:
     """Parse a $filter for resources of `props`; raises ODataError like Graph's 400.
 
     Bounded (limits.py): its length, its nesting and its number of terms, so that no input
@@ -387,7 +388,7 @@ def parse_filter(text: str, props: PropertySet) -> Filter:
     return Filter(text, node, lambda obj: fn(obj, None), parser.properties, parser.operators)
 
 
-def parse_select(text: str | None, props: PropertySet) -> list[str] | None:
+def parse_select(text: str | None, props: PropertyNames) -> list[str] | None:
     """$select as canonical property names (None when absent)."""
     if text is None:
         return None
@@ -405,7 +406,7 @@ def parse_select(text: str | None, props: PropertySet) -> list[str] | None:
     return names or None
 
 
-def parse_orderby(text: str | None, props: PropertySet) -> list[tuple[str, bool]] | None:
+def parse_orderby(text: str | None, props: PropertyNames) -> list[tuple[str, bool]] | None:
     """$orderby as (property, descending) pairs."""
     if not text:
         return None

@@ -15,7 +15,7 @@ MOBILE_METHOD_ID = "3179e48a-750b-4051-897c-87b9720928f7"
 
 
 def _user_id(req: GraphRequest, id: str) -> str:
-    user = req.tenant.find_user(id)
+    user = req.home_tenant.find_user(id)
     if user is None:
         raise not_found(id)
     return user["id"]
@@ -23,10 +23,10 @@ def _user_id(req: GraphRequest, id: str) -> str:
 
 def mobile_method(req: GraphRequest, uid: str) -> dict | None:
     """The user's mobile phoneAuthenticationMethod, or None."""
-    extra = req.tenant.fixture_fields.get(uid) or {}
+    extra = req.home_tenant.fixture_fields.get(uid) or {}
     if extra.get("smsSignInState") is None and not extra.get("phoneNumber"):
         return None
-    user = req.tenant.users[uid]
+    user = req.home_tenant.users[uid]
     number = extra.get("phoneNumber") or user.get("mobilePhone") \
         or f"+1 555{zlib.crc32(uid.encode()) % 10_000_000:07d}"
     return {"id": MOBILE_METHOD_ID, "phoneNumber": number, "phoneType": "mobile",
@@ -62,7 +62,7 @@ def get_phone_method(req: GraphRequest, id: str, method_id: str) -> GraphRespons
 def _set_sms(req: GraphRequest, id: str, method_id: str, state: str) -> GraphResponse:
     uid = _user_id(req, id)
     _method_or_404(req, uid, method_id)
-    req.tenant.fixture_fields.setdefault(uid, {})["smsSignInState"] = state
+    req.home_tenant.fixture_fields.setdefault(uid, {})["smsSignInState"] = state
     return GraphResponse(204)
 
 

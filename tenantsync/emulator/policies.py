@@ -65,12 +65,12 @@ def tenant_domains(tenant: Tenant) -> list[dict]:
 def list_domains(req: GraphRequest) -> GraphResponse:
     """GET /domains."""
     return GraphResponse(200, {"@odata.context": req.context("domains"),
-                               "value": tenant_domains(req.tenant)})
+                               "value": tenant_domains(req.home_tenant)})
 
 
 def get_domain(req: GraphRequest, id: str) -> GraphResponse:
     """GET /domains/{id}."""
-    for domain in tenant_domains(req.tenant):
+    for domain in tenant_domains(req.home_tenant):
         if domain["id"].lower() == id.lower():
             return GraphResponse(200, {"@odata.context": req.context("domains/$entity"),
                                        **domain})
@@ -102,15 +102,15 @@ def organization(tenant: Tenant) -> dict:
 def list_organization(req: GraphRequest) -> GraphResponse:
     """GET /organization."""
     return GraphResponse(200, {"@odata.context": req.context("organization"),
-                               "value": [organization(req.tenant)]})
+                               "value": [organization(req.home_tenant)]})
 
 
 def get_organization(req: GraphRequest, id: str) -> GraphResponse:
     """GET /organization/{id}."""
-    if id.lower() != req.tenant.id.lower():
+    if id.lower() != req.home_tenant.id.lower():
         raise GraphHttpError(404, "Request_ResourceNotFound", f"Resource '{id}' does not exist.")
     return GraphResponse(200, {"@odata.context": req.context("organization/$entity"),
-                               **organization(req.tenant)})
+                               **organization(req.home_tenant)})
 
 
 # -- authorization policy ------------------------------------------------------------------
@@ -118,7 +118,7 @@ def get_authorization_policy(req: GraphRequest) -> GraphResponse:
     """GET /policies/authorizationPolicy."""
     return GraphResponse(200, {"@odata.context": req.context("policies/authorizationPolicy/"
                                                              "$entity"),
-                               **copy.deepcopy(req.tenant.authorization_policy)})
+                               **copy.deepcopy(req.home_tenant.authorization_policy)})
 
 
 def update_authorization_policy(req: GraphRequest) -> GraphResponse:
@@ -132,12 +132,12 @@ def update_authorization_policy(req: GraphRequest) -> GraphResponse:
         raise bad_request(f"Invalid value '{body['allowInvitesFrom']}' for allowInvitesFrom "
                           f"(allowed: {', '.join(INVITE_SETTINGS)}).")
     for key, value in body.items():            # a Boolean stays a Boolean, an object an object
-        current = req.tenant.authorization_policy.get(key)
+        current = req.home_tenant.authorization_policy.get(key)
         for kind in (bool, dict):
             if isinstance(current, kind) and value is not None and not isinstance(value, kind):
                 raise bad_request(f"Invalid value specified for property '{key}' of resource "
                                   "'AuthorizationPolicy'.")
-    merge(req.tenant.authorization_policy, body)
+    merge(req.home_tenant.authorization_policy, body)
     return GraphResponse(204)
 
 
@@ -151,7 +151,7 @@ def project_partner(partner: dict) -> dict:
 
 
 def _partner(req: GraphRequest, tenant_id: str) -> dict:
-    partner = req.tenant.partners.get(tenant_id.lower())
+    partner = req.home_tenant.partners.get(tenant_id.lower())
     if partner is None:
         raise _missing("partner configuration", tenant_id)
     return partner
@@ -180,12 +180,12 @@ def list_partners(req: GraphRequest) -> GraphResponse:
         raise bad_request(f"Could not find a property named '{expand}' on type "
                           "'microsoft.graph.crossTenantAccessPolicyConfigurationPartner'.")
     value = []
-    for key, partner in req.tenant.partners.items():
+    for key, partner in req.home_tenant.partners.items():
         item = project_partner(partner)
         if select is not None:
             item = {name: item[name] for name in select}
         if expand:
-            sync = req.tenant.identity_sync.get(key)
+            sync = req.home_tenant.identity_sync.get(key)
             item["identitySynchronization"] = None if sync is None else {
                 name: copy.deepcopy(sync.get(name)) for name in SYNC_FIELDS}
         value.append(item)
@@ -212,14 +212,14 @@ def create_partner(req: GraphRequest) -> GraphResponse:
     """POST /policies/crossTenantAccessPolicy/partners; 201, 409 when it exists."""
     body = _partner_body(req, creating=True)
     key = body["tenantId"].lower()
-    if key in req.tenant.partners:
+    if key in req.home_tenant.partners:
         raise GraphHttpError(409, "Request_MultipleObjectsWithSameKeyValue",
                              "Another object with the same value for property tenantId already "
                              "exists.")
-    req.tenant.partners[key] = copy.deepcopy(body)
+    req.home_tenant.partners[key] = copy.deepcopy(body)
     return GraphResponse(201, {"@odata.context": req.context("policies/crossTenantAccessPolicy/"
                                                              "partners/$entity"),
-                               **project_partner(req.tenant.partners[key])})
+                               **project_partner(req.home_tenant.partners[key])})
 
 
 def get_partner(req: GraphRequest, tenant_id: str) -> GraphResponse:
@@ -243,8 +243,8 @@ def update_partner(req: GraphRequest, tenant_id: str) -> GraphResponse:
 def delete_partner(req: GraphRequest, tenant_id: str) -> GraphResponse:
     """DELETE /policies/crossTenantAccessPolicy/partners/{tenantId}; 204."""
     _partner(req, tenant_id)
-    del req.tenant.partners[tenant_id.lower()]
-    req.tenant.identity_sync.pop(tenant_id.lower(), None)
+    del req.home_tenant.partners[tenant_id.lower()]
+    req.home_tenant.identity_sync.pop(tenant_id.lower(), None)
     return GraphResponse(204)
 
 
@@ -259,7 +259,7 @@ def _sync_body(req: GraphRequest) -> dict:
 
 
 def _sync(req: GraphRequest, tenant_id: str) -> dict:
-    sync = req.tenant.identity_sync.get(tenant_id.lower())
+    sync = req.home_tenant.identity_sync.get(tenant_id.lower())
     if sync is None:
         raise _missing("identity synchronization policy for partner", tenant_id)
     return sync
@@ -276,13 +276,13 @@ def get_identity_sync(req: GraphRequest, tenant_id: str) -> GraphResponse:
 
 def put_identity_sync(req: GraphRequest, tenant_id: str) -> GraphResponse:
     """PUT .../identitySynchronization: create; 204 (409 when it exists: use PATCH)."""
-    if tenant_id.lower() in req.tenant.identity_sync:
+    if tenant_id.lower() in req.home_tenant.identity_sync:
         raise GraphHttpError(409, "Request_MultipleObjectsWithSameKeyValue",
                              "An identity synchronization policy for this partner already "
                              "exists; update it with PATCH.")
     body = _sync_body(req)
     body.pop("tenantId", None)
-    req.tenant.identity_sync[tenant_id.lower()] = {"tenantId": tenant_id, "displayName": None,
+    req.home_tenant.identity_sync[tenant_id.lower()] = {"tenantId": tenant_id, "displayName": None,
                                                    "userSyncInbound": None, **body}
     return GraphResponse(204)
 
@@ -299,5 +299,5 @@ def update_identity_sync(req: GraphRequest, tenant_id: str) -> GraphResponse:
 def delete_identity_sync(req: GraphRequest, tenant_id: str) -> GraphResponse:
     """DELETE .../identitySynchronization; 204."""
     _sync(req, tenant_id)
-    del req.tenant.identity_sync[tenant_id.lower()]
+    del req.home_tenant.identity_sync[tenant_id.lower()]
     return GraphResponse(204)

@@ -86,6 +86,20 @@ class GraphRequest:
     refusal: GraphHttpError | None = None  # a malformed query: answered after authentication
 
     @property
+    def home_tenant(self) -> Tenant:
+        """The tenant the token belongs to; set by authentication, before any handler runs."""
+        if self.tenant is None:
+            raise RuntimeError(f"{self.method} {self.path}: the request has not been authenticated")
+        return self.tenant
+
+    @property
+    def emu(self) -> Emulator:
+        """The emulator answering the request (Emulator.handle sets it first)."""
+        if self.emulator is None:
+            raise RuntimeError(f"{self.method} {self.path}: the request is not being handled")
+        return self.emulator
+
+    @property
     def graph_root(self) -> str:
         """Absolute URL of the Graph version root, e.g. http://127.0.0.1:8765/v1.0."""
         return f"{self.base}/{self.version}"

@@ -6,6 +6,8 @@ property served here is always one the SDK can parse.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 # Structural (non-navigation) properties of microsoft.graph.user in v1.0.
 USER_PROPERTIES: frozenset[str] = frozenset("""
 aboutMe accountEnabled ageGroup assignedLicenses assignedPlans authorizationInfo birthday
@@ -89,6 +91,19 @@ def looks_like_extension(name: str) -> bool:
     Only chooses the wording of an error: a name is accepted only when registered (see
     PropertySet.extensions and applications.py)."""
     return name.startswith("extension_") and len(name) > len("extension_")
+
+
+class PropertyNames(Protocol):
+    """What a query ($select, $filter, $orderby) reads of a type: a PropertySet, or the union of
+    two for a collection of users and groups (groups._MemberProps)."""
+
+    @property
+    def type_name(self) -> str: ...
+
+    @property
+    def collections(self) -> frozenset[str]: ...
+
+    def canonical(self, name: str) -> str | None: ...
 
 
 class PropertySet:

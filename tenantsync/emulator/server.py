@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 
 from tenantsync.emulator.app import build_app, create_emulator
+from tenantsync.emulator.core import Emulator
 from tenantsync.emulator.faults import FaultSpec
 from tenantsync.emulator.protocol import dumps
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m tenantsync.emulator --fixture FILE [--port N] ...`; returns the exit status."""
     parser = argparse.ArgumentParser(prog="tenantsync emulator",
                                      description="Microsoft Graph emulator for tenantsync")
-    parser.add_argument("--fixture", required=True, help="fixture JSON file (see DESIGN.md)")
+    parser.add_argument("--fixture", required=True, help="fixture JSON file (see docs/contracts.md)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--latency-ms", type=int, default=0)
@@ -109,14 +110,14 @@ class EmulatorServer:
         self.delta_token_ttl = delta_token_ttl
         self.in_process = in_process
         self.host = host
-        self._sock = _bind(host, port)
+        self._sock: socket.socket | None = _bind(host, port)
         self.port: int = self._sock.getsockname()[1]
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
         self._proc: subprocess.Popen | None = None
         self._tmp: list[str] = []
         self._client: httpx.Client | None = None
-        self.emulator = None
+        self.emulator: Emulator | None = None      # in-process servers only
         try:
             if in_process:
                 self._start_thread(throttle, time_scale, faults, latency_ms, startup_timeout)
@@ -141,17 +142,17 @@ class EmulatorServer:
     def _start_thread(self, throttle: str | None, time_scale: float, faults: Any,
                       latency_ms: int, timeout: float) -> None:
         # Direct access to the state, for tests only: it belongs to the server thread.
-        self.emulator = create_emulator(self.fixture, throttle=throttle, time_scale=time_scale,
-                                        faults=faults, latency_ms=latency_ms,
-                                        delta_token_ttl=self.delta_token_ttl)
-        self._server = uvicorn.Server(_config(build_app(self.emulator)))
-        sock = self._sock
+        emulator = self.emulator = create_emulator(self.fixture, throttle=throttle, time_scale=time_scale,
+                                                   faults=faults, latency_ms=latency_ms,
+                                                   delta_token_ttl=self.delta_token_ttl)
+        server = self._server = uvicorn.Server(_config(build_app(emulator)))
+        sock = self._bound()
         self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve(sockets=[sock])),
+            target=lambda: asyncio.run(server.serve(sockets=[sock])),
             name=f"tenantsync-emulator-{self.port}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
-        while not self._server.started:
+        while not server.started:
             if not self._thread.is_alive():
                 raise RuntimeError("the emulator thread stopped during startup")
             if time.monotonic() > deadline:
@@ -176,7 +177,7 @@ class EmulatorServer:
         elif isinstance(faults, dict):
             faults = ",".join(f"{k}={':'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
                               for k, v in faults.items())
-        fd_num = self._sock.fileno()
+        fd_num = self._bound().fileno()
         cmd = [sys.executable, "-m", "tenantsync.emulator", "--fixture", str(fixture),
                "--fd", str(fd_num), "--latency-ms", str(latency_ms),
                "--time-scale", str(time_scale)]
@@ -206,8 +207,14 @@ class EmulatorServer:
                     raise TimeoutError("the emulator process did not start in time")
                 time.sleep(0.05)
         # The child owns the listening socket now; if it dies, connecting fails at once.
-        self._sock.close()
+        self._bound().close()
         self._sock = None
+
+    def _bound(self) -> socket.socket:
+        """The listening socket (bound in __init__; handed to the child process or closed by stop())."""
+        if self._sock is None:
+            raise RuntimeError("the emulator's listening socket is closed")
+        return self._sock
 
     def stop(self) -> None:
         """Stop the server and release the port (idempotent)."""

@@ -1,4 +1,5 @@
-"""Graph's identity-and-access throttling (reference §11), as token buckets.
+"""Graph's identity-and-access throttling (throttling-limits; docs/entra-behaviour.md#throttling), as
+token buckets.
 
 Profile "graph" (off unless asked for):
 - resource units per app+tenant, by tenant size: S (< 50 users) 3,500 / 10 s, M (50-500)
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 PROFILES = ("graph",)
 
-# Per-request cost (reference §11): GET users 2, GET group members 3, getByIds 3, other GET 1;
+# Per-request cost (throttling-limits): GET users 2, GET group members 3, getByIds 3, other GET 1;
 # writes 1 RU + 1 write; $select -1, $expand +1, $top < 20 -1; floor 1.
 _USER_READS = {"/users", "/users/{id}", "/users/delta", "/users/$count",
                "/directory/deletedItems/microsoft.graph.user", "/directory/deletedItems/{id}"}

@@ -39,7 +39,7 @@ def project_object(tenant: Tenant, object_id: str, select: list[str] | None) -> 
 
 
 def _user_or_404(req: GraphRequest, key: str) -> dict:
-    user = req.tenant.find_user(key)
+    user = req.home_tenant.find_user(key)
     if user is None:
         raise not_found(key)
     return user
@@ -142,7 +142,7 @@ def refuse_not_writable(props: dict, *, update: bool) -> None:
 # -- handlers ----------------------------------------------------------------------------
 def list_users(req: GraphRequest) -> GraphResponse:
     """GET /users."""
-    t = req.tenant
+    t = req.home_tenant
     return respond_list(req, props=t.user_props, ids=t.user_order.ids, keys=t.user_order.keys,
                         get=t.users.get, project=project_user, context="users",
                         lookup=t.lookup, key_of=lambda i: t.user_meta[i].ord,
@@ -155,7 +155,7 @@ def count_users(req: GraphRequest) -> GraphResponse:
     if req.headers.get("consistencylevel", "").lower() != "eventual":
         raise bad_request("$count is not currently supported without the "
                           "'ConsistencyLevel: eventual' header.")
-    t = req.tenant
+    t = req.home_tenant
     if req.query.get("$filter"):
         pred = parse_filter(req.query["$filter"], t.user_props).predicate
         count = sum(1 for u in t.users.values() if pred(u))
@@ -169,7 +169,7 @@ def get_user(req: GraphRequest, id: str) -> GraphResponse:
     user = _user_or_404(req, id)
     expand = manager.expander(req, single=True)
     reject_unsupported({k: v for k, v in req.query.items() if k != "$expand"})
-    select = parse_select(req.query.get("$select"), req.tenant.user_props)
+    select = parse_select(req.query.get("$select"), req.home_tenant.user_props)
     fragment = f"users({','.join(select)})/$entity" if select else "users/$entity"
     body = project_user(user, select)
     if expand is not None:
@@ -179,7 +179,7 @@ def get_user(req: GraphRequest, id: str) -> GraphResponse:
 
 def create_user(req: GraphRequest) -> GraphResponse:
     """POST /users."""
-    t = req.tenant
+    t = req.home_tenant
     props = writable_properties(read_json_body(req), props=t.user_props)
     refuse_not_writable(props, update=False)
     for name in _REQUIRED_ON_CREATE:
@@ -198,7 +198,7 @@ def create_user(req: GraphRequest) -> GraphResponse:
 
 def update_user(req: GraphRequest, id: str) -> GraphResponse:
     """PATCH /users/{id}: any writable property, registered extension_* included; 204."""
-    t = req.tenant
+    t = req.home_tenant
     user = _user_or_404(req, id)
     props = writable_properties(read_json_body(req), props=t.user_props)
     refuse_not_writable(props, update=True)
@@ -217,20 +217,20 @@ def update_user(req: GraphRequest, id: str) -> GraphResponse:
 def delete_user(req: GraphRequest, id: str) -> GraphResponse:
     """DELETE /users/{id}: soft delete into deleted items."""
     user = _user_or_404(req, id)
-    req.tenant.soft_delete_user(user["id"])
+    req.home_tenant.soft_delete_user(user["id"])
     return GraphResponse(204)
 
 
 def list_deleted_users(req: GraphRequest) -> GraphResponse:
     """GET /directory/deletedItems/microsoft.graph.user."""
-    t = req.tenant
+    t = req.home_tenant
     return respond_list(req, props=t.user_props, ids=list(t.deleted), keys=None,
                         get=t.deleted.get, project=project_deleted_user,
                         context="directory/deletedItems/microsoft.graph.user")
 
 
 def _deleted_or_404(req: GraphRequest, id: str) -> dict:
-    user = req.tenant.deleted.get(id) or req.tenant.deleted.get(id.lower())
+    user = req.home_tenant.deleted.get(id) or req.home_tenant.deleted.get(id.lower())
     if user is None:
         raise not_found(id)
     return user
@@ -239,7 +239,7 @@ def _deleted_or_404(req: GraphRequest, id: str) -> dict:
 def get_deleted_item(req: GraphRequest, id: str) -> GraphResponse:
     """GET /directory/deletedItems/{id}."""
     user = _deleted_or_404(req, id)
-    select = parse_select(req.query.get("$select"), req.tenant.user_props)
+    select = parse_select(req.query.get("$select"), req.home_tenant.user_props)
     return GraphResponse(200, {"@odata.context": req.context("directoryObjects/$entity"),
                                "@odata.type": "#microsoft.graph.user",
                                **project_deleted_user(user, select)})
@@ -248,7 +248,7 @@ def get_deleted_item(req: GraphRequest, id: str) -> GraphResponse:
 def delete_deleted_item(req: GraphRequest, id: str) -> GraphResponse:
     """DELETE /directory/deletedItems/{id}: permanent delete."""
     user = _deleted_or_404(req, id)
-    req.tenant.hard_delete_user(user["id"])
+    req.home_tenant.hard_delete_user(user["id"])
     return GraphResponse(204)
 
 
@@ -256,7 +256,7 @@ def restore_deleted_item(req: GraphRequest, id: str) -> GraphResponse:
     """POST /directory/deletedItems/{id}/restore."""
     user = _deleted_or_404(req, id)
     try:
-        req.tenant.restore_user(user["id"])
+        req.home_tenant.restore_user(user["id"])
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     return GraphResponse(200, {"@odata.context": req.context("directoryObjects/$entity"),
@@ -273,9 +273,9 @@ def get_by_ids(req: GraphRequest) -> GraphResponse:
     types = {str(x).lower().rsplit(".", 1)[-1] for x in body.get("types") or ["user", "group"]}
     values = []
     for object_id in ids:
-        kind = req.tenant.object_type(str(object_id))
+        kind = req.home_tenant.object_type(str(object_id))
         if kind in types:
-            values.append(project_object(req.tenant, str(object_id), None))
+            values.append(project_object(req.home_tenant, str(object_id), None))
     return GraphResponse(200, {"@odata.context": req.context("directoryObjects"),
                                "value": values})
 

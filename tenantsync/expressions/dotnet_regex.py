@@ -25,8 +25,8 @@ from functools import lru_cache
 
 import regex
 
-Pattern = regex.Pattern
-Match = regex.Match
+Pattern = regex.Pattern[str]
+Match = regex.Match[str]
 Replacement = str | Callable[[Match], str]
 
 REGEX_TIMEOUT = 0.2

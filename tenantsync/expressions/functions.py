@@ -1,6 +1,7 @@
 """The Entra expression functions, one small function each, registered by (case-sensitive) name.
 
-Decisions where the documentation is silent or UNCONFIRMED (reference §3.3):
+Decisions where functions-for-customizing-application-data is silent or ambiguous
+(docs/entra-behaviour.md#expression-language):
 - Null in, null out: a text function whose source is null returns null, except where the doc
   says otherwise (Left and Word return ""). Join skips null and "" sources (the documented
   ``Join(", ", "", [surname], [givenName])`` → ``Doe, John``) and returns null when nothing is

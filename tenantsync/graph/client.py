@@ -1,6 +1,6 @@
 """Credential and GraphServiceClient factory: one client per connection, one event loop per client.
 
-Decisions (see docs/internals.md and ../shared/graph-and-prefect-notes.md A1/A2):
+Decisions (see docs/internals.md and docs/graph-sdk-notes.md#pointing-the-client-at-an-emulator):
 - All credentials are the *async* azure-identity classes: the client lives on GraphApi's own event
   loop, and a sync credential would block that loop while it fetches a token.
 - A static token (emulator, tests) goes through kiota's BaseBearerTokenAuthenticationProvider rather
@@ -208,7 +208,8 @@ def build_client(connection: GraphConnection, *, credential: Any = None,
     """A GraphServiceClient for ``connection`` with kiota's retry handler off.
 
     Build it on the event loop that will use it (GraphApi does): the httpx pool binds to the
-    first loop that sends, and reusing it on another loop fails (notes A4).
+    first loop that sends, and reusing it on another loop fails
+    (docs/graph-sdk-notes.md#the-sdk-is-async-only).
     ``transport`` is for tests (httpx.MockTransport); the kiota middleware still wraps it.
     """
     _check_url(connection)
@@ -227,5 +228,5 @@ def build_client(connection: GraphConnection, *, credential: Any = None,
     http = httpx.AsyncClient(timeout=timeout, transport=transport, limits=limits)
     http = GraphClientFactory.create_with_default_middleware(client=http, options=options)
     adapter = GraphRequestAdapter(_auth_provider(connection, credential), client=http)
-    adapter.base_url = connection.base_url        # no trailing slash (notes A1)
+    adapter.base_url = connection.base_url  # no trailing slash (docs/graph-sdk-notes.md#pointing-the-client-at-an-emulator)
     return GraphServiceClient(request_adapter=adapter)

@@ -1,7 +1,8 @@
 """A private asyncio loop in a daemon thread: the async SDK behind a sync face.
 
 msgraph-sdk is async only and its httpx pool binds to the first loop that uses it, so a client
-cannot be shared across ``asyncio.run`` calls (notes A4). One long-lived loop per GraphApi lets
+cannot be shared across ``asyncio.run`` calls (docs/graph-sdk-notes.md#the-sdk-is-async-only). One
+long-lived loop per GraphApi lets
 plain code, pytest and Prefect worker threads (which may run their own loops) all call it.
 """
 

@@ -1,6 +1,7 @@
 """Adaptive write limiter: stay just under the tenant's write budget instead of bouncing off 429s.
 
-Graph's write budget is per app+tenant (3,000 writes / 150 s; reference §11), a token bucket
+Graph's write budget is per app+tenant (3,000 writes / 150 s; throttling-limits,
+docs/entra-behaviour.md#throttling), a token bucket
 shared with whatever else writes to the tenant, so the client cannot know its share: it learns it.
 
 The whole algorithm:

@@ -1,4 +1,5 @@
-"""Operations an administrator runs when something is wrong (reference §5–10), plain Python.
+"""Operations an administrator runs when something is wrong (quarantine, provision on demand, test
+connection, UPN repair: docs/entra-behaviour.md), plain Python.
 
 - ``setup.run_setup(cfg)``: register (or find) the anchor extension, list the permissions per side.
 - ``connection_test.test_connection(cfg)``: the checks of the portal's Test connection.

@@ -1,4 +1,5 @@
-"""Test connection (reference §10): what an administrator checks before, or after, a failed cycle.
+"""Test connection (docs/entra-behaviour.md#test-connection): what an administrator checks before, or
+after, a failed cycle.
 
 Checks run in the order an administrator would fix them; each says what failed, the code Entra
 (or Graph) reports for it and what to do. A check that cannot be evaluated because an earlier,
@@ -12,8 +13,9 @@ last (ops/leave_settings.py): a warning at most, never blocking.
 Read-only: both Graph clients refuse writes, and nothing here writes the state store, so a test
 connection never quarantines a job.
 
-Licence rule (our decision, reference §10 says only that the automatic-redemption checkbox is
-disabled in a tenant without Microsoft Entra ID P1/P2): automatic redemption has to be allowed in
+Licence rule (our decision: "Configure cross-tenant synchronization" says only that the
+automatic-redemption checkbox is disabled in a tenant without Microsoft Entra ID P1/P2;
+docs/entra-behaviour.md#licences-and-roles): automatic redemption has to be allowed in
 *both* tenants, so *both* need an enabled P1 or P2 service plan in ``/organization``'s
 ``assignedPlans`` (service plan AAD_PREMIUM or AAD_PREMIUM_P2, or service ``AADPremiumService``).
 A tenant without one fails the blocking check ``PremiumLicenseRequired`` (our code: Entra shows a
@@ -378,7 +380,8 @@ def source_upn_suffixes(src: Any) -> Counter[str]:
 
 
 def suffix_states(suffixes: Any, domains: list[dict[str, Any]]) -> dict[str, str]:
-    """Each suffix as Entra Connect's wizard marks it (reference §12): Verified, Not verified, Not added."""
+    """Each suffix as Entra Connect's wizard marks it (how-to-connect-install-custom;
+    docs/entra-behaviour.md#entra-connect-upn-suffixes): Verified, Not verified, Not added."""
     known = {(d.get("id") or "").lower(): bool(d.get("isVerified")) for d in domains}
     return {s: ("Verified" if known[s] else "Not verified") if s in known else "Not added" for s in suffixes}
 

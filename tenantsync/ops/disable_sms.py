@@ -244,13 +244,13 @@ def _disable(api: Any, ids: list[str], rows: dict[str, dict[str, Any]]) -> None:
             rows[i].update(smsSignInStateAfter=READY, outcome=f"{FAILED}: {_error_text(error, 'POST', urls[i])}")
     after = _mobile_methods(api, done)
     for i in done:
-        method, error = after[i]
-        state = (method or {}).get("smsSignInState") if error is None else None
+        method, read_error = after[i]
+        state = (method or {}).get("smsSignInState") if read_error is None else None
         rows[i]["smsSignInStateAfter"] = state or ""
-        if error is not None:
+        if read_error is not None:
             read = path("users", i, "authentication", "phoneMethods")
             rows[i]["outcome"] = (f"{FAILED}: disableSmsSignIn succeeded, but the state could not be "
-                                  f"read back: {_error_text(error, 'GET', read)}")
+                                  f"read back: {_error_text(read_error, 'GET', read)}")
         elif state == READY:
             rows[i]["outcome"] = f"{FAILED}: disableSmsSignIn succeeded but SMS sign-in is still ready"
         else:

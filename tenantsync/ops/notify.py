@@ -1,4 +1,5 @@
-"""The quarantine notification e-mail (reference §5), sent over plain SMTP with the stdlib.
+"""The quarantine notification e-mail (application-provisioning-quarantine-status;
+docs/entra-behaviour.md#quarantine-notification), sent over plain SMTP with the stdlib.
 
 The engine's JobKeeper calls ``notify(subject, body)`` once on entering quarantine and once when
 the reason changes; ``SmtpNotifier`` is that callable. The Prefect e-mail block wraps the same

@@ -1,4 +1,5 @@
-"""Provision on demand (reference §7): up to five source users, through the same stages as a cycle.
+"""Provision on demand ("synchronizationJob: provisionOnDemand", provision-on-demand;
+docs/entra-behaviour.md#provision-on-demand): up to five source users, through the same stages as a cycle.
 
 ``provision`` opens an ordinary Cycle with ``CycleOptions(user_ids=...)``: scope, mapping,
 matching, plan, guard and apply are the cycle's own code, so a user skipped in a cycle is skipped

@@ -1,4 +1,5 @@
-"""Pending-acceptance UPN repair (reference §4.5, "UPN edge case").
+"""Pending-acceptance UPN repair (cross-tenant-synchronization-overview, FAQ;
+docs/entra-behaviour.md#pending-acceptance-upn-edge-case).
 
 A B2B user invited by hand that never redeemed is not matched by alternativeSecurityIds: CTS
 treats the source user as an add, the invitation manager finds the pending user by mail and the

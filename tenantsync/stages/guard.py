@@ -1,4 +1,5 @@
-"""Safety decisions (reference §5–6), pure: deletion threshold, empty-source abort, quarantine policy."""
+"""Safety decisions (docs/entra-behaviour.md#quarantine, #deletion-threshold), pure: deletion threshold,
+empty-source abort, quarantine policy."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def empty_source_abort(in_scope: int, linked: int) -> str | None:
 
 
 def escrow_quarantine_reason(failures: int, reference_failures: int, events: int) -> str | None:
-    """Per-object failure thresholds (reference §5; the reason names are our mapping)."""
+    """Per-object failure thresholds (application-provisioning-quarantine-status; the reason names
+    are our mapping: docs/entra-behaviour.md#escrow-thresholds)."""
     if failures + reference_failures > ESCROW_TOTAL_LIMIT:
         return "EncounteredTotalEscrowThreshold"
     if failures < ESCROW_EVALUATION_MIN:

@@ -1,4 +1,4 @@
-"""Attribute mappings (reference §2): compiled once per run, applied per user."""
+"""Attribute mappings (docs/entra-behaviour.md#attribute-mappings): compiled once per run, applied per user."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Matching (reference §2.3): one source user <-> one B2B user of the target, never an internal user."""
+"""Matching (docs/entra-behaviour.md#cross-tenant-synchronization-mappings): one source user <-> one B2B
+user of the target, never an internal user."""
 
 from __future__ import annotations
 

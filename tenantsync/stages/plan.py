@@ -1,4 +1,5 @@
-"""Planning (reference §4.5): from what the source wants and what the target has, one Action."""
+"""Planning (docs/entra-behaviour.md#deprovisioning): from what the source wants and what the target
+has, one Action."""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def plan_user(source: Mapping[str, Any] | None, *, source_id: str, scope: ScopeR
             return act("other", "The user is disabled in the source; a disabled user is not provisioned.",
                        status="skipped", code="SourceDisabled")
         assert desired_create is not None
-        # Null attributes are not provisioned (reference §7): a create lists only real values.
+        # Null attributes are not provisioned (provision-on-demand, "Known limitations"): a create
+        # lists only real values.
         changes = {k: Change(None, v) for k, v in desired_create.values.items() if v not in (None, "", [])}
         reason = ("Left the target organisation while in scope: provisioned again."
                   if link_state in ("active", "disabled", "pending") else "Not found in the target: created.")

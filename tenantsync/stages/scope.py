@@ -1,4 +1,5 @@
-"""Who is in scope (reference §1): assignment, internal members only, scoping filters, SMS rule.
+"""Who is in scope (docs/entra-behaviour.md#scoping): assignment, internal members only, scoping
+filters, SMS rule.
 
 The SMS rule needs a Graph read per user that users/delta does not carry: tenantsync/sms.py decides
 whose state is read and calls ``with_sms_ready`` for those whose SMS sign-in is ready.
@@ -159,8 +160,9 @@ def clause_passes(value: Any, c: FilterClause) -> bool:
         except ValueError:
             return False
         return n > int(want) if op == "Greater_Than" else n >= int(want)
-    # '&' / '!&': "evaluated attribute exists in the input string value" (reference §1.3, wording
-    # ambiguous). Our decision: the attribute's value occurs in the clause's value (case sensitive).
+    # '&' / '!&': "evaluated attribute exists in the input string value"
+    # (define-conditional-rules-for-provisioning-user-accounts; wording ambiguous).
+    # Our decision: the attribute's value occurs in the clause's value (case sensitive).
     if op == "&":
         return text in want
     if op == "!&":

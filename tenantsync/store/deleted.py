@@ -6,9 +6,6 @@ synchronization; "If the sync relationship is severed ... no changes are made to
 previously managed", Cross-tenant synchronization overview FAQ). The rows stay where they are, so
 that reports keep reading them and a restore is exact (the mark is lifted); the archive is a
 self-contained copy, in the same tables, that survives the store being reused or removed.
-
-The table is added without a schema version bump: create_all adds a missing table to an existing
-store, and no earlier table changes.
 """
 
 from __future__ import annotations
@@ -21,9 +18,10 @@ from sqlalchemy import JSON, Column, String, Table, Text, delete, func, insert, 
 from sqlalchemy.engine import make_url
 
 from tenantsync.errors import ConfigError
+from tenantsync.sql import UTCDateTime, sqlite_file
 
 from .sql import Repository, bulk_write, utcnow
-from .tables import UTCDateTime, metadata
+from .tables import metadata
 
 deleted_configs = Table(
     "ts_deleted_configs", metadata,
@@ -113,8 +111,5 @@ def _config_tables() -> list[Table]:
 
 def default_archive_dir(state_url: str) -> Path:
     """Beside a SQLite store's file (``<folder>/archive``); data/state/archive for other stores."""
-    url = make_url(state_url)
-    database = url.database or ""
-    if url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not database.startswith("file:"):
-        return Path(database).expanduser().parent / "archive"
-    return Path("data/state/archive")
+    path = sqlite_file(make_url(state_url))
+    return path.parent / "archive" if path is not None else Path("data/state/archive")

@@ -1,5 +1,5 @@
 """Escrows: per-object failures retried in later cycles with gradually lower frequency
-(reference §4.2). The store keeps the count and computes the next retry time.
+("Incremental cycles", how-provisioning-works). The store keeps the count and computes the next retry time.
 
 The escrows held are also the job's escrow counter for quarantine: they accrue over the job's
 cycles until they succeed or a restart clears them ("clear escrows (to restart the escrow counter

@@ -50,7 +50,8 @@ def save(conn: Connection, config: str, job: JobStatus) -> None:
 
 
 def lift_quarantine(conn: Connection, config: str) -> None:
-    """Restart lifts quarantine (reference §4.4, §5): a job quarantined, or disabled after four
+    """Restart lifts quarantine (how-provisioning-works, "Restart"; Graph's
+    synchronizationJob: restart, resetScope): a job quarantined, or disabled after four
     weeks of quarantine, becomes Active again; Paused and NotRun are the admin's and stay."""
     job = load(conn, config)
     code = "Active" if job.code in ("Quarantine", "Disabled") else job.code

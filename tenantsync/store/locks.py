@@ -30,7 +30,6 @@ import socket
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,17 +40,16 @@ from typing import Any
 from sqlalchemy import Column, Engine, MetaData, String, Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
 
 from tenantsync.errors import TenantSyncError
-
-from .sql import utcnow
-from .tables import UTCDateTime
+from tenantsync.sql import UTCDateTime, utcnow
 
 LEASE_S = float(os.environ.get("TENANTSYNC_LOCK_LEASE_S", "60"))     # tests may shorten it
 RENEW_S = max(LEASE_S / 6, 0.5)                                      # every 10 s by default
 WAIT_S = float(os.environ.get("TENANTSYNC_LOCK_WAIT_S", "60"))      # how long a second cycle waits
 
+# Its own MetaData: the lock is no configuration data, so it is neither archived nor counted with the
+# configuration's rows (store/deleted.py). The table comes with the store's schema (store/schema.py).
 _meta = MetaData()
 locks = Table(
     "ts_locks", _meta,
@@ -63,10 +61,6 @@ locks = Table(
     Column("acquired", UTCDateTime, nullable=False),
     Column("expires", UTCDateTime, nullable=False),
 )
-# Engines whose table exists: weak references, because an id() is reused once an engine is gone
-# (a new store at another URL then looked "ready" and had no table).
-_ready: weakref.WeakSet[Engine] = weakref.WeakSet()
-_ready_lock = threading.Lock()
 
 
 class LockBusy(TenantSyncError):
@@ -146,27 +140,9 @@ def _row(r: Any) -> Holder:
                   acquired=r.acquired, expires=r.expires)
 
 
-# -- the table -------------------------------------------------------------------------------------
-
-def ensure_table(engine: Engine) -> None:
-    """Create ts_locks once per engine (a store written before it existed lacks it)."""
-    if engine in _ready:
-        return
-    with _ready_lock:
-        for attempt in range(3):
-            try:
-                with engine.begin() as conn:
-                    locks.create(conn, checkfirst=True)
-                break
-            except DBAPIError:       # PostgreSQL: another process created it at the same moment
-                if attempt == 2:
-                    raise
-                time.sleep(0.2)
-        _ready.add(engine)
-
+# -- the lock row ----------------------------------------------------------------------------------
 
 def holder(engine: Engine, config: str) -> Holder | None:
-    ensure_table(engine)
     with engine.connect() as conn:
         r = conn.execute(select(locks).where(locks.c.config == config)).first()
     return _row(r) if r is not None else None
@@ -174,7 +150,6 @@ def holder(engine: Engine, config: str) -> Holder | None:
 
 def try_acquire(engine: Engine, config: str, what: str = "a cycle", *, who: str | None = None) -> Holder | None:
     """Take the lock if it is free or its holder is gone; None when taken, else the live holder."""
-    ensure_table(engine)
     who = who or new_holder()
     now = utcnow()
     values = {"config": config, "holder": who, "host": who.split("/")[0], "pid": who.split("/")[1],

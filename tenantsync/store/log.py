@@ -1,5 +1,5 @@
-"""The provisioning log: one row per object per cycle, Graph's provisioningObjectSummary flattened
-as in provisioning-log.csv (DESIGN.md, reference §9). Written in bulk, once per batch.
+"""The provisioning log: one row per object per cycle, Graph's provisioningObjectSummary resource
+flattened as in provisioning-log.csv. Written in bulk, once per batch.
 
 A row may be written early and replaced later, in one transaction (``replacing``): a create's row
 goes out as soon as its invitation succeeded (the user exists from then on), and the row with the
@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
+
+from tenantsync.sql import parse_iso
 
 from .sql import Repository, bulk_write, id_in, unique, utcnow
 from .tables import provisioning_log as t
@@ -52,7 +54,7 @@ def _when(value: datetime | str | None) -> datetime:
     if value is None:
         return utcnow()
     if isinstance(value, str):
-        return datetime.fromisoformat(value)  # 3.11 reads a trailing 'Z'; a naive result is refused later
+        return parse_iso(value)  # a naive result is refused by the column, not guessed
     return value
 
 

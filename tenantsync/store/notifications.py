@@ -1,5 +1,5 @@
 """Notifications sent (quarantine e-mails etc.): the engine reads them back to send one e-mail
-on entering quarantine and another only when the reason changes (reference §5)."""
+on entering quarantine and another only when the reason changes (application-provisioning-quarantine-status)."""
 
 from __future__ import annotations
 

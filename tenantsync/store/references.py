@@ -7,9 +7,6 @@ here, and every later cycle sets the manager of the rows whose referenced user h
 without that user changing in the source. Not a failure: a manager outside the scope is normal
 (never counted toward quarantine); a refused write is a reference escrow (ts_reference_escrows),
 and a row is not retried before its escrow's next retry time.
-
-The table is added without a schema version bump: create_all adds a missing table to an existing
-store, and no earlier table changes.
 """
 
 from __future__ import annotations
@@ -19,8 +16,10 @@ from datetime import datetime
 
 from sqlalchemy import Column, String, Table, delete, exists, select
 
+from tenantsync.sql import UTCDateTime
+
 from .sql import Repository, bulk_write, id_in, unique, utcnow
-from .tables import UTCDateTime, links, metadata
+from .tables import links, metadata
 from .tables import reference_escrows as escrows
 
 pending_references = Table(

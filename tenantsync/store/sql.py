@@ -1,61 +1,25 @@
-"""Small SQL helpers shared by the repositories: time, JSON, id lists and the bulk write path."""
+"""The repositories' plumbing: id lists, the bulk write path and the Repository base. Engines,
+JSON and time come from tenantsync.sql (re-exported here for the repositories)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, ColumnElement, Connection, Engine, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from tenantsync.sql import WRITE, dumps, json_or_null, loads, utcnow
+
+__all__ = ["WRITE", "Repository", "bulk_write", "dumps", "id_in", "loads", "unique", "utcnow"]
+
 H = TypeVar("H", bound=Hashable)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def unique(items: Iterable[H]) -> list[H]:
     """Items without repeats, in first-seen order (callers may pass generators or repeats)."""
     return list(dict.fromkeys(items))
-
-
-def _json_default(value: Any) -> Any:
-    # Graph JSON is text already, but engine code may put a datetime in a log detail.
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _dumps_std(value: Any) -> str:
-    return json.dumps(value, default=_json_default)
-
-
-try:
-    # orjson (installed with Prefect) encodes the log's JSON columns ~9x faster, which is a third
-    # of a 100k-row append; without it the standard encoder gives the same documents.
-    import orjson
-
-    _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
-
-    def dumps(value: Any) -> str:
-        """The store's JSON encoder: the engine's json_serializer and the bulk path both use it."""
-        try:
-            return orjson.dumps(value, default=_json_default, option=_ORJSON_OPTIONS).decode()
-        except TypeError:  # e.g. an int beyond 64 bits, which the standard encoder writes
-            return _dumps_std(value)
-
-    loads: Callable[[str | bytes], Any] = orjson.loads
-except ImportError:  # pragma: no cover - orjson comes with Prefect
-    dumps = _dumps_std
-    loads = json.loads
-
-
-def _json_or_null(value: Any) -> str | None:
-    return None if value is None else dumps(value)
 
 
 def id_in(conn: Connection, column: ColumnElement[str], ids: Sequence[str]) -> ColumnElement[bool]:
@@ -118,7 +82,7 @@ def _convert(conn: Connection, table: Table, columns: Sequence[str],
     for i, column in enumerate(columns):
         kind = table.c[column].type
         proc: Callable[[Any], Any] | None = (
-            _json_or_null if isinstance(kind, JSON) else kind.bind_processor(conn.dialect))
+            json_or_null if isinstance(kind, JSON) else kind.bind_processor(conn.dialect))
         if proc is not None:
             procs.append((i, proc))
     if not procs:
@@ -130,10 +94,6 @@ def _convert(conn: Connection, table: Table, columns: Sequence[str],
             values[i] = proc(values[i])
         out.append(tuple(values))
     return out
-
-
-# Execution option marking write transactions: SQLite begins them with BEGIN IMMEDIATE.
-WRITE = "tenantsync_write"
 
 
 class Repository:

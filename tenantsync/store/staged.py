@@ -1,5 +1,5 @@
 """Staged deletions: removals held back because a cycle crossed the accidental-deletion threshold
-(reference §6), kept until an administrator allows them or the cause is fixed."""
+(accidental-deletions), kept until an administrator allows them or the cause is fixed."""
 
 from __future__ import annotations
 

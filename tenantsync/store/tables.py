@@ -1,5 +1,9 @@
-"""The store's tables (SQLAlchemy Core). Every table but ts_schema_version has a ``config`` column:
-several sync configurations share one store, and every query filters on it.
+"""The store's tables (SQLAlchemy Core). Every table has a ``config`` column: several sync
+configurations share one store, and every query filters on it.
+
+The tables are created and changed by the Alembic revisions in store/migrations/versions, never by
+create_all: a change here goes with a new revision there (tests/store/test_migrations.py checks
+that the revisions build exactly these tables).
 
 Table names carry a ``ts_`` prefix because the store often shares a database (or a PostgreSQL
 schema) with other software; a plain ``cycles`` or ``notifications`` table would collide.
@@ -7,7 +11,6 @@ schema) with other software; a plain ``cycles`` or ``notifications`` table would
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -15,8 +18,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
-    Dialect,
     Index,
     Integer,
     MetaData,
@@ -24,38 +25,10 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.types import TypeDecorator
 
-# Bump when a table changes; Store refuses to open a store written with another version, because
-# create_all only adds missing tables and would leave an old table silently short of columns.
-SCHEMA_VERSION = 1
+from tenantsync.sql import UTCDateTime
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that is always timezone-aware UTC in Python.
-
-    SQLite has no time zone type (SQLAlchemy's DATETIME drops tzinfo), PostgreSQL's timestamptz
-    answers in the session time zone: both are normalised here so callers compare like with like.
-    A naive datetime is refused, since guessing its zone would shift escrow and quarantine times.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} refused: pass a timezone-aware UTC time")
-        value = value.astimezone(UTC)
-        # SQLite stores text; without tzinfo the text sorts and compares in time order.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+__all__ = ["UTCDateTime", "metadata"]  # UTCDateTime: the column type of every time in the store
 
 # SQLite only auto-numbers an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
@@ -68,12 +41,6 @@ def _config(*, key: bool = False) -> Column[Any]:
     index also serves every ``WHERE config = ...`` query."""
     return Column("config", String, nullable=False, primary_key=key)
 
-
-schema_version = Table(
-    "ts_schema_version", metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("applied", UTCDateTime, nullable=False),
-)
 
 links = Table(
     "ts_links", metadata,
@@ -145,7 +112,7 @@ cycles = Table(
     Index("ix_ts_cycles_config", "config", "seq"),
 )
 
-# Graph's provisioningObjectSummary flattened as in the CSV report (DESIGN.md, reference §9).
+# Graph's provisioningObjectSummary resource flattened as in the CSV report (provisioning-log.csv).
 provisioning_log = Table(
     "ts_provisioning_log", metadata,
     Column("seq", SeqType, primary_key=True, autoincrement=True),  # insertion order breaks time ties
@@ -205,8 +172,7 @@ notifications = Table(
 )
 
 # What `tenantsync setup` resolved for a configuration, e.g. the full name of the anchor extension
-# registered in the target tenant. Added without a schema version bump: create_all adds a missing
-# table to an existing store, and no earlier table changes.
+# registered in the target tenant.
 setup = Table(
     "ts_setup", metadata,
     _config(key=True),
@@ -217,8 +183,7 @@ setup = Table(
 
 # Per-object failures of reference attributes (e.g. manager), kept apart from ts_escrows because
 # the quarantine page counts them only toward the absolute 60,000 limit, never toward the 40 % or
-# 40,000 rules (application-provisioning-quarantine-status, "Escrow thresholds"). Added without a
-# schema version bump, as ts_setup was: create_all adds a missing table to an existing store.
+# 40,000 rules (application-provisioning-quarantine-status, "Escrow thresholds").
 reference_escrows = Table(
     "ts_reference_escrows", metadata,
     _config(key=True),
@@ -232,7 +197,7 @@ reference_escrows = Table(
 
 # The fingerprint of the scope and mappings that the last completed cycle ran with, one digest per
 # part (scope setting, assignments, scope filters, attribute mappings, matching): a change makes
-# the next cycle a full one (tenantsync/fingerprint.py). A new table, no version bump (as above).
+# the next cycle a full one (tenantsync/fingerprint.py).
 config_fingerprints = Table(
     "ts_config_fingerprints", metadata,
     _config(key=True),
@@ -245,7 +210,7 @@ config_fingerprints = Table(
 # Source users to evaluate again at the next incremental cycle although Graph's users/delta will
 # not return them: a repair changed what scopes them outside the user object (tenantsync
 # disable-sms turns SMS sign-in off on the mobile phone method). Cleared once a completed cycle has
-# evaluated them. A new table, no version bump (as above).
+# evaluated them.
 reevaluations = Table(
     "ts_reevaluations", metadata,
     _config(key=True),

@@ -25,7 +25,7 @@ class Link:
 
 @dataclass
 class Quarantine:
-    """Graph's synchronizationQuarantine (reference §5)."""
+    """Graph's synchronizationQuarantine resource."""
 
     current_began: datetime
     next_attempt: datetime

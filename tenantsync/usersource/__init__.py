@@ -1,5 +1,6 @@
 """Entra ID as the user source of an application's own user directory (SQL), and UPN-suffix
-readiness. Plain Python: the Prefect flow ``user_source_sync`` wraps ``run_user_source``.
+readiness. Plain Python: the run is ``pipeline.Stages`` (cycle.py) driven by ``pipeline.drive``;
+the Prefect flow ``user_source_sync`` drives the same stages with its tasks.
 
 ```python
 from tenantsync.usersource import run_user_source, render
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from .config import UserSourceConfig, load_user_source_config, parse_user_source_config
 from .render import render
-from .run import run_user_source
+from .run import open_user_source, run_user_source
 
-__all__ = ["UserSourceConfig", "load_user_source_config", "parse_user_source_config", "render",
-           "run_user_source"]
+__all__ = ["UserSourceConfig", "load_user_source_config", "open_user_source", "parse_user_source_config",
+           "render", "run_user_source"]

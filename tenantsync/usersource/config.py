@@ -1,6 +1,6 @@
 """The user-source configuration: Entra ID as the user source of an application directory.
 
-Same YAML family as the sync configuration (DESIGN.md): ``name``, ``source``, ``target``
+Same YAML family as the sync configuration (docs/contracts.md): ``name``, ``source``, ``target``
 (``{directory: <database URL>}`` only), ``mappings`` (onto the directory's user columns),
 ``settings`` and ``connections``. Errors name the file, the line, the key and what is allowed.
 
@@ -21,7 +21,7 @@ settings:
     - {name: costCenter, source: department}
     - {name: badge, expression: 'Join("-", [department], [employeeId])'}
   ignore_missing: [jobTitle]            # left out of the "attributes not synced" notification
-connections: {...}                      # as in DESIGN.md
+connections: {...}                      # as in the sync configuration
 ```
 
 The sync state (delta links, cycles) lives in the directory database itself, next to the data

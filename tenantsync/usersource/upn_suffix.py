@@ -1,4 +1,5 @@
-"""UPN-suffix readiness, as Microsoft Entra Connect's sign-in page shows it (reference §12).
+"""UPN-suffix readiness, as Microsoft Entra Connect's sign-in page shows it (how-to-connect-install-custom,
+plan-connect-userprincipalname; docs/entra-behaviour.md#entra-connect-upn-suffixes).
 
 For every UPN suffix among a source's users: **Verified**, **Not verified** (the domain is added to
 the target tenant but not verified) or **Not added**, and the UPN each user would get in the
@@ -179,7 +180,7 @@ def _proxies(user: Mapping[str, Any]) -> tuple[str | None, list[str]]:
 
 def derive_mail_nickname(user: Mapping[str, Any]) -> str | None:
     """MailNickName on first sync: first present of mailNickname, primary SMTP prefix, mail
-    prefix, UPN prefix, secondary SMTP prefix (reference §12)."""
+    prefix, UPN prefix, secondary SMTP prefix (plan-connect-userprincipalname)."""
     nick = user.get("mailNickname")
     if isinstance(nick, str) and nick.strip():
         return nick.strip()
@@ -315,7 +316,7 @@ def readiness_for_config(cfg: Any) -> list[SuffixRow]:
             tgt.close()
 
 
-# -- the stateful form (reference §12 vectors) ----------------------------------------------------
+# -- the stateful form (plan-connect-userprincipalname's example) ---------------------------------
 
 @dataclass(frozen=True)
 class CloudState:

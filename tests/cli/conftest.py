@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantsync.demo import FIXTURE, TOKENS, write_configs
+from app.demo import FIXTURE, TOKENS, write_configs
 
 
 @pytest.fixture

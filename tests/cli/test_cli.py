@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenantsync.cli import app
+from app.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -130,7 +130,7 @@ def test_provision_takes_at_most_five_users() -> None:
 
 
 def test_tools_never_import_prefect(tmp_path: Path) -> None:
-    code = ("import sys\nfrom tenantsync.cli import app\n"
+    code = ("import sys\nfrom app.cli import app\n"
             "try:\n    app(['expression', 'Append(\"a\", \"b\")'])\nexcept SystemExit:\n    pass\n"
             "try:\n    app(['sync', 'missing.yaml'])\nexcept SystemExit:\n    pass\n"
             "print('PREFECT' if any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules) else 'CLEAN')\n")
@@ -153,7 +153,7 @@ def test_emulator_refuses_a_bad_fixture_or_profile(tmp_path: Path) -> None:
 def test_emulator_serves_graph_until_stopped() -> None:
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "tenantsync", "emulator", "--fixture",
+    proc = subprocess.Popen([sys.executable, "-m", "app", "emulator", "--fixture",
                              str(REPO / "data/samples/tenants.json"), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

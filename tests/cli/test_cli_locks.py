@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tenantsync import cli
-from tenantsync.cli import app
-from tenantsync.demo import FIXTURE, TOKENS, write_configs
+from app import runner
+from app.cli import app
+from app.demo import FIXTURE, TOKENS, write_configs
+from tenantsync.results import ProcedureResult
 from tenantsync.store import Store
 from tenantsync.store.locks import HOST, holder, try_acquire
 
@@ -78,19 +79,18 @@ def test_unlock_refuses_while_the_holder_lives(config: Path, who: str) -> None:
         assert holder(store.writer, "emea-to-hq") is not None
 
 
-def _sync_with(result: dict[str, Any], config: Path, monkeypatch: pytest.MonkeyPatch,
+def _sync_with(result: ProcedureResult, config: Path, monkeypatch: pytest.MonkeyPatch,
                failure: str | None = None) -> Any:
-    monkeypatch.setattr(cli, "run_flow", lambda *a, **k: (result, failure))
+    monkeypatch.setattr(runner, "run_flow", lambda *a, **k: runner.Run(result, failure))
     return CliRunner().invoke(app, ["sync", str(config)])
 
 
 def test_an_initial_cycle_with_failures_says_what_failed_and_how_many(config: Path, monkeypatch) -> None:
-    result = {"config": "emea-to-hq", "kind": "initial", "cycle_id": "c1", "dry_run": False, "ok": False,
-              "status": "failure", "message": "Job status: Active.",
-              "counts": {"create": 2373, "update": 0, "success": 2373, "failure": 2800},
-              "failures": {"by_action": {"create": 2700, "update": 100},
-                           "by_error": {"ServiceUnavailable": 2000, "GatewayTimeout": 800}},
-              "job": {"code": "Active"}}
+    result = ProcedureResult(
+        procedure="sync", config="emea-to-hq", kind="initial", cycle_id="c1", status="failure",
+        message="Job status: Active.", counts={"create": 2373, "update": 0, "success": 2373, "failure": 2800},
+        job={"code": "Active"}, details={"failures": {"by_action": {"create": 2700, "update": 100},
+                                                      "by_error": {"ServiceUnavailable": 2000, "GatewayTimeout": 800}}})
     run = _sync_with(result, config, monkeypatch)
     assert run.exit_code == 1
     errors = [line for line in run.stderr.splitlines() if line.startswith("error")]
@@ -100,10 +100,11 @@ def test_an_initial_cycle_with_failures_says_what_failed_and_how_many(config: Pa
 
 
 def test_a_quarantined_cycle_names_the_reason(config: Path, monkeypatch) -> None:
-    result = {"config": "emea-to-hq", "kind": "incremental", "ok": False, "status": "quarantined",
-              "counts": {"failure": 1}, "failures": {"by_action": {"update": 1}, "by_error": {"Forbidden": 1}},
-              "job": {"code": "Quarantine", "quarantine": {"reason": "EncounteredQuarantineException",
-                                                           "nextAttempt": "2026-01-01T10:00:00Z"}}}
+    result = ProcedureResult(
+        procedure="sync", config="emea-to-hq", kind="incremental", status="failure", reason="quarantined",
+        counts={"failure": 1}, details={"failures": {"by_action": {"update": 1}, "by_error": {"Forbidden": 1}}},
+        job={"code": "Quarantine", "quarantine": {"reason": "EncounteredQuarantineException",
+                                                  "nextAttempt": "2026-01-01T10:00:00Z"}})
     run = _sync_with(result, config, monkeypatch, failure="emea-to-hq incremental cycle: failure 1. Job status: ...")
     assert run.exit_code == 1
     assert run.stderr.strip().splitlines()[-1] == (
@@ -124,7 +125,7 @@ def test_a_refused_concurrent_run_prints_only_our_line(config: Path, tmp_path: P
                "PREFECT_HOME": str(tmp_path / "prefect")}
         env.pop("PREFECT_API_URL", None)
         env.pop("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", None)
-        run = subprocess.run([sys.executable, "-m", "tenantsync", "sync", str(config)], env=env,
+        run = subprocess.run([sys.executable, "-m", "app", "sync", str(config)], env=env,
                              capture_output=True, text=True, timeout=300)
         writes = server.stats()["writes"]
     finally:

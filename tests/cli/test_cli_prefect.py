@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenantsync.cli import app
+from app.cli import app
 
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("prefect")]
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tenantsync.cli import app
+from app.cli import app
 from tenantsync.emulator.tokens import plain_app_id
 
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("prefect")]

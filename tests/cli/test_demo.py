@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantsync import demo
+from app import demo
 from tenantsync.config import load_config
 
 

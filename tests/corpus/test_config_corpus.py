@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tenantsync import cli
-from tenantsync.cli import app
-from tenantsync.demo import FIXTURE
+from app import runner
+from app.cli import app
+from app.demo import FIXTURE
 from tenantsync.yamlfile import MAX_FILE_BYTES
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -59,7 +59,8 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator):
     for name, value in {"EMEA_TOKEN": "emea-token", "HQ_TOKEN": "hq-token", "HQ_SECRET": "s"}.items():
         monkeypatch.setenv(name, value)
     started: list[str] = []
-    monkeypatch.setattr(cli, "run_flow", lambda module, name, /, **params: (started.append(name), ({}, None))[1])
+    monkeypatch.setattr(runner, "run_flow",
+                        lambda module, name, /, **params: (started.append(name), runner.Run(runner.as_result({})))[1])
 
     def go(path: Path, words: list[str]):
         before = emulator.stats()["total_requests"]

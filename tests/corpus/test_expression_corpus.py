@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tenantsync.cli import app
+from app.cli import app
 
 CASES = json.loads((Path(__file__).parent / "expressions" / "cases.json").read_text(encoding="utf-8"))
 

@@ -1,7 +1,7 @@
 """Malformed emulator fixtures through the real command line, `tenantsync emulator --fixture FILE`.
 
 Each file of ``fixtures/`` is one mistake (wrong type or missing field in every part of the fixture
-format, DESIGN.md "Emulator fixture"). The command must refuse it while loading, before it binds a
+format, docs/contracts.md#emulator-fixture). The command must refuse it while loading, before it binds a
 port: exit status 2, nothing on stdout (it never printed "tenantsync emulator on ..."), and one
 line on stderr naming the file, the tenant, the object and the field:
 ``error: FILE: tenant T: users[3]: 'x' ...``; a file that is not JSON names its line and column.
@@ -84,7 +84,7 @@ def test_malformed_fixture_exits_2_with_one_line_naming_file_and_field(name: str
                                                                        tmp_path: Path) -> None:
     path = FIXTURES / name
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    done = subprocess.run([sys.executable, "-m", "tenantsync", "emulator", "--fixture", str(path),
+    done = subprocess.run([sys.executable, "-m", "app", "emulator", "--fixture", str(path),
                            "--port", "0"], capture_output=True, text=True, cwd=tmp_path,
                           timeout=60, env={**os.environ, "COLUMNS": "80"})
     assert done.returncode == 2, (done.stdout, done.stderr)

@@ -96,7 +96,7 @@ def test_sync_configs_pass_the_config_loader(name):
 
 # data/default_mappings.yaml ----------------------------------------------------------------------
 
-CONFIRMED = {  # reference §2.4: target -> (type, source or value)
+CONFIRMED = {  # docs/entra-behaviour.md#default-user-mappings: target -> (type, source or value)
     "alternativeSecurityIds": ("expression", "AltSecIdFromNetId([netId])"),
     "IsSoftDeleted": ("direct", "IsSoftDeleted"), "accountEnabled": ("direct", "accountEnabled"),
     "streetAddress": ("direct", "streetAddress"), "city": ("direct", "city"), "state": ("direct", "state"),

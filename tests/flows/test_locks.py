@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tenantsync.demo import FIXTURE, HQ_TENANT, TOKENS, write_configs
+from app.demo import FIXTURE, HQ_TENANT, TOKENS, write_configs
 from tenantsync.emulator import EmulatorServer
 from tenantsync.store import Store
 from tenantsync.store.locks import LEASE_S, holder
@@ -51,7 +51,7 @@ def _running(pid: int) -> bool:
 def _cli(config: Path, server: EmulatorServer, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, **TOKENS, "TENANTSYNC_GRAPH_URL": server.url, "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("PREFECT_API_URL", None)       # the temporary server, started by the command line
-    return subprocess.Popen([sys.executable, "-m", "tenantsync", "sync", str(config), "--json", *extra],
+    return subprocess.Popen([sys.executable, "-m", "app", "sync", str(config), "--json", *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -107,25 +107,41 @@ def test_configuration_and_connection_from_blocks(make_config, world):
 
 def test_user_source_sync(make_config, reports_dir):
     pytest.importorskip("tenantsync.usersource")
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
     from flows.usersource import user_source_sync
+    from tenantsync.results import ProcedureResult
+
+    from .flowkit import flow_run_of
 
     cfg = str(make_config("user-source"))
-    state, result = run(user_source_sync, config=cfg, reports_dir=str(reports_dir))
+    state = user_source_sync(return_state=True, config=cfg, reports_dir=str(reports_dir))
     assert state.is_completed(), state.message
-    assert result["config"] == "emea-user-source" and result["ok"] is True and result["kind"] == "initial"
-    assert result["counts"]["users_created"] > 100
+    result = state.result()
+    assert isinstance(result, ProcedureResult)
+    assert (result.procedure, result.config, result.status, result.kind) == (
+        "user-source", "emea-user-source", "success", "initial")
+    assert result.counts["users_created"] > 100 and result.details["users_read"] > 100
+    assert flow_run_of(state).name == "user-source"               # user-source.yaml: not said twice
+    with get_client(sync_client=True) as client:                   # the stage tasks of the sync's loop
+        tasks = {t.name for t in client.read_task_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))}
+    assert {"begin-cycle", "plan-page-1", "apply-batch-1", "decide", "finish-cycle"} <= tasks
     keys = {a.key for a in artifacts_of(state)}
     assert {"emea-user-source-counts", "emea-user-source-summary",
             "emea-user-source-upn-suffix-readiness"} <= keys
-    states = {r["suffix"] if "suffix" in r else next(iter(r.values())): r for r in result["upn_suffixes"]["rows"]}
+    upn = result.details["upn_suffixes"]
+    states = {r["suffix"] if "suffix" in r else next(iter(r.values())): r for r in upn["rows"]}
     assert any("emea.contoso.com" in str(k) for k in states)
-    assert all(Path(p).exists() for p in result["upn_suffixes"]["files"].values())
+    assert all(Path(p).exists() for p in upn["files"].values())
     from flows.reports import export_reports
     state, exported = run(export_reports, config=cfg, out_dir=str(reports_dir))
     assert state.is_completed(), state.message
     assert exported["files"] and all(Path(p).exists() for p in exported["files"].values())
-    state, again = run(user_source_sync, config=cfg)
-    assert state.is_completed() and again["kind"] == "incremental" and again["counts"]["users_created"] == 0
+    again = user_source_sync(return_state=True, config=cfg)
+    result = again.result()
+    assert again.is_completed() and result.kind == "incremental" and result.counts["users_created"] == 0
 
 
 def test_only_transient_graph_errors_are_retried():

@@ -1,4 +1,5 @@
-"""The quarantine decisions with the numbers of the reference's examples (§5), and the backoff."""
+"""The quarantine decisions with the numbers of application-provisioning-quarantine-status's examples
+(docs/entra-behaviour.md#escrow-thresholds), and the backoff."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tenantsync.cycle import Cycle, CycleOptions
+from tenantsync.cycle import CycleOptions, entra_cycle
 from tenantsync.errors import GraphError, QuarantinedError
 from tenantsync.ops.notify import SmtpNotifier
 from tenantsync.stages import guard
@@ -82,8 +82,8 @@ def test_approval_during_the_cycle_applies_exactly_the_staged_deletions(ops):
     """The Prefect flow pauses after decide() and, once approved, calls approve_staged()."""
     before = provisioned_world(ops)
     delete_in_source(ops, DOOMED)
-    cycle = Cycle(ops.cfg, source_api=ops.api("source", read_only=True), target_api=ops.api("target"),
-                  store=ops.store, options=CycleOptions())
+    cycle = entra_cycle(ops.cfg, source_api=ops.api("source", read_only=True), target_api=ops.api("target"),
+                        store=ops.store, options=CycleOptions())
     cycle.begin()
     for page in cycle.pages():
         cycle.plan_page(page)

@@ -1,4 +1,4 @@
-"""The CSV and HTML exports of DESIGN.md, written from a real (SQLite) state store."""
+"""The CSV and HTML exports (docs/contracts.md#reports), written from a real (SQLite) state store."""
 
 from __future__ import annotations
 
@@ -146,13 +146,51 @@ def test_html_summary_has_an_svg_chart_and_no_script(store: Store, two_cycles, t
     assert "<script" not in page.lower() and not re.search(r"(src|href)=\"https?://", page)
     assert page.count("<rect") >= 3          # bars for creates/updates (plus background and legend)
     assert "failures" in page and two_cycles[0] in page
-    assert "&lt;" not in reports.chart_svg([])  # empty chart still renders
+    empty = reports.chart_svg([])
+    assert empty.startswith("<svg") and "no cycle yet" in empty and "<polyline" not in empty
 
 
 def test_html_escapes_names(tmp_path: Path) -> None:
     path = reports.write_summary("x", [], [{"displayName": "<script>alert(1)</script>"}], [],
                                  tmp_path / "s.html")
-    assert "<script>" not in path.read_text(encoding="utf-8")
+    page = path.read_text(encoding="utf-8")
+    assert "<script" not in page and "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
+
+
+def test_a_display_name_with_markup_is_text_in_summary_html(store: Store, two_cycles, tmp_path: Path) -> None:
+    store.stage_deletions("emea-to-hq", two_cycles[1], [
+        {"source_id": "s1", "target_id": "t1", "action": "delete", "reason": 'left "Sales" & <b>HR</b>',
+         "displayName": "<script>alert('x')</script>"}])
+    store.record_notification("emea-to-hq", "quarantine", "<img src=x onerror=alert(1)>", "body", "ops@contoso.com")
+    page = reports.export_all(store, "emea-to-hq", tmp_path)["summary"].read_text(encoding="utf-8")
+    assert "<script" not in page.lower() and "<img" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert "left &#34;Sales&#34; &amp; &lt;b&gt;HR&lt;/b&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_summary_counts_failures_per_error_code_of_the_last_failing_cycle(store: Store, tmp_path: Path) -> None:
+    first = _cycle(store, "initial", [_log_row("", "create", "failure", "A", errorCode="InvalidDomain"),
+                                      _log_row("", "update", "failure", "B", errorCode="InvalidDomain"),
+                                      _log_row("", "create", "failure", "C", errorCode="ServiceUnavailable"),
+                                      _log_row("", "create", "failure", "D"),
+                                      _log_row("", "create", "success", "E")],
+                   {"create": 4, "update": 1, "failure": 4, "success": 1})
+    _cycle(store, "incremental", [_log_row("", "update", "success", "F")], {"update": 1, "success": 1})
+    page = reports.export_all(store, "emea-to-hq", tmp_path)["summary"].read_text(encoding="utf-8")
+    section = page.split("<h2>Failures by error code</h2>", 1)[1].split("<h2>", 1)[0]
+    assert first in section
+    body = re.findall(r"<tr><td>(.*?)</td></tr>", section)
+    assert [re.split(r"</td><td>", row) for row in body] == [
+        ["InvalidDomain", "2", "1", "1"], ["ServiceUnavailable", "1", "1", "0"], ["unknown", "1", "1", "0"]]
+    assert re.search(r"<th>errorCode</th><th>failures</th><th>create</th><th>update</th></tr>", section)
+    assert "<td>4</td>" in page.split("<h2>Totals</h2>", 1)[1].split("<h2>", 1)[0]   # failures over both cycles
+
+
+def test_summary_says_when_no_cycle_failed(store: Store, tmp_path: Path) -> None:
+    _cycle(store, "initial", [_log_row("", "create", "success", "A")], {"create": 1, "success": 1})
+    page = reports.export_all(store, "emea-to-hq", tmp_path)["summary"].read_text(encoding="utf-8")
+    assert "No cycle has failed provisioning events." in page
 
 
 def test_export_cycle_refuses_an_unknown_cycle(store: Store, tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import text
-
 from tenantsync.store import Link, Store
 
 from .conftest import T0
@@ -18,18 +16,6 @@ def test_fingerprint_is_none_until_recorded_then_replaced_whole(store: Store) ->
     store.save_config_fingerprint("emea", {"scope filters": "b"}, "c2")
     assert store.config_fingerprint("emea") == {"scope filters": "b"}
     assert store.config_fingerprint("apac") == {"scope filters": "z"}
-
-
-def test_a_store_from_before_the_new_tables_upgrades_in_place(store_url: str) -> None:
-    with Store(store_url) as old:
-        old.upsert_links("emea", [Link("u1", "t1", "active")])
-        with old.writer.begin() as conn:
-            conn.execute(text("DROP TABLE ts_config_fingerprints"))
-            conn.execute(text("DROP TABLE ts_reference_escrows"))
-    with Store(store_url) as upgraded:
-        assert upgraded.config_fingerprint("emea") is None
-        assert upgraded.count_reference_escrows("emea") == 0
-        assert upgraded.count_links("emea") == 1                     # the old rows are kept
 
 
 def test_job_objects_count_linked_users_and_escrowed_users_once(store: Store) -> None:

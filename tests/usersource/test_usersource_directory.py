@@ -64,8 +64,8 @@ def test_a_second_run_of_the_same_instance_waits_its_turn(tenant, directory_url)
         finally:
             other.engine.dispose()
         result = run_user_source(cfg)
-        assert result["status"] == "busy" and "in progress" in result["message"]
-    assert run_user_source(cfg)["status"] == "success"
+        assert (result.status, result.reason) == ("skipped", "busy") and "in progress" in result.message
+    assert run_user_source(cfg).status == "success"
 
 
 def test_readiness_for_a_user_source_configuration(tenant, directory_url):

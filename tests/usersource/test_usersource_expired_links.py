@@ -28,24 +28,24 @@ def test_after_the_delta_links_expire_the_next_run_converges_without_removals_or
         tenant, directory_url, outbox):
     cfg = make_config(tenant, directory_url)
     first = run_user_source(cfg, notify=outbox)
-    assert first["status"] == "success" and first["kind"] == "initial"
+    assert first.status == "success" and first.kind == "initial"
     before = state(cfg)
     assert before[2][STAFF]                                              # members@delta arrived
     tenant.expire_delta_tokens()
 
     result = run_user_source(cfg, notify=outbox)
-    assert result["status"] == "success", result["message"]
-    c = result["counts"]
+    assert result.status == "success", result.message
+    c = result.counts
     assert (c["users_created"], c["users_removed"], c["groups_created"], c["groups_removed"],
             c["memberships_removed"], c["invitations_queued"]) == (0, 0, 0, 0, 0, 0)
-    assert "users delta link expired (410 syncStateNotFound): full read" in result["message"]
-    assert "groups delta link expired (410 syncStateNotFound): full read" in result["message"]
+    assert "users delta link expired (410 syncStateNotFound): full read" in result.message
+    assert "groups delta link expired (410 syncStateNotFound): full read" in result.message
     assert state(cfg) == before
     assert sorted(invited(outbox)) == sorted(f"user{i}.mail@{DOMAIN}" for i in range(1, 6))   # once each
 
     again = run_user_source(cfg, notify=outbox)
-    assert again["status"] == "success" and "expired" not in again["message"]
-    assert not any(v for k, v in again["counts"].items() if k != "invitations_pending")
+    assert again.status == "success" and "expired" not in again.message
+    assert not any(v for k, v in again.counts.items() if k != "invitations_pending")
 
 
 def test_a_user_deleted_while_the_link_was_expired_is_removed_only_by_the_whole_round(
@@ -55,6 +55,6 @@ def test_a_user_deleted_while_the_link_was_expired_is_removed_only_by_the_whole_
     admin.request("DELETE", f"/users/{uid(5)}")
     tenant.expire_delta_tokens()
     result = run_user_source(cfg)
-    assert result["status"] == "success" and result["counts"]["users_removed"] == 1
+    assert result.status == "success" and result.counts["users_removed"] == 1
     assert uid(5) not in {u["id"] for u in directory(cfg).users(cfg.name)}
-    assert result["counts"]["users_created"] == 0
+    assert result.counts["users_created"] == 0

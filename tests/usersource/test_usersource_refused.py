@@ -14,8 +14,8 @@ def test_refused_credentials_notify_naming_the_token_to_fix(tenant, directory_ur
     monkeypatch.setenv("US_SRC_TOKEN", "an-expired-token")
     cfg = make_config(tenant, directory_url)
     result = run_user_source(cfg, notify=smtp_sender(smtp_sink.host, smtp_sink.port))
-    assert result["status"] == "failed" and "refused the credentials" in result["message"]
-    (note,) = result["notifications"]
+    assert result.status == "failure" and "refused the credentials" in result.message
+    (note,) = result.details["notifications"]
     assert (note["kind"], note["subject"], note["emailed"]) == ("entra_unreachable", SUBJECT, True)
     assert note["details"]["reason"] == "credentials refused" and note["details"]["status"] == 401
     (mail,) = smtp_sink.wait(1)
@@ -36,8 +36,8 @@ def test_a_missing_permission_notifies_naming_the_permission(tenant, directory_u
     monkeypatch.setenv("US_SRC_TOKEN", "us-users-only")
     cfg = make_config(tenant, directory_url, auto_invite=False)      # the only e-mail: the notification
     result = run_user_source(cfg, notify=smtp_sender(smtp_sink.host, smtp_sink.port))
-    assert result["status"] == "failed" and result["counts"]["users_created"] == 5   # users were read
-    (note,) = result["notifications"]
+    assert result.status == "failure" and result.counts["users_created"] == 5   # users were read
+    (note,) = result.details["notifications"]
     assert note["kind"] == "entra_unreachable" and note["details"]["reason"] == "permission missing"
     assert note["details"]["call"] == "GET /groups/delta"
     (mail,) = smtp_sink.wait(1)

@@ -10,10 +10,24 @@ import pytest
 import yaml
 
 from tenantsync.connectors.directory_target import DirectoryTarget
-from tenantsync.errors import ConfigError, ErrorKind, GraphError
+from tenantsync.errors import ConfigError
 from tenantsync.usersource import render, run_user_source
 
-from .usworld import DOMAIN, EMPTY, MANAGERS, STAFF, TENANT, Outbox, make_config, smtp_sender, uid, user, world
+from .usworld import (
+    DOMAIN,
+    EMPTY,
+    MANAGERS,
+    STAFF,
+    TENANT,
+    ChoppedApi,
+    Outbox,
+    make_config,
+    smtp_sender,
+    source_api,
+    uid,
+    user,
+    world,
+)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples" / "tenants.json"
 
@@ -34,10 +48,10 @@ def directory(cfg) -> DirectoryTarget:
 def test_initial_cycle_imports_every_user_group_and_direct_membership(tenant, directory_url, outbox):
     cfg = make_config(tenant, directory_url)
     result = run_user_source(cfg, notify=outbox)
-    assert result["status"] == "success" and result["kind"] == "initial"
-    c = result["counts"]
+    assert result.status == "success" and result.kind == "initial"
+    c = result.counts
     assert (c["users_created"], c["groups_created"], c["memberships_added"]) == (5, 3, 6)
-    assert result["notifications"] == []
+    assert result.details["notifications"] == []
 
     d = directory(cfg)
     users = by_id(d.users(cfg.name))
@@ -85,8 +99,8 @@ def test_changes_in_the_tenant_are_followed_incrementally(tenant, directory_url,
     admin.request("DELETE", f"/groups/{EMPTY}")
 
     result = run_user_source(cfg, notify=outbox)
-    assert result["status"] == "success" and result["kind"] == "incremental"
-    c = result["counts"]
+    assert result.status == "success" and result.kind == "incremental"
+    c = result.counts
     assert (c["users_created"], c["users_updated"], c["users_removed"]) == (1, 1, 1)
     assert (c["groups_updated"], c["groups_removed"]) == (1, 1)
 
@@ -109,7 +123,7 @@ def test_changes_in_the_tenant_are_followed_incrementally(tenant, directory_url,
     assert uid(3) in {i["user_id"] for i in d.invitations(cfg.name)}
 
     quiet = run_user_source(cfg, notify=outbox)
-    assert quiet["kind"] == "incremental" and not any(quiet["counts"].values())
+    assert quiet.kind == "incremental" and not any(quiet.counts.values())
     assert len(outbox.sent) == 6
 
 
@@ -121,7 +135,7 @@ def test_a_user_deleted_and_restored_is_not_invited_twice(tenant, directory_url,
     assert uid(1) not in by_id(directory(cfg).users(cfg.name))
     admin.request("POST", f"/directory/deletedItems/{uid(1)}/restore")
     result = run_user_source(cfg, notify=outbox)
-    assert result["counts"]["users_created"] == 1
+    assert result.counts["users_created"] == 1
     assert uid(1) in by_id(directory(cfg).users(cfg.name))
     assert len(outbox.to(f"user1.mail@{DOMAIN}")) == 1
 
@@ -136,7 +150,7 @@ def test_a_user_deleted_and_restored_is_not_invited_twice(tenant, directory_url,
 def test_managed_apple_ids_under_each_scheme(tenant, directory_url, scheme, subdomain, expected):
     cfg = make_config(tenant, directory_url, managed_apple_id={"scheme": scheme, "appleid_subdomain": subdomain})
     result = run_user_source(cfg)
-    assert result["counts"]["users_created"] == 5, result
+    assert result.counts["users_created"] == 5, result
     assert by_id(directory(cfg).users(cfg.name))[uid(1)]["managed_apple_id"] == expected
 
 
@@ -146,8 +160,8 @@ def test_changing_the_apple_id_scheme_recomputes_every_user_without_new_invitati
     run_user_source(cfg, notify=outbox)
     cfg2 = make_config(tenant, directory_url, managed_apple_id={"scheme": "email", "appleid_subdomain": False})
     result = run_user_source(cfg2, notify=outbox)
-    assert result["kind"] == "initial"               # what the users round tracks changed: read again
-    assert result["counts"]["users_updated"] == 5 and result["counts"]["users_created"] == 0
+    assert result.kind == "initial"               # what the users round tracks changed: read again
+    assert result.counts["users_updated"] == 5 and result.counts["users_created"] == 0
     users = by_id(directory(cfg).users(cfg.name))
     assert {u["managed_apple_id"] for u in users.values()} == {f"user{i}.mail@{DOMAIN}" for i in range(1, 6)}
     assert len(outbox.sent) == 5
@@ -191,15 +205,15 @@ def test_the_invitation_uses_custom_attributes_and_goes_through_smtp_once(tenant
 def test_failed_invitations_are_retried_and_queued_ones_wait_for_a_sender(tenant, directory_url):
     cfg = make_config(tenant, directory_url)
     first = run_user_source(cfg)                          # no sender: queued in the outbox
-    assert first["counts"]["invitations_pending"] == 5
+    assert first.counts["invitations_pending"] == 5
     assert {i["status"] for i in directory(cfg).invitations(cfg.name)} == {"pending"}
     down = Outbox(fail=True)
     second = run_user_source(cfg, notify=down)
-    assert second["counts"]["invitations_failed"] == 5 and not down.sent
+    assert second.counts["invitations_failed"] == 5 and not down.sent
     assert all("SMTP server down" in (i["error"] or "") for i in directory(cfg).invitations(cfg.name))
     up = Outbox()
     third = run_user_source(cfg, notify=up)
-    assert third["counts"]["invitations_sent"] == 5
+    assert third.counts["invitations_sent"] == 5
     run_user_source(cfg, notify=up)
     assert len(up.sent) == 5
     assert {(i["status"], i["attempts"]) for i in directory(cfg).invitations(cfg.name)} == {("sent", 2)}
@@ -208,7 +222,7 @@ def test_failed_invitations_are_retried_and_queued_ones_wait_for_a_sender(tenant
 def test_auto_invite_off_sends_nothing(tenant, directory_url, outbox):
     cfg = make_config(tenant, directory_url, auto_invite=False)
     result = run_user_source(cfg, notify=outbox)
-    assert result["counts"]["users_created"] == 5 and not outbox.sent
+    assert result.counts["users_created"] == 5 and not outbox.sent
     assert directory(cfg).invitations(cfg.name) == []
 
 
@@ -221,13 +235,13 @@ def test_entra_unreachable_when_the_emulator_is_stopped(directory_url, monkeypat
     server = EmulatorServer(world())
     try:
         cfg = make_config(server, directory_url, graph_max_retries=0)
-        assert run_user_source(cfg, notify=outbox)["status"] == "success"
+        assert run_user_source(cfg, notify=outbox).status == "success"
     finally:
         server.stop()
     for attempt in (1, 2):
         result = run_user_source(cfg, notify=outbox)
-        assert result["status"] == "failed"
-        (note,) = result["notifications"]
+        assert result.status == "failure"
+        (note,) = result.details["notifications"]
         assert note["kind"] == "entra_unreachable" and "Entra ID unreachable" in note["subject"]
         assert TENANT in note["body"] and server.url in note["body"]
         assert note["emailed"] is (attempt == 1)          # the same failure again is not e-mailed twice
@@ -248,8 +262,8 @@ def test_entra_unreachable_on_a_wrong_port(directory_url):
     os.environ.setdefault("US_SRC_TOKEN", "us-src-token")
     cfg = make_config(Stub, directory_url, graph_max_retries=0)
     result = run_user_source(cfg)
-    assert result["status"] == "failed" and result["kind"] == "initial"
-    assert [n["kind"] for n in result["notifications"]] == ["entra_unreachable"]
+    assert result.status == "failure" and result.kind == "initial"
+    assert [n["kind"] for n in result.details["notifications"]] == ["entra_unreachable"]
     assert directory(cfg).users(cfg.name) == []
 
 
@@ -258,8 +272,8 @@ def test_no_user_attribute_synced(tenant, directory_url, outbox):
     tenant.reset(world(users=bare))
     cfg = make_config(tenant, directory_url)
     result = run_user_source(cfg, notify=outbox)
-    assert result["status"] == "success" and result["counts"]["users_created"] == 3
-    (note,) = result["notifications"]
+    assert result.status == "success" and result.counts["users_created"] == 3
+    (note,) = result.details["notifications"]
     assert note["kind"] == "no_user_attributes_synced"
     assert "no user attribute synced" in note["subject"] and "3 users" in note["body"]
     assert note["emailed"] and outbox.to("ops@corp.example")[0][1] == note["subject"]
@@ -275,23 +289,23 @@ def test_some_user_attributes_not_synced_names_attribute_and_user_count(tenant, 
     tenant.reset(world(users=people))
     cfg = make_config(tenant, directory_url)
     result = run_user_source(cfg, notify=outbox)
-    (note,) = result["notifications"]
+    (note,) = result.details["notifications"]
     assert note["kind"] == "user_attributes_not_synced"
     assert note["details"] == {"users": 5, "attributes": {"jobTitle": 1, "department": 2, "costCenter": 2}}
     assert "department (2 users)" in note["body"] and "jobTitle (1 user)" in note["body"]
     assert len(outbox.to("ops@corp.example")) == 1
     # ignored attributes are not reported; a run that reads no incomplete user reports nothing
     admin.request("PATCH", f"/users/{uid(5)}", {"jobTitle": "Lead"})
-    assert run_user_source(cfg, notify=outbox)["notifications"] == []
+    assert run_user_source(cfg, notify=outbox).details["notifications"] == []
     cfg2 = make_config(tenant, directory_url, ignore_missing=["jobTitle", "department", "costCenter"])
-    assert run_user_source(cfg2, notify=outbox)["notifications"] == []
+    assert run_user_source(cfg2, notify=outbox).details["notifications"] == []
 
 
 # -- one identity provider, enabled switch --------------------------------------------------------
 
 def test_only_one_identity_provider_instance_can_be_enabled(tenant, directory_url, tmp_path):
     corp = make_config(tenant, directory_url)
-    assert run_user_source(corp)["status"] == "success"
+    assert run_user_source(corp).status == "success"
     other = make_config(tenant, directory_url, name="other-user-source", instance_name="Other Example",
                         tenant_id="5e5e5e5e-0000-4000-8000-000000000002", token_env="US_OTHER_TOKEN")
     with pytest.raises(ConfigError) as err:
@@ -305,8 +319,8 @@ def test_only_one_identity_provider_instance_can_be_enabled(tenant, directory_ur
 
     off = make_config(tenant, directory_url, enabled=False)
     result = run_user_source(off)
-    assert result["status"] == "disabled" and "now marked disabled" in result["message"]
-    assert run_user_source(other)["status"] == "success"                # the slot is free now
+    assert (result.status, result.reason) == ("skipped", "disabled") and "now marked disabled" in result.message
+    assert run_user_source(other).status == "success"                # the slot is free now
     assert {i["name"]: i["enabled"] for i in d.instances()} == {corp.name: False, other.name: True}
     with pytest.raises(ConfigError, match="multi-IdP"):
         run_user_source(corp)                                          # and now corp is the second one
@@ -317,62 +331,26 @@ def test_a_disabled_instance_does_nothing_and_says_so(tenant, directory_url, out
 
     cfg = make_config(tenant, directory_url, enabled=False)
     result = run_user_source(cfg, notify=outbox)
-    assert result["status"] == "disabled" and result["kind"] is None
-    assert "is disabled (settings.enabled: false): nothing was read or synced" in result["message"]
-    assert not any(result["counts"].values()) and not outbox.sent
+    assert (result.status, result.reason) == ("skipped", "disabled") and result.kind is None
+    assert "is disabled (settings.enabled: false): nothing was read or synced" in result.message
+    assert not any(result.counts.values()) and not outbox.sent
     assert not directory_exists(cfg.directory_url)                      # not even the schema
 
 
 # -- resumability ---------------------------------------------------------------------------------
 
-class ChoppedApi:
-    """A GraphApi whose delta rounds come in pages of ``size`` objects and that can fail after
-    ``fail_after`` pages of ``fail_on`` (a dropped connection)."""
-
-    def __init__(self, api, *, size=2, fail_on=None, fail_after=0):
-        self.api, self.size, self.fail_on, self.fail_after = api, size, fail_on, fail_after
-
-    def delta(self, resource, **kw):
-        return _Round(self.api.delta(resource, **kw), self.size,
-                      self.fail_after if resource == self.fail_on else None)
-
-    def close(self):
-        self.api.close()
-
-
-class _Round:
-    def __init__(self, inner, size, fail_after):
-        self.inner, self.size, self.fail_after, self.delta_link = inner, size, fail_after, None
-
-    def pages(self):
-        chunks = [page[i:i + self.size] or [] for page in self.inner.pages()
-                  for i in range(0, max(len(page), 1), self.size)]
-        for n, chunk in enumerate(chunks):
-            if self.fail_after is not None and n == self.fail_after:
-                raise GraphError(0, "connectFailed", "connection dropped", kind=ErrorKind.TRANSIENT)
-            if n == len(chunks) - 1:
-                self.delta_link = self.inner.delta_link
-            yield chunk
-
-
-def _api(cfg):
-    from tenantsync.graph.api import GraphApi
-
-    return GraphApi(cfg.source_connection, read_only=True)
-
-
 def test_a_run_stopped_half_way_saves_no_delta_link_and_the_next_run_converges(tenant, directory_url, outbox):
     cfg = make_config(tenant, directory_url)
-    failing = ChoppedApi(_api(cfg), size=2, fail_on="users", fail_after=2)
+    failing = ChoppedApi(source_api(cfg), size=2, fail_on="users", fail_after=2)
     result = run_user_source(cfg, notify=outbox, api=failing)
-    assert result["status"] == "failed" and result["notifications"][0]["kind"] == "entra_unreachable"
+    assert result.status == "failure" and result.details["notifications"][0]["kind"] == "entra_unreachable"
     d = directory(cfg)
     assert len(d.users(cfg.name)) == 4                    # two pages of two applied
     assert d.delta_links(cfg.name) == {}                  # the link is not saved before the round ends
     assert len(invited(outbox)) == 4                      # the imported users were invited
 
-    again = run_user_source(cfg, notify=outbox, api=ChoppedApi(_api(cfg), size=2))
-    assert again["status"] == "success" and again["kind"] == "initial"
+    again = run_user_source(cfg, notify=outbox, api=ChoppedApi(source_api(cfg), size=2))
+    assert again.status == "success" and again.kind == "initial"
     assert len(d.users(cfg.name)) == 5 and set(d.delta_links(cfg.name)) == {"users", "groups"}
     assert sorted(invited(outbox)) == sorted(f"user{i}.mail@{DOMAIN}" for i in range(1, 6))
     assert d.memberships(cfg.name)[STAFF] == {**{uid(i): "user" for i in range(1, 5)}, MANAGERS: "group"}
@@ -380,14 +358,14 @@ def test_a_run_stopped_half_way_saves_no_delta_link_and_the_next_run_converges(t
 
 def test_groups_failing_after_users_keeps_the_users_link(tenant, directory_url, admin):
     cfg = make_config(tenant, directory_url)
-    result = run_user_source(cfg, api=ChoppedApi(_api(cfg), size=1, fail_on="groups", fail_after=1))
-    assert result["status"] == "failed"
+    result = run_user_source(cfg, api=ChoppedApi(source_api(cfg), size=1, fail_on="groups", fail_after=1))
+    assert result.status == "failure"
     d = directory(cfg)
     assert set(d.delta_links(cfg.name)) == {"users"}
     admin.request("PATCH", f"/users/{uid(1)}", {"surname": "Changed"})
-    again = run_user_source(cfg, api=ChoppedApi(_api(cfg), size=1))
-    assert again["kind"] == "initial" and again["counts"]["users_updated"] == 1
-    assert again["counts"]["users_created"] == 0 and len(d.groups(cfg.name)) == 3
+    again = run_user_source(cfg, api=ChoppedApi(source_api(cfg), size=1))
+    assert again.kind == "initial" and again.counts["users_updated"] == 1
+    assert again.counts["users_created"] == 0 and len(d.groups(cfg.name)) == 3
 
 
 def test_an_expired_delta_link_reads_everything_again_and_reconciles(tenant, directory_url, outbox):
@@ -396,8 +374,8 @@ def test_an_expired_delta_link_reads_everything_again_and_reconciles(tenant, dir
     people = [user(i) for i in (1, 2, 3, 4)] + [user(7)]
     tenant.reset(world(users=people))                     # old tokens are answered 410 resyncRequired
     result = run_user_source(cfg, notify=outbox)
-    assert result["status"] == "success"
-    assert (result["counts"]["users_created"], result["counts"]["users_removed"]) == (1, 1)
+    assert result.status == "success"
+    assert (result.counts["users_created"], result.counts["users_removed"]) == (1, 1)
     assert set(by_id(directory(cfg).users(cfg.name))) == {uid(i) for i in (1, 2, 3, 4, 7)}
     assert [m[0] for m in outbox.sent[5:]] == [f"user7.mail@{DOMAIN}"]
 
@@ -415,7 +393,7 @@ def test_the_sample_tenant_syncs_and_follows_changes(emulator, directory_url, mo
     base = load_user_source_config(Path(__file__).resolve().parents[2] / "data" / "configs" / "user-source.yaml")
     cfg = base.model_copy(update={"target": base.target.model_copy(update={"directory": directory_url})})
     result = run_user_source(cfg, notify=outbox)
-    assert result["status"] == "success"
+    assert result.status == "success"
     d = directory(cfg)
     assert len(d.users(cfg.name)) == len(emea["users"]) and len(d.groups(cfg.name)) == len(emea["groups"])
     expected = {g["id"]: set(g.get("members", [])) for g in emea["groups"] if g.get("members")}
@@ -440,7 +418,7 @@ def test_the_sample_tenant_syncs_and_follows_changes(emulator, directory_url, mo
         admin.close()
     sent_before = len(outbox.sent)
     result = run_user_source(cfg, notify=outbox)
-    assert result["kind"] == "incremental"
+    assert result.kind == "incremental"
     users = by_id(d.users(cfg.name))
     assert users[someone["id"]]["display_name"] == "Renamed Person" and gone["id"] not in users
     assert users[new["id"]]["managed_apple_id"] == "new.hire@appleid.emea.contoso.com"
@@ -449,4 +427,4 @@ def test_the_sample_tenant_syncs_and_follows_changes(emulator, directory_url, mo
     assert gone["id"] not in {m for ms in d.memberships(cfg.name).values() for m in ms}
     assert [m[0] for m in outbox.sent[sent_before:] if m[0] != "identity-ops@contoso.com"] == \
         ["new.hire@emea.contoso.com"]
-    assert TENANT not in json.dumps(result)               # (the sample's own tenant, not the small world)
+    assert TENANT not in result.model_dump_json()         # (the sample's own tenant, not the small world)

@@ -1,5 +1,5 @@
-"""UPN-suffix readiness (reference §12): states, the cloud UPN, the five documented vectors, the
-CSV report and the artifact."""
+"""UPN-suffix readiness (docs/entra-behaviour.md, "Entra Connect UPN suffixes"): states, the cloud
+UPN, the five documented vectors, the CSV report and the artifact."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tenantsync.connectors.directory_target import DirectoryTarget
+from tenantsync.errors import ErrorKind, GraphError
 from tenantsync.graph.api import GraphApi
 from tenantsync.usersource.config import UserSourceConfig, parse_user_source_config
 from tests.smtp_sink import Sink, free_port, smtp_sink  # noqa: F401  (fixture re-exported)
@@ -170,6 +171,42 @@ def admin(tenant):
                     "auth": {"kind": "static_token", "token_env": "US_SRC_TOKEN"}})
     yield api
     api.close()
+
+
+# -- a Graph client whose delta rounds come in small pages, and can fail -------------------------------
+
+class ChoppedApi:
+    """A GraphApi whose delta rounds come in pages of ``size`` objects and that can fail after
+    ``fail_after`` pages of ``fail_on`` (a dropped connection)."""
+
+    def __init__(self, api, *, size=2, fail_on=None, fail_after=0):
+        self.api, self.size, self.fail_on, self.fail_after = api, size, fail_on, fail_after
+
+    def delta(self, resource, **kw):
+        return _Round(self.api.delta(resource, **kw), self.size,
+                      self.fail_after if resource == self.fail_on else None)
+
+    def close(self):
+        self.api.close()
+
+
+class _Round:
+    def __init__(self, inner, size, fail_after):
+        self.inner, self.size, self.fail_after, self.delta_link = inner, size, fail_after, None
+
+    def pages(self):
+        chunks = [page[i:i + self.size] or [] for page in self.inner.pages()
+                  for i in range(0, max(len(page), 1), self.size)]
+        for n, chunk in enumerate(chunks):
+            if self.fail_after is not None and n == self.fail_after:
+                raise GraphError(0, "connectFailed", "connection dropped", kind=ErrorKind.TRANSIENT)
+            if n == len(chunks) - 1:
+                self.delta_link = self.inner.delta_link
+            yield chunk
+
+
+def source_api(cfg: UserSourceConfig) -> GraphApi:
+    return GraphApi(cfg.source_connection, read_only=True)
 
 
 # -- a local SMTP sink (aiosmtpd) and a small stdlib sender ------------------------------------------

@@ -1,16 +1,21 @@
-"""How the command line shows results: rich tables and summaries of each procedure's result.
+"""How the command line shows results: rich tables and summaries of each procedure's result, and
+the one ``error:`` line of a failed run.
 
-Kept apart from cli.py (the commands, exit codes, Prefect start-up) so each module has one job.
+``render(result)`` picks the procedure's view; each view reads the result's JSON form
+(``ProcedureResult.as_dict``), the same keys ``--json`` prints. Kept apart from the commands
+(app.cli) and the runner (app.runner) so each module has one job.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from tenantsync.results import ProcedureResult
 
 
 def out() -> Console:
@@ -89,7 +94,8 @@ def escape(text: str) -> str:
 def render_generic(result: Mapping[str, Any], title: str = "") -> None:
     """Scalars as a key/value table, counts as a counts table, lists of dicts as tables."""
     con = out()
-    scalars = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
+    scalars = {k: v for k, v in result.items() if not isinstance(v, (dict, list)) and v is not None
+               and k != "procedure"}
     if scalars:
         con.print(kv_table(scalars, title))
     for k, v in result.items():
@@ -131,7 +137,7 @@ def render_cycle(result: Mapping[str, Any]) -> None:
         con.print(counts_table(result["counts"], "actions and outcomes"))
     report_paths(result.get("reports"))
     rest = {k: v for k, v in result.items() if k not in (*head, "counts", "job", "message", "staged", "actions",
-                                                         "reports", "ok", "status")}
+                                                         "reports", "ok", "status", "reason", "procedure")}
     if rest:
         render_generic(rest)
 
@@ -231,8 +237,8 @@ def render_disable_sms(result: Mapping[str, Any]) -> None:
 
 def render_user_source(result: Mapping[str, Any]) -> None:
     con = out()
-    head = {k: result.get(k) for k in ("config", "instance", "directory", "kind", "cycle_id", "status", "message",
-                                       "error", "users_read", "duration_s") if result.get(k) not in (None, "")}
+    head = {k: result.get(k) for k in ("config", "instance", "directory", "kind", "cycle_id", "status", "reason",
+                                       "message", "error", "users_read", "duration_s") if result.get(k) not in (None, "")}
     con.print(kv_table(head, "user-source sync"))
     counts = result.get("counts") or {}
     if counts:
@@ -262,4 +268,42 @@ def render_reports(result: Mapping[str, Any]) -> None:
     report_paths(result.get("files"), f"reports of {result.get('config', '')}")
 
 
-# -- tools (no Prefect) ------------------------------------------------------------------------
+RENDERERS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    "sync": render_cycle, "test-connection": render_connection, "setup": render_setup, "on-demand": render_provision,
+    "repair-upn": render_repair, "disable-sms": render_disable_sms, "user-source": render_user_source,
+    "report": render_reports}
+
+
+def render(result: ProcedureResult) -> None:
+    """The procedure's summary on stdout."""
+    view = RENDERERS.get(result.procedure)
+    data = result.as_dict()
+    if view is None:
+        render_generic(data)
+    else:
+        view(data)
+
+
+def failure_line(result: ProcedureResult, failure: str | None = None) -> str:
+    """The one error line of a failed run: what failed and how many, and the job's status; never a
+    bare "Job status: Active." (the job is fine when single users failed). ``failure``: the
+    message of the run's final state, when it ended Failed."""
+    name = result.config
+    failed_n = int(result.counts.get("failure", 0) or 0)
+    job = result.job or {}
+    status = f"job status {job['code']}" if job.get("code") else ""
+    q = job.get("quarantine") or {}
+    if q:
+        status += f" ({q.get('reason')}, next attempt {q.get('nextAttempt')})"
+    if failed_n:
+        what = result.details.get("failures") or {}
+        parts = "; ".join(", ".join(f"{k} {v:,}" for k, v in list(what.get(side, {}).items())[:4])
+                          for side in ("by_action", "by_error") if what.get(side))
+        detail = f"{parts}; see provisioning-log.csv" if parts else "see provisioning-log.csv"
+        noun = "provisioning event" + ("s" if failed_n != 1 else "")
+        return (f"{name + ': ' if name else ''}{failed_n:,} {noun} failed ({detail})"
+                + (f"; {status}" if status else ""))
+    message = failure or result.message
+    if not message or message.startswith("Job status:"):
+        message = f"{name + ': ' if name else ''}the run failed" + (f"; {status}" if status else "")
+    return message

@@ -2,7 +2,7 @@
 
 Starts the Graph emulator with ``data/samples/tenants.json`` on a free port (its own process),
 points copies of the sample configurations at it with fresh state (``data/state/demo-<stamp>/``),
-then runs through the Prefect flows (one Prefect start): setup of both configurations (the anchor
+then runs through the Prefect flows (one Prefect start, app.runner): setup of both configurations (the anchor
 extension registered on HQ's application, the permissions listed); test connection EMEA → HQ and US → HQ;
 the pending-acceptance UPN repair (Zoë, invited into HQ by hand in 2019 under her old name); the
 initial cycles EMEA → HQ and US → HQ; changes to EMEA users through Graph (rename, department
@@ -20,12 +20,15 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from tenantsync.results import ProcedureResult
+
+from . import runner
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "data" / "samples" / "tenants.json"
@@ -61,10 +64,12 @@ class Demo:
     steps: list[StepResult] = field(default_factory=list)
 
     def step(self, title: str, fn: Callable[[], Any], describe: Callable[[Any], str] | None = None) -> Any:
+        """Run one step, print its outcome line; its result as a dict (a procedure's JSON form), or
+        None when it raised."""
         self.console.print(f"[bold cyan]→[/] {title}")
         t0 = time.monotonic()
         try:
-            result = fn()
+            done = fn()
         except Exception as exc:
             secs = time.monotonic() - t0
             if os.environ.get("TENANTSYNC_DEMO_TRACEBACK"):
@@ -74,7 +79,9 @@ class Demo:
             self.console.print(f"  [red]✗ {escape(text)}[/] ({secs:.1f} s)")
             return None
         secs = time.monotonic() - t0
-        ok = not flow_failed(result)
+        ok = not done.failed if isinstance(done, ProcedureResult) else not (
+            isinstance(done, Mapping) and done.get("ok") is False)
+        result = done.as_dict() if isinstance(done, ProcedureResult) else done
         outcome = (describe or outcome_of)(result)
         self.steps.append(StepResult(title, ok, secs, outcome, result))
         mark = "[green]✓[/]" if ok else "[yellow]![/]"
@@ -87,11 +94,6 @@ def escape(text: str) -> str:
     return _e(text)
 
 
-def flow_failed(result: Any) -> bool:
-    from .cli import failed
-    return failed(result)
-
-
 def outcome_of(result: Any) -> str:
     """One line for any flow result: counts, ok/failed, the message."""
     if not isinstance(result, Mapping):
@@ -100,7 +102,7 @@ def outcome_of(result: Any) -> str:
     if result.get("kind"):
         parts.append(f"{result['kind']} cycle")
     counts = result.get("counts")
-    if isinstance(counts, Mapping):
+    if isinstance(counts, Mapping) and counts:
         parts.append(", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing to do")
     said = next((str(result[k]).splitlines()[0] for k in ("message", "summary", "error") if result.get(k)), "")
     if said and not said.startswith("Job status: Active"):
@@ -169,21 +171,19 @@ def hq_census(api: Any) -> dict[str, Any]:
                        f"{pending} invitation(s) still pending acceptance"}
 
 
-def run_demo(*, console: Console | None = None, keep: bool = False, root: Path | None = None) -> dict[str, Any]:
-    """The whole demo; returns a JSON-able result (``ok`` False if any step failed)."""
-    from .cli import prefect_env
-
+def run_demo(*, console: Console | None = None, keep: bool = False, root: Path | None = None) -> ProcedureResult:
+    """The whole demo; its result fails when any step failed (``details``: the steps)."""
     console = console or Console()
     started = time.monotonic()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     root = root or REPO
     demo = Demo(console, root / "data" / "state" / f"demo-{stamp}", root / "data" / "reports" / f"demo-{stamp}")
     demo.configs = write_configs(demo.state_dir)
-    prefect_env()
+    runner.prefect_env()
     for k, v in TOKENS.items():
         os.environ.setdefault(k, v)
 
-    from .emulator import EmulatorServer
+    from tenantsync.emulator import EmulatorServer
 
     console.print(f"[bold]tenantsync demo[/] — sample tenants from {FIXTURE.relative_to(REPO)}")
     emu = EmulatorServer(FIXTURE, port=0, in_process=False)   # its own process: the second core
@@ -203,10 +203,13 @@ def run_demo(*, console: Console | None = None, keep: bool = False, root: Path |
         emu.__exit__(None, None, None)
     total = time.monotonic() - started
     _summary(demo, total)
-    return {"ok": all(s.ok for s in demo.steps), "seconds": round(total, 1),
-            "state": str(demo.state_dir), "reports": str(demo.reports_dir),
-            "steps": [{"step": s.title, "ok": s.ok, "seconds": round(s.seconds, 1), "outcome": s.outcome,
-                       "result": s.result} for s in demo.steps]}
+    passed = sum(s.ok for s in demo.steps)
+    return ProcedureResult(
+        procedure="demo", config=", ".join(CONFIGS), status="success" if passed == len(demo.steps) else "failure",
+        message=f"{passed}/{len(demo.steps)} steps ok in {total:.0f} s",
+        details={"seconds": round(total, 1), "state": str(demo.state_dir), "reports": str(demo.reports_dir),
+                 "steps": [{"step": s.title, "ok": s.ok, "seconds": round(s.seconds, 1), "outcome": s.outcome,
+                            "result": s.result} for s in demo.steps]})
 
 
 def start_prefect() -> dict[str, Any]:
@@ -226,15 +229,18 @@ def change_again(api: Any, user: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _run_steps(demo: Demo) -> None:
-    from .config import load_config
-    from .graph import GraphApi
+    from tenantsync.config import load_config
+    from tenantsync.graph import GraphApi
 
     emea, us = str(demo.configs["emea-to-hq"]), str(demo.configs["us-to-hq"])
     out = str(demo.reports_dir)
 
     def cycle(config: str) -> Callable[[], Any]:
         # approval_timeout_s=0: deletions above the threshold stay staged instead of waiting for the UI
-        return lambda: sync_cycle(config=config, reports_dir=out, approval_timeout_s=0)
+        return flow(sync_cycle, config=config, reports_dir=out, approval_timeout_s=0)
+
+    def flow(fn: Callable[..., Any], /, **params: Any) -> Callable[[], ProcedureResult]:
+        return lambda: runner.call(fn, **params).result
 
     t0 = time.monotonic()
     from flows.connection import test_connection
@@ -251,14 +257,14 @@ def _run_steps(demo: Demo) -> None:
 
     # Setup first, as against real tenants: the anchor extension is registered on HQ's application
     # once (the second configuration finds it there) and the permissions are listed.
-    demo.step("Setup EMEA → HQ (anchor extension, permissions)", lambda: setup_config(config=emea), describe_setup)
-    demo.step("Setup US → HQ (finds the anchor extension)", lambda: setup_config(config=us), describe_setup)
-    demo.step("Test connection EMEA → HQ", lambda: test_connection(config=emea))
-    demo.step("Test connection US → HQ", lambda: test_connection(config=us))
+    demo.step("Setup EMEA → HQ (anchor extension, permissions)", flow(setup_config, config=emea), describe_setup)
+    demo.step("Setup US → HQ (finds the anchor extension)", flow(setup_config, config=us), describe_setup)
+    demo.step("Test connection EMEA → HQ", flow(test_connection, config=emea))
+    demo.step("Test connection US → HQ", flow(test_connection, config=us))
     # Zoë was invited into HQ by hand in 2019 under her old name and never redeemed: the
     # documented repair provisions her on demand so that her UPN follows her current source UPN.
     demo.step("Repair pending-acceptance UPNs in HQ (Zoë, invited by hand in 2019)",
-              lambda: repair_upn(config=emea, reports_dir=out), describe_repair)
+              flow(repair_upn, config=emea, reports_dir=out), describe_repair)
     demo.step("Initial cycle EMEA → HQ", cycle(emea))
     demo.step("Initial cycle US → HQ", cycle(us))
 
@@ -273,16 +279,16 @@ def _run_steps(demo: Demo) -> None:
             who = changed["users"]["rename"]
             demo.step("Change a job title through Graph", lambda: change_again(source, who))
             result = demo.step(f"Provision {who.get('givenName', '')} Nakamura on demand (no wait for the next cycle)",
-                               lambda: provision_on_demand(config=emea, user_ids=[who["id"]]), describe_on_demand)
+                               flow(provision_on_demand, config=emea, user_ids=[who["id"]]), describe_on_demand)
             if result:
-                from .cli_render import render_provision
+                from .render import render_provision
                 render_provision(result, demo.console)
         demo.step("HQ after the demo", lambda: hq_census(target))
     finally:
         source.close()
         target.close()
     for name, path in demo.configs.items():
-        demo.step(f"Export reports {name}", partial(export_reports, config=str(path), out_dir=out), describe_reports)
+        demo.step(f"Export reports {name}", flow(export_reports, config=str(path), out_dir=out), describe_reports)
 
 
 def describe_setup(result: Any) -> str:

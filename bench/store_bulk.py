@@ -1,6 +1,6 @@
-"""Timings of the store's bulk operations (not collected by pytest).
+"""Timings of the store's bulk operations.
 
-    .venv/bin/python -m tests.store.bench_store [--rows 100000] [--backend sqlite|postgresql|both]
+    .venv/bin/python -m bench.store_bulk [--rows 100000] [--backend sqlite|postgresql|both]
 
 PostgreSQL: TENANTSYNC_TEST_PG_URL or postgresql+psycopg://postgres@127.0.0.1:5432/test, in a
 throwaway schema. The "restart" line is the store's share of a restart of N users: replace
@@ -10,10 +10,12 @@ snapshots and memberships, upsert N links, append N log rows, save watermarks an
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -22,8 +24,26 @@ from sqlalchemy.pool import NullPool
 
 from tenantsync.store import JobStatus, Link, Store
 
-from .conftest import PG_URL, T0
-from .test_bulk import log_row, user
+PG_URL = os.environ.get("TENANTSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def user(i: int) -> dict:
+    return {"id": f"u{i}", "userPrincipalName": f"user{i}@emea.contoso.com", "displayName": f"User {i}",
+            "givenName": "Given", "surname": f"Sur{i}", "accountEnabled": i % 7 != 0, "department": "Sales",
+            "mail": f"user{i}@emea.contoso.com", "userType": "Member", "mobilePhone": None}
+
+
+def log_row(i: int, cycle_id: str) -> dict:
+    return {"activityDateTime": T0 + timedelta(milliseconds=i), "id": f"log-{i}", "jobId": "job",
+            "cycleId": cycle_id, "changeId": f"ch-{i}", "provisioningAction": "create", "status": "success",
+            "errorCode": None, "reason": f"User 'u{i}' was created", "sourceIdentity.id": f"u{i}",
+            "sourceIdentity.displayName": f"User {i}", "targetIdentity.id": f"t{i}",
+            "targetIdentity.displayName": f"User {i}",
+            "modifiedProperties": [{"displayName": "displayName", "oldValue": None, "newValue": f"User {i}"}],
+            "provisioningSteps": [{"name": "EntryExportAdd", "provisioningStepType": "export",
+                                   "status": "success", "description": "Created", "details": {}}],
+            "durationInMilliseconds": 5}
 
 
 def run(url: str, n: int, label: str) -> None:

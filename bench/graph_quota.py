@@ -1,4 +1,4 @@
-"""Write-limiter figures (not a test): `python tests/graph/bench_quota.py [SCALE] [WRITES]`.
+"""Write-limiter figures: `python -m bench.graph_quota [SCALE] [WRITES]`.
 
 PATCHes WRITES users through GraphApi.batch() against the emulator's "graph" throttle profile
 (3,000 writes / 150 s per app+tenant, time-scaled) in a subprocess, and prints the budget
@@ -42,4 +42,5 @@ def main(scale: float = 20.0, n: int = 10000) -> None:
 
 
 if __name__ == "__main__":
-    main(*(float(a) if i == 0 else int(a) for i, a in enumerate(sys.argv[1:3])))
+    args = sys.argv[1:3]
+    main(float(args[0]) if args else 20.0, int(args[1]) if len(args) > 1 else 10000)

@@ -1,4 +1,4 @@
-"""Figures for the Graph connector (not a test): `python tests/graph/bench_parse.py`.
+"""Figures for the Graph connector: `python -m bench.graph_parse`.
 
 - µs per user to parse a 999-user page: raw JSON (what GraphApi does) vs the SDK's typed models;
 - µs per user to read 10,000 users end to end through GraphApi from the emulator.

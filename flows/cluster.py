@@ -1,0 +1,341 @@
+"""`make cluster` / `make cluster-down`: a Prefect server on PostgreSQL, the emulator and N process workers.
+
+    python -m flows.cluster up [--workers 3] [--port 4200] [--emulator-port 8765] [--home .prefect-cluster]
+                               [--database-url URL] [--config FILE ...] [--worker-limit N] [--latency-ms MS]
+    python -m flows.cluster down [--home .prefect-cluster]
+
+``up`` starts, detached (each in its own process group, logs under HOME/logs/):
+  1. ``prefect server start`` whose own database is PostgreSQL (default
+     ``postgresql+asyncpg://postgres@127.0.0.1:5432/tenantsync_prefect``; the database is created when
+     missing), with PREFECT_HOME = HOME (.prefect-cluster: neither ``make ui``'s nor the tests');
+  2. the Graph emulator with data/samples/tenants.json (as ``make ui``: flows/ui.py);
+  3. against that server, as ``make ui`` does: the process work pool ``tenantsync-process``, the block
+     types and the deployments of every configuration (data/configs/*.yaml, or each ``--config``);
+     and an automation that marks Crashed a flow run whose heartbeats stop (below);
+  4. N process workers (``prefect worker start --pool tenantsync-process --name cluster-worker-I``).
+
+It writes what it started (name, pid, process start time, log) to HOME/pids.json and returns once the
+server and the emulator answer and every worker is ONLINE on the server. ``down`` stops exactly the
+processes of that file (a pid reused by another process since is left alone, by its start time):
+each one's process group, then the flow-run processes its workers started (Prefect 3.9's process
+worker starts each flow run in a session of its own, so a signal to the worker's group misses them).
+
+Why an automation: a worker (or its machine) that dies with SIGKILL reports nothing, and Prefect's
+server has no service that notices a run whose process is gone; the flow run stays Running. Flow runs
+send heartbeat events (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``, seconds, 30 at least); Prefect's "Detect
+zombie flows" page gives the automation used here: after a heartbeat, expect another event of the
+same flow run within ``--crash-after`` seconds, else change its state to Crashed. Any flow-run event
+counts (``prefect.flow-run.*``): a run ending in a state of its own name (e.g. Skipped) sends
+``prefect.flow-run.Skipped``, not Completed. The configuration's lock (tenantsync/store/locks.py) does
+not depend on it: the dead holder is replaced at once on the same host, after its lease elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from . import ui
+from .ui import POOL, REPO, Children
+
+DEFAULT_HOME = REPO / ".prefect-cluster"
+DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/tenantsync_prefect"
+HEARTBEAT_S = 30                    # PREFECT_FLOWS_HEARTBEAT_FREQUENCY; Prefect's minimum
+CRASH_AFTER_S = 90                  # no flow-run event for this long after a heartbeat: Crashed
+AUTOMATION = "tenantsync: crash flow runs whose heartbeats stopped"
+
+
+def _log(text: str) -> None:
+    print(f"[make cluster] {text}", flush=True)
+
+
+# -- processes -------------------------------------------------------------------------------------
+
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (proc(5)): [state, ppid, pgrp, ...]; [] when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks since boot (field 22): a reused pid differs."""
+    fields = _stat(pid)
+    return fields[19] if len(fields) > 19 else ""
+
+
+def running(pid: int, ticks: str = "") -> bool:
+    """Alive (not a zombie) and, when ticks is given, the same process that was recorded."""
+    fields = _stat(pid)
+    return bool(fields) and fields[0] != "Z" and (not ticks or fields[19] == ticks)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under pid (children, their children...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if len(fields) > 1:
+                parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _signal(pids: list[int], groups: list[int], sig: signal.Signals) -> None:
+    for group in groups:
+        try:
+            os.killpg(group, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def stop_tree(pid: int, ticks: str, *, grace_s: float = 15.0) -> tuple[bool, int]:
+    """SIGTERM the process group of pid (started as its leader) and every process under it in
+    another group, SIGKILL what is left after grace_s. (was running, other processes stopped)."""
+    if not running(pid, ticks):
+        return False, 0
+    others = [p for p in descendants(pid) if (_stat(p)[2:3] or [""])[0] != str(pid)]
+    _signal(others, [pid], signal.SIGTERM)    # the flow runs first-hand: they report their end
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and (running(pid, ticks) or any(running(p) for p in others)):
+        time.sleep(0.2)
+    _signal([p for p in others if running(p)], [pid], signal.SIGKILL)
+    return True, len(others)
+
+
+# -- the Prefect server's database -----------------------------------------------------------------
+
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database of url when missing (psycopg, on the server's ``postgres``
+    database); True when created. SystemExit naming the server when it does not answer."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() != "postgresql":
+        return False
+    try:
+        with psycopg.connect(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username,
+                             password=u.password, dbname="postgres", autocommit=True, connect_timeout=5) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (u.database,)).fetchone():
+                return False
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(u.database))))
+            return True
+    except psycopg.OperationalError as exc:
+        raise SystemExit(f"PostgreSQL at {u.host}:{u.port or 5432} (user {u.username}) does not answer: "
+                         f"{str(exc).strip()}. Start it, or give another server with --database-url") from exc
+
+
+# -- the automation that marks dead runs Crashed ---------------------------------------------------
+
+def ensure_crash_automation(api: str, crash_after_s: int) -> str:
+    """Create (or put back) the automation of the module docstring; 'created' or 'updated'."""
+    from datetime import timedelta
+
+    from prefect import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    automation = AutomationCore(
+        name=AUTOMATION,
+        description=f"A flow run with no event for {crash_after_s} s after a heartbeat (every {HEARTBEAT_S} s) "
+                    "lost its process: its worker or machine died. Prefect's 'Detect zombie flows'.",
+        trigger=EventTrigger(after={"prefect.flow-run.heartbeat"}, expect={"prefect.flow-run.*"},
+                             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+                             for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+                             within=timedelta(seconds=crash_after_s)),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, message=(
+            f"no heartbeat for {crash_after_s} s: the flow run's process is gone (its worker or machine "
+            "died); marked Crashed by the cluster's automation"))])
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        found = client.read_automations_by_name(AUTOMATION)
+        if found:
+            client.update_automation(found[0].id, automation)
+            return "updated"
+        client.create_automation(automation)
+        return "created"
+
+
+# -- up --------------------------------------------------------------------------------------------
+
+def _workers_online(api: str, names: set[str]) -> set[str]:
+    try:
+        rows = httpx.post(f"{api}/work_pools/{POOL}/workers/filter", json={}, timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return set()
+    return {w["name"] for w in rows if isinstance(w, dict) and w.get("status") == "ONLINE"} & names
+
+
+def _record(home: Path, api: str, database: str, children: Children, logs: dict[str, Path]) -> None:
+    processes = [{"name": name, "pid": proc.pid, "start": start_ticks(proc.pid), "log": str(logs[name])}
+                 for name, proc in children.procs]
+    data = {"api": api, "database": database, "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "processes": processes}
+    (home / "pids.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _recorded(home: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((home / "pids.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def up(args: argparse.Namespace) -> int:
+    home = Path(args.home).resolve()
+    before = _recorded(home)
+    if before and any(running(p["pid"], p["start"]) for p in before["processes"]):
+        raise SystemExit(f"a cluster started from {home} is still running (pids.json): make cluster-down first")
+    api = f"http://127.0.0.1:{args.port}/api"
+    if ui._answers(f"{api}/health"):
+        raise SystemExit(f"port {args.port} already answers as a Prefect server (make ui?): stop it or use --port")
+    emulator = f"http://127.0.0.1:{args.emulator_port}"
+    if not args.no_emulator and ui._answers(f"{emulator}/_emulator/health"):
+        raise SystemExit(f"an emulator already answers on port {args.emulator_port}: stop it or use --emulator-port")
+
+    ui.LABEL = "make cluster"
+    env = ui.environment(args.port, args.emulator_port)
+    env["PREFECT_HOME"] = str(home)
+    env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = str(HEARTBEAT_S)
+    if not args.no_emulator:
+        env["TENANTSYNC_GRAPH_URL"] = f"{emulator}/v1.0"
+    server_env = {**env, "PREFECT_API_DATABASE_CONNECTION_URL": args.database_url}
+    server_env.pop("PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
+    logs_dir = home / "logs"
+    t0 = time.monotonic()
+    if ensure_database(args.database_url):
+        _log(f"created the PostgreSQL database of {args.database_url.split('@')[-1]}")
+    children = Children()
+    logs: dict[str, Path] = {}
+
+    def start(name: str, cmd: list[str], env: dict[str, str]) -> Any:
+        logs[name] = logs_dir / f"{name}.log"
+        logs[name].unlink(missing_ok=True)
+        proc = children.start(name, cmd, env, logs[name])
+        _record(home, api, args.database_url, children, logs)   # recorded at once: down finds it
+        return proc
+
+    try:
+        server = start("prefect-server", ui.prefect_cmd("server", "start", "--host", "127.0.0.1", "--port",
+                                                        str(args.port)), server_env)
+        emu = None
+        if not args.no_emulator:
+            emu = start("emulator", [sys.executable, "-m", "tenantsync.emulator", "--fixture",
+                                     str(REPO / "data/samples/tenants.json"), "--port", str(args.emulator_port),
+                                     "--latency-ms", str(args.latency_ms)], env)
+        ui._wait(f"{api}/health", "the Prefect server", server, 180, logs["prefect-server"])
+        _log(f"Prefect server ready on {api} (database {args.database_url.split('@')[-1]})")
+        if emu is not None:
+            ui._wait(f"{emulator}/_emulator/health", "the emulator", emu, 60, logs["emulator"])
+            _log(f"emulator ready on {emulator}/v1.0 (sample tenants)")
+        ui.setup(env, args.config)
+        _log(f"automation '{AUTOMATION}' {ensure_crash_automation(api, args.crash_after)}")
+        names = {f"cluster-worker-{i}" for i in range(1, args.workers + 1)}
+        limit = ["--limit", str(args.worker_limit)] if args.worker_limit else []
+        for name in sorted(names):
+            start(name, ui.prefect_cmd("worker", "start", "--pool", POOL, "--name", name, *limit), env)
+        deadline = time.monotonic() + 120
+        while (online := _workers_online(api, names)) != names:
+            for name, proc in children.procs:
+                if proc.poll() is not None:
+                    raise SystemExit(f"{name} exited with status {proc.returncode}; see {logs[name]}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"workers not ONLINE within 120 s: {', '.join(sorted(names - online))}")
+            time.sleep(0.5)
+    except BaseException:
+        _log("start-up failed: stopping what was started")
+        for name, proc in reversed(children.procs):
+            stop_tree(proc.pid, start_ticks(proc.pid), grace_s=10)
+        (home / "pids.json").unlink(missing_ok=True)
+        raise
+    ui_url = api.removesuffix("/api")
+    print(f"\n  cluster up in {time.monotonic() - t0:.0f} s: Prefect server, "
+          f"{'emulator, ' if emu is not None else ''}{args.workers} process worker(s) on {POOL}\n"
+          f"  Prefect UI:   {ui_url}  (deployments: {ui_url}/deployments)\n"
+          f"  API:          export PREFECT_API_URL={api}\n"
+          f"  Emulator:     {emulator}/v1.0\n"
+          f"  PIDs:         {home / 'pids.json'}\n"
+          f"  Logs:         {logs_dir}/\n"
+          "  Stop:         make cluster-down\n", flush=True)
+    return 0
+
+
+# -- down ------------------------------------------------------------------------------------------
+
+def down(args: argparse.Namespace) -> int:
+    home = Path(args.home).resolve()
+    data = _recorded(home)
+    if data is None:
+        _log(f"no cluster recorded in {home / 'pids.json'}: nothing to stop")
+        return 0
+    for p in reversed(data["processes"]):      # workers, then the emulator, then the server
+        was, others = stop_tree(int(p["pid"]), str(p["start"]))
+        if not was:
+            _log(f"{p['name']} (pid {p['pid']}) had already exited")
+        else:
+            extra = f", and {others} flow-run process(es) it started" if others else ""
+            _log(f"stopped {p['name']} (pid {p['pid']}{extra})")
+    (home / "pids.json").unlink()
+    _log(f"cluster of {home} stopped; its database ({data['database'].split('@')[-1]}) is kept")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.cluster", description=(__doc__ or "").splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start the cluster (detached) and return once it is healthy")
+    p_down = sub.add_parser("down", help="stop the processes recorded in HOME/pids.json")
+    for p in (p_up, p_down):
+        p.add_argument("--home", default=str(DEFAULT_HOME), help="PREFECT_HOME, pids.json and logs/ "
+                                                                 "(default .prefect-cluster)")
+    p_up.add_argument("--workers", type=int, default=3, help="process workers (default 3)")
+    p_up.add_argument("--port", type=int, default=4200, help="Prefect server port (default 4200)")
+    p_up.add_argument("--emulator-port", type=int, default=8765, help="emulator port (default 8765)")
+    p_up.add_argument("--no-emulator", action="store_true", help="no emulator: the flows use TENANTSYNC_GRAPH_URL")
+    p_up.add_argument("--latency-ms", type=int, default=0, help="emulator latency per request (default 0)")
+    p_up.add_argument("--database-url", default=os.environ.get("TENANTSYNC_CLUSTER_DATABASE_URL", DEFAULT_DATABASE),
+                      help="the Prefect server's database (default: TENANTSYNC_CLUSTER_DATABASE_URL or "
+                           f"{DEFAULT_DATABASE})")
+    p_up.add_argument("--config", action="append", help="a configuration to deploy (repeatable; default: "
+                                                         "data/configs/*.yaml)")
+    p_up.add_argument("--worker-limit", type=int, default=0, help="flow runs at once per worker (default: no limit)")
+    p_up.add_argument("--crash-after", type=int, default=CRASH_AFTER_S,
+                      help=f"seconds without a flow-run event before a run is marked Crashed (default "
+                           f"{CRASH_AFTER_S}; more than the heartbeat, {HEARTBEAT_S} s)")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        if args.workers < 1:
+            parser.error("--workers must be at least 1")
+        if args.crash_after <= HEARTBEAT_S:
+            parser.error(f"--crash-after must be more than the heartbeat ({HEARTBEAT_S} s)")
+        return up(args)
+    return down(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
