@@ -1,5 +1,5 @@
 """The repositories' plumbing: id lists, the bulk write path and the Repository base. Engines,
-JSON and time come from tenantsync.sql (re-exported here for the repositories)."""
+JSON and time come from tenantsync.sql (``utcnow`` re-exported here for the repositories)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, ColumnElement, Connection, Engine, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from tenantsync.sql import WRITE, dumps, json_or_null, loads, utcnow
+from tenantsync.sql import dumps, json_or_null, utcnow
 
-__all__ = ["WRITE", "Repository", "bulk_write", "dumps", "id_in", "loads", "unique", "utcnow"]
+__all__ = ["Repository", "bulk_write", "id_in", "unique", "utcnow"]
 
 H = TypeVar("H", bound=Hashable)
 
@@ -104,7 +104,7 @@ class Repository:
     """
 
     engine: Engine
-    writer: Engine  # the same engine and pool, with the execution option WRITE set
+    writer: Engine  # the same engine and pool, its transactions writes (tenantsync.sql.writer)
 
     def _write(self) -> AbstractContextManager[Connection]:
         return self.writer.begin()

@@ -26,9 +26,7 @@ from sqlalchemy import (
     Text,
 )
 
-from tenantsync.sql import UTCDateTime
-
-__all__ = ["UTCDateTime", "metadata"]  # UTCDateTime: the column type of every time in the store
+from tenantsync.sql import UTCDateTime  # every time in the store: aware UTC in Python
 
 # SQLite only auto-numbers an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")

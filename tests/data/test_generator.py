@@ -9,8 +9,17 @@ import uuid
 import pytest
 import yaml
 
-from bench.generate import (REGIONS, TenantGenerator, ascii_fold, dumps, mail_local, main, make_fixture,
-                            make_tenant, sync_config_yaml)
+from bench.generate import (
+    REGIONS,
+    TenantGenerator,
+    ascii_fold,
+    dumps,
+    mail_local,
+    main,
+    make_fixture,
+    make_tenant,
+    sync_config_yaml,
+)
 
 
 def _tenant(**kw):

@@ -18,11 +18,11 @@ SVC_PRINT = "d43b950b-b3b2-41f9-9aca-f42173d76cf0"    # in the group, rejected b
 
 
 def run(flow, **params):
-    """Run a flow in-process; returns (state, result dict) whatever the outcome."""
+    """Run a flow in-process; returns (state, the result's JSON form) whatever the outcome."""
     state = flow(return_state=True, **params)
     data = state.result(raise_on_failure=False)
-    result = getattr(data, "result", data)
-    json.dumps(result)          # every flow returns a JSON-able dict (the CLI prints it with --json)
+    result = getattr(data, "result", data).as_dict()      # a ProcedureResult, also inside ProcedureFailed
+    json.dumps(result)          # the JSON the command line prints with --json
     return state, result
 
 

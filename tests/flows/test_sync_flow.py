@@ -112,7 +112,7 @@ def test_wrong_token_quarantines_with_email_then_skips(make_config, reports_dir,
     monkeypatch.setenv("HQ_TOKEN", "hq-token")
     state2, skipped = run(sync_cycle, config=str(cfg), reports_dir=str(reports_dir))
     assert state2.is_completed() and state2.name == "Skipped"
-    assert skipped["ok"] is False and skipped["status"] == "quarantined" and "quarantined until" in skipped["message"]
+    assert skipped["ok"] is False and skipped["reason"] == "quarantined" and "quarantined until" in skipped["message"]
     assert len(smtp_sink) == 1          # once on entering quarantine, not on every run
 
     # a restart releases it

@@ -186,3 +186,16 @@ def test_times_of_the_0_1_0_store_come_back_aware_utc(store_url: str) -> None:
     with Store(store_url) as store:
         link = store.links(CONFIG)["s2"]
     assert link.updated == datetime(2026, 1, 5, 9, 30, tzinfo=UTC) and link.updated.tzinfo is UTC
+
+
+def test_a_store_and_a_directory_can_share_one_database(store_url: str) -> None:
+    from tenantsync.connectors.directory_target import VERSION_TABLE as DIRECTORY_VERSIONS
+    from tenantsync.connectors.directory_target import DirectoryTarget, head_revision
+
+    with Store(store_url) as store, DirectoryTarget(store_url) as directory:
+        store.upsert_links(CONFIG, [Link("s1", "t1", "active")])
+        directory.start_cycle("corp", "initial")
+        assert (store.revision, directory.revision) == (MIGRATIONS.head(), head_revision())
+    with Store(store_url) as store, DirectoryTarget(store_url) as directory:   # each finds its own
+        assert store.count_links(CONFIG) == 1 and len(directory.cycles("corp")) == 1
+    assert {VERSION_TABLE, DIRECTORY_VERSIONS} <= tables(store_url)

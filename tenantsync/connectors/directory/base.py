@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
-from sqlalchemy import Connection, Table, delete
+from sqlalchemy import Connection, CursorResult, Table, delete
 from sqlalchemy.engine import URL, make_url
 
 from ...sql import PerUrl, aware, writer
@@ -79,6 +79,14 @@ def as_dict(r: Any) -> dict[str, Any]:
         if isinstance(v, datetime):
             d[k] = aware(v)
     return d
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT wrote (an auto-numbered id)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT returned no primary key")
+    return int(key[0])
 
 
 def chunks(ids: Sequence[str]) -> Iterator[list[str]]:

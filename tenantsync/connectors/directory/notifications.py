@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ...sql import aware, utcnow
-from .base import DirectoryBase
+from .base import DirectoryBase, inserted_id
 from .tables import notifications
 
 
@@ -19,7 +19,7 @@ class NotificationsMixin(DirectoryBase):
             result = conn.execute(notifications.insert().values(
                 instance=instance, cycle_id=cycle_id, kind=kind, subject=subject, body=body,
                 details=details, recipient=recipient, created_at=utcnow()))
-            return int(result.inserted_primary_key[0])
+            return inserted_id(result)
 
     def mark_notification_emailed(self, notification_id: int) -> None:
         with self._write() as conn:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 
 from ...sql import utcnow
-from .base import DirectoryBase, as_dict
+from .base import DirectoryBase, as_dict, inserted_id
 from .tables import cycles, sync_state
 
 
@@ -41,7 +41,7 @@ class SyncStateMixin(DirectoryBase):
         with self._write() as conn:
             result = conn.execute(cycles.insert().values(instance=instance, kind=kind, status="running",
                                                          started_at=utcnow()))
-            return int(result.inserted_primary_key[0])
+            return inserted_id(result)
 
     def finish_cycle(self, cycle_id: int, status: str, counts: Mapping[str, int], message: str) -> None:
         with self._write() as conn:

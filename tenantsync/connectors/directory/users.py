@@ -121,8 +121,8 @@ class UsersMixin(DirectoryBase):
             if instance:
                 attrs = attrs.where(user_attributes.c.user_id.in_(
                     select(users.c.id).where(users.c.instance == instance)))
-            for r in conn.execute(attrs).mappings():
-                values.setdefault(r["user_id"], {})[r["name"]] = r["value"]
+            for a in conn.execute(attrs).mappings():
+                values.setdefault(a["user_id"], {})[a["name"]] = a["value"]
         for r in rows:
             r["attributes"] = values.get(r["id"], {})
             r["created_at"], r["updated_at"] = aware(r["created_at"]), aware(r["updated_at"])
