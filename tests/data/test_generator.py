@@ -20,6 +20,7 @@ from bench.generate import (
     make_tenant,
     sync_config_yaml,
 )
+from tenantsync.emulator.fixture import load_directory
 
 
 def _tenant(**kw):
@@ -154,7 +155,7 @@ def test_unknown_region_is_refused():
 
 
 def test_the_emulator_accepts_generated_fixtures():
-    emulator = pytest.importorskip("tenantsync.emulator.fixture")
     fixture = make_fixture(n_users=300, n_groups=30, seed=5)
-    assert emulator.load_directory(fixture) is not None
-    assert emulator.load_directory({"tenants": [_tenant(guest_ratio=0.2, sms_ready_ratio=0.1)]}) is not None
+    directory = load_directory(fixture)
+    assert len(directory.tenants) == len(fixture["tenants"])
+    assert load_directory({"tenants": [_tenant(guest_ratio=0.2, sms_ready_ratio=0.1)]}).tenants

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
+from tenantsync.emulator.fixture import load_directory
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -172,7 +172,8 @@ def test_the_script_is_deterministic(samples: ModuleType):
     assert dumps(samples.build(), pretty=True) == dumps(samples.build(), pretty=True)
 
 
-def test_the_emulator_accepts_the_sample_fixture():
-    emulator = pytest.importorskip("tenantsync.emulator.fixture")
-    directory = emulator.load_directory(DATA / "samples" / "tenants.json")
-    assert directory is not None
+def test_the_emulator_accepts_the_sample_fixture(fixture: dict[str, Any]):
+    directory = load_directory(DATA / "samples" / "tenants.json")
+    assert sorted(directory.tenants) == sorted(t["id"] for t in fixture["tenants"])
+    for tenant in fixture["tenants"]:
+        assert len(directory.tenants[tenant["id"]].users) == len(tenant["users"])

@@ -7,10 +7,9 @@ import uuid
 
 import pytest
 
+from tenantsync.emulator.server import EmulatorServer
 from tenantsync.errors import DryRunViolation, ErrorKind, GraphError
 from tenantsync.graph import GraphApi, RetryPolicy
-
-EmulatorServer = pytest.importorskip("tenantsync.emulator.server").EmulatorServer
 
 TENANT = "33333333-3333-4333-8333-333333333333"
 TOKEN = "graph-test-token-7f3a9c"

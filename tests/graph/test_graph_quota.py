@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tenantsync.emulator.server import EmulatorServer
 from tenantsync.graph import GraphApi, LimiterSettings, WriteLimiter
 from tenantsync.graph.refusals import is_budget_refusal
 
@@ -245,9 +246,6 @@ def test_the_rate_recovers_additively_after_a_halving():
         asyncio.run(clock.send(limiter, 1, 20))
     # 8 %/s compounding alone needs ~9 s to double; the additive step gets there in a few windows
     assert clock.now - cut_at <= 6.0
-
-
-EmulatorServer = pytest.importorskip("tenantsync.emulator.server").EmulatorServer
 
 
 def test_the_emulators_injected_429_is_bare_and_its_budget_429_is_named():

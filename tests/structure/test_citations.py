@@ -75,6 +75,13 @@ def test_public_citations_pass(text: str) -> None:
     assert outside_citations(text) == []
 
 
+@pytest.mark.parametrize("heading,anchor", [("Published initial-cycle times", "published-initial-cycle-times"),
+                                            ("Errors (tenantsync/errors.py)", "errors-tenantsyncerrorspy"),
+                                            ("Licences and roles", "licences-and-roles")])
+def test_headings_get_githubs_anchors(heading: str, anchor: str) -> None:
+    assert slug(heading) == anchor
+
+
 @pytest.mark.parametrize("folder", CODE_DIRS)
 def test_code_cites_no_document_outside_the_repository(folder: str) -> None:
     found = []
