@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 
 class StaticTokenCredential:
-    """azure.core TokenCredential that always answers the same token (notes A1)."""
+    """azure.core TokenCredential that always answers the same token (docs/graph-sdk-notes.md#pointing-the-client-at-an-emulator)."""
 
     def __init__(self, token: str) -> None:
         self._token = token

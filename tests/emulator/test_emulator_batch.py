@@ -55,7 +55,7 @@ def test_batch_of_20_with_mixed_results_and_failed_dependency(emu, http):
 
 
 def test_batch_through_the_sdk_raw_workaround(emu):
-    """msgraph-core's BatchRequestContent serialises; the reply is read raw (notes A2)."""
+    """msgraph-core's BatchRequestContent serialises; the reply is read raw (docs/graph-sdk-notes.md#batch-replies)."""
     from msgraph_core.requests.batch_request_content import BatchRequestContent
     from msgraph_core.requests.batch_request_item import BatchRequestItem
 

@@ -1,4 +1,4 @@
-"""Delta queries (reference §11) through msgraph-sdk's delta request builders.
+"""Delta queries (docs/entra-behaviour.md#delta-queries) through msgraph-sdk's delta request builders.
 
 Held to Microsoft's pages: group-delta, user-delta, delta-query-groups, delta-query-overview.
 """

@@ -1,4 +1,4 @@
-"""Every input → output vector of the Entra reference §3.3 (functions-for-customizing-application-data),
+"""Every input → output vector of "Reference for writing expressions for attribute mappings" (docs/entra-behaviour.md#expression-language),
 as one table: (expression, user attributes, expected value)."""
 
 from __future__ import annotations
