@@ -34,7 +34,7 @@ def test_migrations_build_exactly_the_connector_tables(directory_url):
     from alembic.migration import MigrationContext
 
     d = DirectoryTarget.for_url(directory_url)
-    assert d.revision == head_revision() == "0002_outbox_appleid"
+    assert d.revision == head_revision() == "0003_locks"
     assert _tables(directory_url) == set(metadata.tables) | {VERSION_TABLE}
     with d.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})

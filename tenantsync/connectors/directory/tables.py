@@ -32,6 +32,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from ...store.locks import locks as store_locks
+
 VERSION_TABLE = "directory_alembic_version"
 
 metadata = MetaData()
@@ -149,3 +151,7 @@ USER_FIELDS = ("user_principal_name", "mail", "display_name", "given_name", "sur
 GROUP_FIELDS = ("display_name", "description", "mail", "mail_nickname", "security_enabled",
                 "mail_enabled")
 MEMBER_TYPES = ("user", "group")
+
+# The configuration lease (tenantsync/store/locks.py): two runs of one user source never overlap.
+# Migration 0003_locks creates it in the directory database.
+locks = store_locks.to_metadata(metadata)
