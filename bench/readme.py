@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.baseline_report import readme_note as baseline_note
 from bench.run import LATEST, ROOT, render_goals
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -36,6 +37,7 @@ def render(results: dict[str, Any]) -> str:
         "with other work, so wall times are pessimistic; CPU times are the engine process's own).",
         "",
         results["table"],
+        *(["", note] if (note := baseline_note(results)) else []),
         "",
         "Goals:",
         "",

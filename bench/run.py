@@ -23,6 +23,10 @@ RSS are its own; request and write counts come from the emulator's counters.
 7. (full run, --chaos, or --only chaos) chaos at 5,000 users (bench/chaos.py): 10 % faults incl.
    dropped connections, cycles SIGKILLed at random moments, reruns until done; ✔/✘ for the target
    equal to a clean run's, 0 orphans, 0 duplicates, a complete log, no cycle left running.
+8. (every size unless --no-baseline) the SDK baseline (bench/baseline.py, bench/baseline_report.py):
+   the same job written with msgraph-sdk the way Microsoft's samples show it, initial cycle and
+   restart, on a fresh empty target of the same emulator after the engine's scenarios; the table
+   shows it beside tenantsync with the ratios.
 The emulator's own capacity (requests/s, measured with httpx from this process, no throttling)
 is printed next to the results.
 
@@ -177,6 +181,8 @@ class SizeRun:
     change_counts: tuple[int, ...] = (0, 100, 1000)
     on_demand: int = 5
     profile: bool = False
+    baseline: bool = False
+    baseline_max_users: int = 0          # 0: the baseline runs on the whole tenant
     log: Any = print
     out: dict[str, Any] = field(default_factory=dict)
 
@@ -218,6 +224,9 @@ class SizeRun:
             self.on_demand_latency(candidates)
             if self.profile:
                 self.profiles(candidates)
+            if self.baseline:
+                from bench import baseline_report
+                self.out["baseline"] = baseline_report.measure(self, self.baseline_max_users)
             self.out["emulator_final_stats"] = {k: v for k, v in em.stats().items() if k != "by_route"}
         self.out["size_total_s"] = round(time.perf_counter() - t_all, 1)
         return self.out
@@ -468,7 +477,8 @@ def table_rows(runs: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     add("emulator CPU / wall: initial, restart",
         lambda r: f"{_pct(ini(r)['emulator_cpu_share'], 0)}, "
                   f"{_pct(r['restart']['derived']['emulator_cpu_share'], 0)}")
-    return rows
+    from bench import baseline_report
+    return rows + baseline_report.table_rows(runs)
 
 
 def render_table(runs: list[dict[str, Any]], capacity: dict[str, Any] | None) -> str:
@@ -548,7 +558,8 @@ def goals(runs: list[dict[str, Any]]) -> list[tuple[bool | None, str]]:
         out.append((rss <= GOAL_RSS_MB, f"peak RSS ≤ 500 MB at 100,000 users: {rss:,.0f} MB"))
     else:
         out.append((None, "peak RSS ≤ 500 MB at 100,000 users: not run"))
-    return out
+    from bench import baseline_report
+    return out + baseline_report.goals(runs)
 
 
 def render_goals(items: list[tuple[bool | None, str]]) -> str:
@@ -633,6 +644,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="run the engine in this process (smoke test; CPU/RSS figures then include the harness)")
     ap.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/results-<ts>.json)")
     ap.add_argument("--no-latest", action="store_true", help="do not update bench/latest.json")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the SDK baseline (bench/baseline.py)")
+    ap.add_argument("--baseline-max-users", type=int, default=20_000,
+                    help="above this size the baseline runs on a tenant this big and its times are "
+                         "extrapolated (0: always the whole tenant; default 20000)")
     ap.add_argument("--faults429", action="store_true",
                     help="also compare 5 %% random 429s with 5 %% 503s at 5,000 users "
                          "(bench/faults.py; part of the default full run)")
@@ -667,6 +682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       groups=args.groups, seed=args.seed, inline=args.inline,
                       change_counts=tuple(c for c in changes if c <= max(1, n // 2)),
                       profile=args.profile and n == max(sizes),
+                      baseline=not args.no_baseline, baseline_max_users=args.baseline_max_users,
                       log=lambda *a: print(*a, flush=True))
         runs.append(run.run())
     faults = None

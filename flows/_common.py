@@ -181,7 +181,31 @@ def final_state(result: ProcedureResult, *, name: str | None = None, message: st
 
 
 def file_uri(path: str | Path) -> str:
-    return Path(path).resolve().as_uri()
+    """The link of a report file (tenantsync.report_links.report_link): the object in the
+    TENANTSYNC_REPORTS_STORE store (uploaded now unless already), the file on the folder `make ui`
+    serves (TENANTSYNC_REPORTS_URL), else its file:// URI."""
+    return report_link(path).url
+
+
+def report_link(path: str | Path, root: str | Path | None = None) -> Any:
+    """report_links.Link of a report file; a failed upload is logged (credentials masked)."""
+    from tenantsync.report_links import report_link as link_of
+
+    link = link_of(path, root)
+    if link.error:
+        get_run_logger().warning("report %s stays on the worker's disk: %s", Path(path).name, link.error)
+    return link
+
+
+def link_artifact(key: str, path: str | Path, name: str, description: str, root: str | Path | None = None) -> Any:
+    """A link artifact of a report file whose description says how to open it when a browser
+    cannot follow the link from the UI (a file:// link, a failed upload)."""
+    from prefect.artifacts import create_link_artifact
+
+    link = report_link(path, root)
+    create_link_artifact(key=key, link=link.url, link_text=f"{name}: {Path(path).name}",
+                         description=f"{description}\n\n{link.note}" if link.note else description)
+    return link
 
 
 def artifact_key(*parts: str) -> str:

@@ -6,9 +6,13 @@ Starts, in order, and stops them all on Ctrl-C:
   3. then, against that server: the process work pool `tenantsync-process`, the block types
      (`prefect block register -m blocks`), and `tenantsync deploy`: the deployments of every sample
      configuration (data/configs/*.yaml), scheduled from their settings.interval_minutes;
-  4. a process worker with the sample tokens (EMEA_TOKEN=emea-token, US_TOKEN=us-token, HQ_TOKEN=hq-token).
+  4. the reports folder (data/reports) served read-only on 127.0.0.1, the port after the UI's
+     (flows/report_server.py), so that the report links of the runs open in a browser: the worker
+     gets its address as TENANTSYNC_REPORTS_URL (and the folder as TENANTSYNC_REPORTS_DIR);
+  5. a process worker with the sample tokens (EMEA_TOKEN=emea-token, US_TOKEN=us-token, HQ_TOKEN=hq-token).
 
-    python -m flows.ui [--port 4200] [--emulator-port 8765] [--no-emulator] [--no-worker]
+    python -m flows.ui [--port 4200] [--emulator-port 8765] [--reports-port PORT] [--reports-dir DIR]
+                       [--no-emulator] [--no-reports] [--no-worker]
 
 Prefect's own database is SQLite under PREFECT_HOME by default. For PostgreSQL (production, or
 several workers), create an empty database and set, before `make ui` / `prefect server start`:
@@ -28,6 +32,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from tenantsync.report_links import DIR_ENV, URL_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 POOL = "tenantsync-process"
@@ -125,12 +131,33 @@ def setup(env: dict[str, str], configs: list[str] | None = None) -> None:
         f"deploying {' '.join(configs) if configs else 'the configurations of data/configs'} (tenantsync deploy)")
 
 
+def serve_reports(children: Children, env: dict[str, str], folder: Path, port: int) -> str:
+    """Serve ``folder`` read-only on 127.0.0.1:``port`` (unless a report server already answers
+    there) and point the links of env's runs at it; returns its base URL."""
+    url = f"http://127.0.0.1:{port}"
+    health = f"{url}/_reports/health"
+    if _answers(health):
+        _log(f"a report server already answers on port {port}: using it")
+    else:
+        home = Path(env["PREFECT_HOME"])
+        proc = children.start("report server", [sys.executable, "-m", "flows.report_server", "--dir", str(folder),
+                                                "--port", str(port)], env, home / "reports.log")
+        _wait(health, "the report server", proc, 60, home / "reports.log")
+        _log(f"reports folder {folder} served read-only on {url}/")
+    env[URL_ENV], env[DIR_ENV] = url, str(folder)
+    return url
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.ui", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=4200, help="Prefect server port (default 4200)")
     parser.add_argument("--emulator-port", type=int, default=8765, help="emulator port (default 8765)")
     parser.add_argument("--no-emulator", action="store_true", help="do not start the emulator")
     parser.add_argument("--no-worker", action="store_true", help="do not start a worker")
+    parser.add_argument("--reports-port", type=int, help="report server port (default: the UI's port + 1)")
+    parser.add_argument("--reports-dir", type=Path, default=REPO / "data" / "reports",
+                        help="the reports folder served (default data/reports)")
+    parser.add_argument("--no-reports", action="store_true", help="do not serve the reports folder")
     args = parser.parse_args(argv)
 
     env = environment(args.port, args.emulator_port)
@@ -155,12 +182,17 @@ def main(argv: list[str] | None = None) -> int:
                                                         str(args.emulator_port)], env, home / "emulator.log")
                 _wait(health, "the emulator", emu, 60, home / "emulator.log")
                 _log(f"emulator ready on http://127.0.0.1:{args.emulator_port}/v1.0 (sample tenants)")
+        reports = "not served (--no-reports): links are file:// links"
+        if not args.no_reports:
+            folder = args.reports_dir.resolve()
+            reports = f"{serve_reports(children, env, folder, args.reports_port or args.port + 1)}/  ({folder})"
         setup(env)
         if not args.no_worker:
             children.start("process worker", prefect_cmd("worker", "start", "--pool", POOL), env, home / "worker.log")
         print(f"\n  Prefect UI:   {ui_url}\n  Deployments:  {ui_url}/deployments\n"
               f"  Emulator:     http://127.0.0.1:{args.emulator_port}/v1.0\n"
-              f"  Logs:         {home}/{{server,emulator,worker}}.log\n\n"
+              f"  Reports:      {reports}\n"
+              f"  Logs:         {home}/{{server,emulator,reports,worker}}.log\n\n"
               "  Press Ctrl-C to stop everything.\n", flush=True)
         while True:
             for name, proc in children.procs:

@@ -68,7 +68,7 @@ def approve_staged(stages: Stages[Any]) -> int:
 @task(name="apply-batch", task_run_name="apply-batch-{n}", cache_policy=NO_CACHE, **GRAPH_RETRIES)
 def apply_batch(stages: Stages[Any], batch: Batch, n: int) -> dict[str, Any]:
     """Write one batch of planned actions to the target ($batch requests of 20 inside)."""
-    done = stages.apply(batch)
+    done = stages.apply(batch, final=last_attempt())
     return {"batch": n, "actions": _kinds(done)}
 
 

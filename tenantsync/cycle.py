@@ -280,7 +280,7 @@ class Cycle:
         cycle_apply.record_invited(self, created)
 
 
-def entra_cycle(cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Any,
+def entra_cycle(cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Store,
                 options: CycleOptions | None = None, notify: Notify | None = None,
                 anchor_attribute: str | None = None) -> Cycle:
     """A Cycle between two Entra tenants, from their Graph clients (GraphApi). ``anchor_attribute``:
@@ -295,7 +295,7 @@ def entra_cycle(cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Any
     return Cycle(cfg, source=source, target=target, store=store, options=options, notify=notify)
 
 
-def run_cycle(cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Any,
+def run_cycle(cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Store,
               options: CycleOptions | None = None, notify: Notify | None = None,
               on_progress: Callable[[int], None] | None = None) -> CycleReport:
     """Run one whole cycle without Prefect (tests, benchmarks, the engine's own CLI path)."""

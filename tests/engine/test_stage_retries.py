@@ -20,7 +20,7 @@ from collections import Counter
 import pytest
 
 from tenantsync import pipeline
-from tenantsync.cycle import CycleOptions, entra_cycle, run_cycle
+from tenantsync.cycle import CycleOptions, entra_cycle
 from tenantsync.cycle_apply import BatchRefused
 from tenantsync.errors import GraphError
 from tenantsync.graph.api import GraphApi

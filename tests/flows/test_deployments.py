@@ -74,7 +74,7 @@ def prefect(*args: str, env: dict, timeout: float = 180) -> str:
 
 
 def tenantsync(*args: str, env: dict, cwd: Path = REPO, check: bool = True) -> subprocess.CompletedProcess:
-    return run_cmd(["tenantsync", *args], env=env, cwd=cwd, check=check)
+    return run_cmd(["app", *args], env=env, cwd=cwd, check=check)       # the `tenantsync` command
 
 
 @pytest.fixture(scope="module")

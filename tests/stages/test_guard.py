@@ -1,4 +1,5 @@
-"""Deletion threshold, empty-source abort and quarantine thresholds (reference §5–6)."""
+"""Deletion threshold, empty-source abort and quarantine thresholds (docs/entra-behaviour.md#deletion-threshold,
+#quarantine)."""
 
 from datetime import UTC, datetime, timedelta
 

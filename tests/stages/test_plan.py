@@ -1,4 +1,4 @@
-"""Planning decisions of reference §4.5 on plain data."""
+"""Planning decisions (docs/entra-behaviour.md#provisioning-cycles, #deprovisioning) on plain data."""
 
 from tenantsync.model import ScopeResult
 from tenantsync.stages.mapping import Desired, b2b_upn

@@ -1,4 +1,5 @@
-"""Scoping as reference §1: assignment, internal members only, filters (AND inside, OR across), nulls."""
+"""Scoping (docs/entra-behaviour.md#scoping): assignment, internal members only, filters (AND inside, OR
+across), nulls."""
 
 import pytest
 
