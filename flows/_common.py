@@ -187,12 +187,17 @@ def file_uri(path: str | Path) -> str:
     return report_link(path).url
 
 
+_WARNED: set[tuple[str, str]] = set()      # (flow run, error) already logged
+
+
 def report_link(path: str | Path, root: str | Path | None = None) -> Any:
-    """report_links.Link of a report file; a failed upload is logged (credentials masked)."""
+    """report_links.Link of a report file; a failed upload is logged once (credentials masked)."""
     from tenantsync.report_links import report_link as link_of
 
     link = link_of(path, root)
-    if link.error:
+    seen = (str(runtime.flow_run.id), link.error)
+    if link.error and seen not in _WARNED:
+        _WARNED.add(seen)
         get_run_logger().warning("report %s stays on the worker's disk: %s", Path(path).name, link.error)
     return link
 

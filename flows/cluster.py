@@ -45,6 +45,7 @@ from typing import Any
 import httpx
 
 from . import ui
+from .deploy import _ensure_pool
 from .ui import POOL, REPO, Children
 
 DEFAULT_HOME = REPO / ".prefect-cluster"
@@ -110,18 +111,27 @@ def _signal(pids: list[int], groups: list[int], sig: signal.Signals) -> None:
             pass
 
 
-def stop_tree(pid: int, ticks: str, *, grace_s: float = 15.0) -> tuple[bool, int]:
-    """SIGTERM the process group of pid (started as its leader) and every process under it in
-    another group, SIGKILL what is left after grace_s. (was running, other processes stopped)."""
-    if not running(pid, ticks):
-        return False, 0
-    others = [p for p in descendants(pid) if (_stat(p)[2:3] or [""])[0] != str(pid)]
-    _signal(others, [pid], signal.SIGTERM)    # the flow runs first-hand: they report their end
+def stop_trees(procs: list[tuple[int, str]], *, grace_s: float = 15.0) -> list[int | None]:
+    """Stop each (pid, start ticks) at once: SIGTERM to its process group (it was started as the
+    group's leader) and to every process under it in another group (the flow runs of a worker:
+    they report their end), SIGKILL what is left after grace_s. Per process: None when it had
+    already exited, else how many processes under it were outside its group."""
+    trees: list[tuple[int, str, list[int]] | None] = []
+    for pid, ticks in procs:
+        if not running(pid, ticks):
+            trees.append(None)
+            continue
+        trees.append((pid, ticks, [p for p in descendants(pid) if (_stat(p)[2:3] or [""])[0] != str(pid)]))
+    live = [t for t in trees if t is not None]
+    for pid, _, others in live:
+        _signal(others, [pid], signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and (running(pid, ticks) or any(running(p) for p in others)):
+    while time.monotonic() < deadline and any(running(pid, ticks) or any(running(p) for p in others)
+                                              for pid, ticks, others in live):
         time.sleep(0.2)
-    _signal([p for p in others if running(p)], [pid], signal.SIGKILL)
-    return True, len(others)
+    for pid, _, others in live:
+        _signal([p for p in others if running(p)], [pid], signal.SIGKILL)
+    return [None if t is None else len(t[2]) for t in trees]
 
 
 # -- the Prefect server's database -----------------------------------------------------------------
@@ -150,8 +160,9 @@ def ensure_database(url: str) -> bool:
 
 # -- the automation that marks dead runs Crashed ---------------------------------------------------
 
-def ensure_crash_automation(api: str, crash_after_s: int) -> str:
-    """Create (or put back) the automation of the module docstring; 'created' or 'updated'."""
+def prepare(api: str, crash_after_s: int) -> str:
+    """The work pool (as tenantsync deploy creates it) and the automation of the module docstring,
+    created or put back; what was done."""
     from datetime import timedelta
 
     from prefect import get_client
@@ -169,16 +180,17 @@ def ensure_crash_automation(api: str, crash_after_s: int) -> str:
                              match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
                              for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
                              within=timedelta(seconds=crash_after_s)),
-        actions=[ChangeFlowRunState(state=StateType.CRASHED, message=(
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, name="Crashed", force=False, message=(
             f"no heartbeat for {crash_after_s} s: the flow run's process is gone (its worker or machine "
             "died); marked Crashed by the cluster's automation"))])
     with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        pool = f"work pool {POOL} {'created' if _ensure_pool(client, POOL) else 'found'}"
         found = client.read_automations_by_name(AUTOMATION)
         if found:
             client.update_automation(found[0].id, automation)
-            return "updated"
-        client.create_automation(automation)
-        return "created"
+        else:
+            client.create_automation(automation)
+    return f"{pool}; automation '{AUTOMATION}' {'updated' if found else 'created'}"
 
 
 # -- up --------------------------------------------------------------------------------------------
@@ -249,16 +261,17 @@ def up(args: argparse.Namespace) -> int:
                                      str(REPO / "data/samples/tenants.json"), "--port", str(args.emulator_port),
                                      "--latency-ms", str(args.latency_ms)], env)
         ui._wait(f"{api}/health", "the Prefect server", server, 180, logs["prefect-server"])
-        _log(f"Prefect server ready on {api} (database {args.database_url.split('@')[-1]})")
+        _log(f"Prefect server ready on {api} (database {args.database_url.split('@')[-1]}), "
+             f"{time.monotonic() - t0:.0f} s")
         if emu is not None:
             ui._wait(f"{emulator}/_emulator/health", "the emulator", emu, 60, logs["emulator"])
             _log(f"emulator ready on {emulator}/v1.0 (sample tenants)")
-        ui.setup(env, args.config)
-        _log(f"automation '{AUTOMATION}' {ensure_crash_automation(api, args.crash_after)}")
+        _log(prepare(api, args.crash_after))
         names = {f"cluster-worker-{i}" for i in range(1, args.workers + 1)}
         limit = ["--limit", str(args.worker_limit)] if args.worker_limit else []
-        for name in sorted(names):
+        for name in sorted(names):       # they start while the blocks and deployments are registered
             start(name, ui.prefect_cmd("worker", "start", "--pool", POOL, "--name", name, *limit), env)
+        ui.setup(env, args.config)
         deadline = time.monotonic() + 120
         while (online := _workers_online(api, names)) != names:
             for name, proc in children.procs:
@@ -269,8 +282,7 @@ def up(args: argparse.Namespace) -> int:
             time.sleep(0.5)
     except BaseException:
         _log("start-up failed: stopping what was started")
-        for name, proc in reversed(children.procs):
-            stop_tree(proc.pid, start_ticks(proc.pid), grace_s=10)
+        stop_trees([(proc.pid, "") for _, proc in reversed(children.procs)], grace_s=10)
         (home / "pids.json").unlink(missing_ok=True)
         raise
     ui_url = api.removesuffix("/api")
@@ -293,13 +305,16 @@ def down(args: argparse.Namespace) -> int:
     if data is None:
         _log(f"no cluster recorded in {home / 'pids.json'}: nothing to stop")
         return 0
-    for p in reversed(data["processes"]):      # workers, then the emulator, then the server
-        was, others = stop_tree(int(p["pid"]), str(p["start"]))
-        if not was:
-            _log(f"{p['name']} (pid {p['pid']}) had already exited")
-        else:
-            extra = f", and {others} flow-run process(es) it started" if others else ""
-            _log(f"stopped {p['name']} (pid {p['pid']}{extra})")
+    # the workers (and their flow runs) first, while the server can still record how the runs end
+    workers = [p for p in data["processes"] if p["name"].startswith("cluster-worker")]
+    rest = [p for p in reversed(data["processes"]) if p not in workers]
+    for group in (workers, rest):
+        for p, others in zip(group, stop_trees([(int(p["pid"]), str(p["start"])) for p in group])):
+            if others is None:
+                _log(f"{p['name']} (pid {p['pid']}) had already exited")
+            else:
+                extra = f", and {others} flow-run process(es) it started" if others else ""
+                _log(f"stopped {p['name']} (pid {p['pid']}{extra})")
     (home / "pids.json").unlink()
     _log(f"cluster of {home} stopped; its database ({data['database'].split('@')[-1]}) is kept")
     return 0

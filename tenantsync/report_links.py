@@ -188,7 +188,7 @@ def configured_store() -> ReportStore | None:
 
 _roots: list[Path] = []
 _lock = threading.Lock()
-_uploaded: dict[tuple[str, str, int, int], str] = {}
+_uploaded: dict[tuple[str, str, int, int], tuple[str, str]] = {}     # -> (link, error)
 
 
 def served_dir() -> Path:
@@ -206,11 +206,15 @@ def remember_root(root: str | Path) -> None:
 
 def relative_name(path: Path, root: str | Path | None = None) -> str:
     """``<configuration>/<file>`` (or ``<configuration>/<cycleId>/<file>``): the path below the
-    reports root it was written under; outside every known root, its folder and name."""
-    candidates = ([Path(root).resolve()] if root else []) + [served_dir(), *_roots]
-    for base in candidates:
-        if path.is_relative_to(base):
-            return path.relative_to(base).as_posix()
+    reports root it was written under (``root``, else the deepest known root holding it: an
+    export's out_dir inside the served folder wins); outside every known root, its folder and name."""
+    if root and path.is_relative_to(Path(root).resolve()):
+        return path.relative_to(Path(root).resolve()).as_posix()
+    with _lock:
+        known = [served_dir(), *_roots]
+    holding = [base for base in known if path.is_relative_to(base)]
+    if holding:
+        return path.relative_to(max(holding, key=lambda p: len(p.parts))).as_posix()
     return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
@@ -246,17 +250,25 @@ def report_link(path: str | Path, root: str | Path | None = None) -> Link:
 
 
 def upload(local: Path, root: str | Path | None, store: ReportStore) -> str:
-    """Upload ``local`` unless this version of it (size, modification time) already is."""
-    stat = local.stat()
+    """Upload ``local`` unless this version of it (size, modification time) already was, or already
+    failed (one slow refusal per file, not one per link to it)."""
+    try:
+        stat = local.stat()
+    except OSError as exc:
+        raise ReportStoreError(f"{local.name} cannot be read: {exc.strerror}") from None
     key = (store.shown + "|" + str(local), relative_name(local, root), stat.st_size, stat.st_mtime_ns)
     with _lock:
         done = _uploaded.get(key)
-    if done is not None:
-        return done
-    url = store.upload(local, key[1])
-    with _lock:
-        _uploaded[key] = url
-    return url
+    if done is None:
+        try:
+            done = (store.upload(local, key[1]), "")
+        except ReportStoreError as exc:
+            done = ("", str(exc))
+        with _lock:
+            _uploaded[key] = done
+    if done[1]:
+        raise ReportStoreError(done[1])
+    return done[0]
 
 
 def publish(paths: dict[str, str], root: str | Path) -> dict[str, Link]:

@@ -138,3 +138,31 @@ def test_reports_go_to_the_store_and_its_secret_never_shows(make_config, world, 
     assert "Upload failed" in summary.description and f"h8flowrefusing://{bucket}/r" in summary.description
     assert "AuthorizationFailure" in _texts(state)
     assert SECRET not in _texts(state)
+
+
+def test_the_failures_table_shows_the_first_failures_and_counts_the_rest(tmp_path, monkeypatch):
+    from prefect import flow
+
+    import tasks.reports
+    from tenantsync import reports
+
+    rows = [{"cycleId": "c1", "provisioningAction": "create", "status": status, "errorCode": code,
+             "sourceIdentity.displayName": f"User {i}", "reason": "x" * 400}
+            for i, (status, code) in enumerate([("failure", "InvalidValue"), ("success", ""),
+                                                ("failure", "Forbidden"), ("failure", "InvalidValue")])]
+    log = reports.write_csv(rows, reports.LOG_COLUMNS, tmp_path / "c1" / "provisioning-log.csv")
+    monkeypatch.setattr(tasks.reports, "PREVIEW_ROWS", 2)
+
+    @flow(name="h8-failures-table")
+    def publish_failures() -> None:
+        tasks.reports.report_tables("emea-to-hq", {"c1/provisioning-log": str(log)},
+                                    {"c1/provisioning-log": "http://127.0.0.1:4201/emea-to-hq/c1/provisioning-log.csv"},
+                                    failures_of=("c1/provisioning-log", "cycle c1"))
+
+    state = publish_failures(return_state=True)
+    table = next(a for a in artifacts_of(state) if a.key == "emea-to-hq-failures-table")
+    shown = json.loads(table.data)
+    assert [r["sourceIdentity.displayName"] for r in shown] == ["User 0", "User 2"]
+    assert [r["errorCode"] for r in shown] == ["InvalidValue", "Forbidden"]
+    assert len(shown[0]["reason"]) <= tasks.reports.MAX_CELL             # long cells shortened
+    assert "first 2 of 3 rows" in table.description and "1 more in [provisioning-log.csv](http://" in table.description

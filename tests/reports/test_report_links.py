@@ -167,3 +167,17 @@ def test_adlfs_missing_says_which_extra_to_install(folder, monkeypatch):
     monkeypatch.setenv(report_links.STORE_ENV, f"az://reports?account_name=a&sas_token={SECRET}")
     link = report_link(folder / "emea-to-hq" / "cycles.csv", folder)
     assert link.where == "file" and "tenantsync[azure]" in link.note and SECRET not in link.note
+
+
+def test_an_export_inside_the_served_folder_is_stored_once_under_its_own_root(tmp_path, monkeypatch):
+    served = tmp_path / "reports"
+    demo = served / "demo-1" / "emea-to-hq"
+    demo.mkdir(parents=True)
+    (demo / "cycles.csv").write_text("cycleId\n", encoding="utf-8")
+    monkeypatch.setenv(report_links.DIR_ENV, str(served))
+    monkeypatch.setenv(report_links.STORE_ENV, f"memory://h8-{tmp_path.name}")
+
+    exported = report_links.publish({"cycles": str(demo / "cycles.csv")}, served / "demo-1")
+    linked = report_link(demo / "cycles.csv")             # a later link, e.g. from the flow's artifact
+    assert exported["cycles"].url == linked.url == f"memory://h8-{tmp_path.name}/emea-to-hq/cycles.csv"
+    assert fsspec.filesystem("memory").ls(f"/h8-{tmp_path.name}", detail=False) == [f"/h8-{tmp_path.name}/emea-to-hq"]
