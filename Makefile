@@ -3,12 +3,14 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# The demo's and the command line's Prefect home; `make ui` keeps its own (.prefect-ui), the tests
+# a temporary one (tests/conftest.py), so that neither writes into the other's database.
 export PREFECT_HOME ?= $(CURDIR)/.prefect-home
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint bench ui clean
+.PHONY: demo test lint bench ui cluster cluster-down clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,5 +34,11 @@ bench: $(STAMP)
 ui: $(STAMP)
 	$(BIN)/python -m flows.ui
 
+cluster: $(STAMP)
+	$(BIN)/python -m flows.cluster up
+
+cluster-down: $(STAMP)
+	$(BIN)/python -m flows.cluster down
+
 clean:
-	rm -rf $(VENV) .prefect-home data/state data/reports
+	rm -rf $(VENV) .prefect-home .prefect-ui data/state data/reports

@@ -93,6 +93,16 @@ def prefect_env() -> None:
     if not _state["verbose"]:
         # Quiet the console only: run logs still reach the Prefect API (and the UI).
         env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    engine_loggers(env)
+
+
+def engine_loggers(env: Any) -> None:
+    """The engine's log lines ("tenantsync" loggers) in the run logs, as Prefect's own (flows/_logs.py);
+    outside a run (deploy, delete-config) they are not sent, and no warning says so."""
+    names = [n.strip() for n in env.get("PREFECT_LOGGING_EXTRA_LOGGERS", "").split(",") if n.strip()]
+    if "tenantsync" not in names:
+        env["PREFECT_LOGGING_EXTRA_LOGGERS"] = ",".join([*names, "tenantsync"])
+    env.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 
 def announce() -> None:

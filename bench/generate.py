@@ -28,7 +28,7 @@ import sys
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -546,6 +546,16 @@ def tenant_shell(*, tenant_id: str, display_name: str, default_domain: str, veri
     }
 
 
+def user_stream(gen: TenantGenerator, rng: random.Random, n_users: int, *, guest_ratio: float = 0.0,
+                disabled_ratio: float = 0.02, sms_ready_ratio: float = 0.0) -> Iterator[dict[str, Any]]:
+    """The users of a tenant one at a time, as ``make_tenant`` draws them (``rng``: its shape stream)."""
+    for _ in range(n_users):
+        if rng.random() < guest_ratio:
+            yield gen.guest()
+        else:
+            yield gen.member(enabled=rng.random() >= disabled_ratio, sms_ready=rng.random() < sms_ready_ratio)
+
+
 def make_tenant(*, tenant_id: str, display_name: str, default_domain: str, verified_domains: Sequence[str],
                 n_users: int, n_groups: int, seed: int | str, token: str,
                 unverified_domains: Sequence[str] = (), region: str = "global", company_name: str | None = None,
@@ -575,13 +585,8 @@ def make_tenant(*, tenant_id: str, display_name: str, default_domain: str, verif
     gen = TenantGenerator(seed=seed, domains=verified_domains, default_domain=default_domain, region=region,
                           company_name=company_name or display_name, employee_id_prefix=employee_id_prefix)
     rng = random.Random(f"tenantsync:{seed}:shape")       # who is a guest / disabled / in which group
-    users = []
-    for _ in range(n_users):
-        if rng.random() < guest_ratio:
-            users.append(gen.guest())
-        else:
-            users.append(gen.member(enabled=rng.random() >= disabled_ratio,
-                                    sms_ready=rng.random() < sms_ready_ratio))
+    users = list(user_stream(gen, rng, n_users, guest_ratio=guest_ratio, disabled_ratio=disabled_ratio,
+                             sms_ready_ratio=sms_ready_ratio))
     members = [u for u in users if u["userType"] == "Member"]
     groups: list[dict[str, Any]] = []
     if n_groups:
@@ -610,6 +615,20 @@ def make_tenant(*, tenant_id: str, display_name: str, default_domain: str, verif
     return tenant
 
 
+SOURCE_DOMAIN, SOURCE_DEFAULT_DOMAIN, SOURCE_COMPANY = ("source.contoso.com", "contososource.onmicrosoft.com",
+                                                       "Contoso")
+
+
+def fixture_source_users(n_users: int, *, seed: int | str, region: str = "global",
+                         disabled_ratio: float = 0.02) -> Iterator[dict[str, Any]]:
+    """The users of ``make_fixture``'s source tenant one at a time, identical to its list, without
+    holding them (bench/million.py builds a million-user tenant from this stream)."""
+    gen = TenantGenerator(seed=f"{seed}:source", domains=[SOURCE_DOMAIN], default_domain=SOURCE_DEFAULT_DOMAIN,
+                          region=region, company_name=SOURCE_COMPANY)
+    return user_stream(gen, random.Random(f"tenantsync:{seed}:source:shape"), n_users,
+                       disabled_ratio=disabled_ratio)
+
+
 def make_fixture(*, n_users: int, n_groups: int, seed: int | str, region: str = "global",
                  disabled_ratio: float = 0.02, sync_group_share: float = 1.0,
                  source_token: str = "source-token", target_token: str = "target-token") -> dict[str, Any]:
@@ -621,9 +640,9 @@ def make_fixture(*, n_users: int, n_groups: int, seed: int | str, region: str = 
     """
     source_id, target_id = det_uuid(f"{seed}:source-tenant"), det_uuid(f"{seed}:target-tenant")
     source = make_tenant(
-        tenant_id=source_id, display_name="Contoso Source", default_domain="contososource.onmicrosoft.com",
-        verified_domains=["source.contoso.com"], n_users=n_users, n_groups=n_groups, seed=f"{seed}:source",
-        token=source_token, region=region, company_name="Contoso", sync_group_share=sync_group_share,
+        tenant_id=source_id, display_name="Contoso Source", default_domain=SOURCE_DEFAULT_DOMAIN,
+        verified_domains=[SOURCE_DOMAIN], n_users=n_users, n_groups=n_groups, seed=f"{seed}:source",
+        token=source_token, region=region, company_name=SOURCE_COMPANY, sync_group_share=sync_group_share,
         disabled_ratio=disabled_ratio,
         partners=[partner(target_id, display_name="Contoso Target", outbound=True)])
     target = make_tenant(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from tenantsync.graph.connection import DEFAULT_GRAPH_URL, AuthSettings, GraphConnection
 
@@ -30,12 +30,29 @@ class GraphConnectionBlock(Block):
     client_id: str | None = Field(None, description="Application (client) id of the app registration "
                                                    "(on a target: the application that holds the anchor "
                                                    "extension registered by tenantsync setup).")
-    secret: SecretStr | None = Field(None, description="Client secret, bearer token (static_token) "
-                                                       "or certificate password.")
+    # SecretStr, not Optional: the schema is then one string of format "password" (writeOnly), which
+    # the Prefect UI shows as a masked input; an Optional one is a choice of types to make first.
+    secret: SecretStr = Field(default_factory=lambda: SecretStr(""),
+                              description="Client secret, bearer token (static_token) or certificate password.")
     certificate_path: str | None = Field(None, description="PEM or PKCS12 file (auth kind certificate).")
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return "" if value is None else value          # a block saved when the field was Optional
+
+    @classmethod
+    def from_connection(cls, conn: GraphConnection, secret: str | None) -> GraphConnectionBlock:
+        """The block of a configuration file's connection, ``secret`` being the value of its
+        ``*_env`` variable (the file names the variable, the block holds the value)."""
+        auth = conn.auth
+        return cls(tenant_id=conn.tenant_id, graph_url=conn.graph_url, auth_kind=auth.kind,
+                   client_id=auth.client_id, secret=SecretStr(secret or ""),
+                   certificate_path=auth.certificate_path)
 
     def to_connection(self, name: str) -> GraphConnection:
         """The engine's connection model; the secret travels as a SecretStr in ``auth.secret``."""
-        auth = AuthSettings(kind=self.auth_kind, client_id=self.client_id, secret=self.secret,
+        auth = AuthSettings(kind=self.auth_kind, client_id=self.client_id,
+                            secret=self.secret if self.secret.get_secret_value() else None,
                             certificate_path=self.certificate_path)
         return GraphConnection(name=name, tenant_id=self.tenant_id, graph_url=self.graph_url, auth=auth)

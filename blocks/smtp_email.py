@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from tenantsync.ops.notify import send_email
 
@@ -19,10 +19,16 @@ class SmtpEmailBlock(Block):
     host: str = Field("localhost", description="SMTP server host.")
     port: int = Field(25, description="SMTP server port (587 for submission with STARTTLS).")
     username: str | None = Field(None, description="Login name; no login when empty.")
-    password: SecretStr | None = Field(None, description="Login password.")
+    password: SecretStr = Field(default_factory=lambda: SecretStr(""),    # masked in the UI's form
+                                description="Login password.")
     from_address: str = Field("tenantsync@localhost", description="Sender address.")
     starttls: bool = Field(False, description="Upgrade the connection with STARTTLS before login.")
     timeout_s: float = Field(30.0, description="Connection timeout in seconds.")
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return "" if value is None else value          # a block saved when the field was Optional
 
     def send(self, to: str | list[str], subject: str, body: str) -> None:
         """Send one plain-text message (tenantsync.ops.notify.send_email); raises SMTP/OS errors."""

@@ -21,5 +21,8 @@ CompletedWithFailures; a run skipped while the job waits: Skipped).
 """
 
 from ._common import ProcedureFailed
+from ._logs import engine_logs
+
+engine_logs()           # the engine's INFO lines in the run logs (flows/_logs.py)
 
 __all__ = ["ProcedureFailed"]

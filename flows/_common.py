@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import yaml
 from prefect import get_run_logger, runtime
 from prefect.states import Completed, Failed, State
 
@@ -45,8 +46,16 @@ def looks_like_file(config: str) -> bool:
 
 
 def config_label(config: str) -> str:
-    """A short name for run names: the file's stem or the block's name."""
-    return Path(config).stem if looks_like_file(config) else config
+    """A short name for run names: the configuration's name (the file's ``name:``, else its stem)
+    or the block's name."""
+    if not looks_like_file(config):
+        return config
+    try:
+        data = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        data = None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else Path(config).stem
 
 
 def resolve_config(config: str, loader: Callable[..., Any] = load_config, *,
@@ -139,31 +148,16 @@ def notifier(cfg: SyncConfig) -> Notify | None:
 # -- run names and results ---------------------------------------------------------------------
 
 def run_name(kind: str) -> Callable[[], str]:
-    """flow_run_name callable: '<config>-<kind>' (plus '-restart' / '-dry-run' when asked)."""
+    """flow_run_name callable: '<config>-<kind>', plus '-dry-run' for a dry run; given once as the
+    run starts, never changed (flows/run_names.py: the sync cycle's and the user source's)."""
     def name() -> str:
         params = runtime.flow_run.parameters or {}
         parts = [config_label(str(params.get("config", "config"))), kind]
-        if params.get("restart"):
-            parts.append("restart")
         if params.get("dry_run"):
             parts.append("dry-run")
         return "-".join(parts)
 
     return name
-
-
-def rename_run(name: str) -> None:
-    """Give the current flow run a more telling name once it is known (e.g. the cycle's kind)."""
-    from prefect import get_client
-
-    run_id = runtime.flow_run.id
-    if not run_id:
-        return
-    try:
-        with get_client(sync_client=True) as client:
-            client.update_flow_run(run_id, name=name)
-    except Exception as exc:
-        get_run_logger().debug("could not rename the flow run: %s", exc)
 
 
 def final_state(result: ProcedureResult, *, name: str | None = None, message: str | None = None,

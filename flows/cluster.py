@@ -2,32 +2,39 @@
 
     python -m flows.cluster up [--workers 3] [--port 4200] [--emulator-port 8765] [--home .prefect-cluster]
                                [--database-url URL] [--config FILE ...] [--worker-limit N] [--latency-ms MS]
+                               [--crash-after S] [--no-emulator] [--no-reports]
     python -m flows.cluster down [--home .prefect-cluster]
 
-``up`` starts, detached (each in its own process group, logs under HOME/logs/):
+``up`` starts, detached (each in a process group of its own, logs under HOME/logs/), with what
+flows/ui.py (``make ui``) does:
   1. ``prefect server start`` whose own database is PostgreSQL (default
-     ``postgresql+asyncpg://postgres@127.0.0.1:5432/tenantsync_prefect``; the database is created when
-     missing), with PREFECT_HOME = HOME (.prefect-cluster: neither ``make ui``'s nor the tests');
-  2. the Graph emulator with data/samples/tenants.json (as ``make ui``: flows/ui.py);
-  3. against that server, as ``make ui`` does: the process work pool ``tenantsync-process``, the block
-     types and the deployments of every configuration (data/configs/*.yaml, or each ``--config``);
-     and an automation that marks Crashed a flow run whose heartbeats stop (below);
-  4. N process workers (``prefect worker start --pool tenantsync-process --name cluster-worker-I``).
+     ``postgresql+asyncpg://postgres@127.0.0.1:5432/tenantsync_prefect``, created when missing) and
+     PREFECT_HOME = HOME (.prefect-cluster: neither ``make ui``'s nor the tests'); the emulator with
+     data/samples/tenants.json; the reports folder served on the server's port + 1;
+  2. the process work pool ``tenantsync-process`` and an automation that marks Crashed a flow run
+     whose heartbeats stop (below);
+  3. N process workers (``prefect worker start --pool tenantsync-process --name cluster-worker-I``),
+     started while the block types and the deployments of every configuration (data/configs/*.yaml,
+     or each ``--config``) are registered.
 
 It writes what it started (name, pid, process start time, log) to HOME/pids.json and returns once the
 server and the emulator answer and every worker is ONLINE on the server. ``down`` stops exactly the
-processes of that file (a pid reused by another process since is left alone, by its start time):
-each one's process group, then the flow-run processes its workers started (Prefect 3.9's process
-worker starts each flow run in a session of its own, so a signal to the worker's group misses them).
+processes of that file (a pid reused since by another process is left alone: its start time
+differs): the workers first, each one's process group and the flow-run processes it started
+(Prefect 3.9's process worker starts each flow run in a session of its own, so a signal to the
+worker's group misses them), then the others.
 
-Why an automation: a worker (or its machine) that dies with SIGKILL reports nothing, and Prefect's
-server has no service that notices a run whose process is gone; the flow run stays Running. Flow runs
-send heartbeat events (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``, seconds, 30 at least); Prefect's "Detect
-zombie flows" page gives the automation used here: after a heartbeat, expect another event of the
-same flow run within ``--crash-after`` seconds, else change its state to Crashed. Any flow-run event
-counts (``prefect.flow-run.*``): a run ending in a state of its own name (e.g. Skipped) sends
-``prefect.flow-run.Skipped``, not Completed. The configuration's lock (tenantsync/store/locks.py) does
-not depend on it: the dead holder is replaced at once on the same host, after its lease elsewhere.
+Why an automation: when a worker's machine dies (the worker and its flow-run processes killed at
+once), nothing reports the end of the run and Prefect's server has no service that notices it: the
+flow run stays Running. (The worker alone killed is another case: its flow run dies at its next log
+line, its stdout being a pipe to the dead worker, and reports Crashed itself.) Flow runs send
+heartbeat events every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds (30, Prefect's minimum, set
+here; Prefect 3.9's default is 180); Prefect's page "Detect zombie flows" gives the automation used:
+after a heartbeat, expect another event of the same flow run within ``--crash-after`` seconds (90),
+else change its state to Crashed. Any flow-run event counts (``prefect.flow-run.*``), not only the
+page's list: a run that ends in a state of its own name (e.g. Skipped) sends
+``prefect.flow-run.Skipped``. The configuration's lock (tenantsync/store/locks.py) does not wait for
+it: a dead holder is replaced at once on the same host, after its lease from another.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tenantsync.report_links import URL_ENV
 
 from . import ui
 from .deploy import _ensure_pool
@@ -111,27 +120,25 @@ def _signal(pids: list[int], groups: list[int], sig: signal.Signals) -> None:
             pass
 
 
-def stop_trees(procs: list[tuple[int, str]], *, grace_s: float = 15.0) -> list[int | None]:
-    """Stop each (pid, start ticks) at once: SIGTERM to its process group (it was started as the
-    group's leader) and to every process under it in another group (the flow runs of a worker:
-    they report their end), SIGKILL what is left after grace_s. Per process: None when it had
-    already exited, else how many processes under it were outside its group."""
-    trees: list[tuple[int, str, list[int]] | None] = []
-    for pid, ticks in procs:
-        if not running(pid, ticks):
-            trees.append(None)
-            continue
-        trees.append((pid, ticks, [p for p in descendants(pid) if (_stat(p)[2:3] or [""])[0] != str(pid)]))
-    live = [t for t in trees if t is not None]
-    for pid, _, others in live:
-        _signal(others, [pid], signal.SIGTERM)
+def outside_group(pid: int) -> list[int]:
+    """The processes under pid that are not in its process group (a worker's flow runs)."""
+    return [p for p in descendants(pid) if (_stat(p)[2:3] or [""])[0] != str(pid)]
+
+
+def stop_all(procs: list[tuple[int, str]], *, groups: bool = True, grace_s: float = 15.0) -> list[bool]:
+    """Stop each (pid, start ticks) at once: SIGTERM to it (to its process group when groups: it
+    was started as the group's leader), SIGKILL what is left after grace_s. Per process: whether it
+    was running."""
+    live = [(pid, ticks) for pid, ticks in procs if running(pid, ticks)]
+    for pid, _ in live:
+        _signal([] if groups else [pid], [pid] if groups else [], signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(running(pid, ticks) or any(running(p) for p in others)
-                                              for pid, ticks, others in live):
+    while time.monotonic() < deadline and any(running(pid, ticks) for pid, ticks in live):
         time.sleep(0.2)
-    for pid, _, others in live:
-        _signal([p for p in others if running(p)], [pid], signal.SIGKILL)
-    return [None if t is None else len(t[2]) for t in trees]
+    for pid, ticks in live:
+        if groups or running(pid, ticks):
+            _signal([] if groups else [pid], [pid] if groups else [], signal.SIGKILL)
+    return [(pid, ticks) in live for pid, ticks in procs]
 
 
 # -- the Prefect server's database -----------------------------------------------------------------
@@ -204,7 +211,8 @@ def _workers_online(api: str, names: set[str]) -> set[str]:
 
 
 def _record(home: Path, api: str, database: str, children: Children, logs: dict[str, Path]) -> None:
-    processes = [{"name": name, "pid": proc.pid, "start": start_ticks(proc.pid), "log": str(logs[name])}
+    processes = [{"name": name, "pid": proc.pid, "start": start_ticks(proc.pid),
+                  "log": str(logs.get(name, home / "reports.log"))}     # ui.serve_reports: reports.log
                  for name, proc in children.procs]
     data = {"api": api, "database": database, "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "processes": processes}
@@ -266,6 +274,10 @@ def up(args: argparse.Namespace) -> int:
         if emu is not None:
             ui._wait(f"{emulator}/_emulator/health", "the emulator", emu, 60, logs["emulator"])
             _log(f"emulator ready on {emulator}/v1.0 (sample tenants)")
+        if not args.no_reports:
+            ui.serve_reports(children, env, (REPO / "data" / "reports").resolve(), args.port + 1)
+            _record(home, api, args.database_url, children, logs)
+        os.environ["PREFECT_HOME"] = str(home)       # this process's own Prefect client, below
         _log(prepare(api, args.crash_after))
         names = {f"cluster-worker-{i}" for i in range(1, args.workers + 1)}
         limit = ["--limit", str(args.worker_limit)] if args.worker_limit else []
@@ -282,7 +294,7 @@ def up(args: argparse.Namespace) -> int:
             time.sleep(0.5)
     except BaseException:
         _log("start-up failed: stopping what was started")
-        stop_trees([(proc.pid, "") for _, proc in reversed(children.procs)], grace_s=10)
+        stop_all([(proc.pid, "") for _, proc in reversed(children.procs)], grace_s=10)
         (home / "pids.json").unlink(missing_ok=True)
         raise
     ui_url = api.removesuffix("/api")
@@ -291,6 +303,7 @@ def up(args: argparse.Namespace) -> int:
           f"  Prefect UI:   {ui_url}  (deployments: {ui_url}/deployments)\n"
           f"  API:          export PREFECT_API_URL={api}\n"
           f"  Emulator:     {emulator}/v1.0\n"
+          f"  Reports:      {env.get(URL_ENV, 'not served (--no-reports)')}\n"
           f"  PIDs:         {home / 'pids.json'}\n"
           f"  Logs:         {logs_dir}/\n"
           "  Stop:         make cluster-down\n", flush=True)
@@ -305,16 +318,21 @@ def down(args: argparse.Namespace) -> int:
     if data is None:
         _log(f"no cluster recorded in {home / 'pids.json'}: nothing to stop")
         return 0
-    # the workers (and their flow runs) first, while the server can still record how the runs end
-    workers = [p for p in data["processes"] if p["name"].startswith("cluster-worker")]
-    rest = [p for p in reversed(data["processes"]) if p not in workers]
-    for group in (workers, rest):
-        for p, others in zip(group, stop_trees([(int(p["pid"]), str(p["start"])) for p in group])):
-            if others is None:
-                _log(f"{p['name']} (pid {p['pid']}) had already exited")
-            else:
-                extra = f", and {others} flow-run process(es) it started" if others else ""
-                _log(f"stopped {p['name']} (pid {p['pid']}{extra})")
+    procs = data["processes"]
+    workers = [p for p in procs if p["name"].startswith("cluster-worker") and running(p["pid"], p["start"])]
+    # 1. the flow runs, while their worker reads their output and the server records how they end
+    #    (Crashed; a cycle closes its record and frees its lock); 2. the workers; 3. the rest
+    runs = {p["name"]: outside_group(int(p["pid"])) for p in workers}
+    stop_all([(r, start_ticks(r)) for found in runs.values() for r in found], groups=False)
+    for p in procs:
+        if p not in workers and p["name"].startswith("cluster-worker"):
+            _log(f"{p['name']} (pid {p['pid']}) had already exited")
+    for group in (workers, [p for p in reversed(procs) if not p["name"].startswith("cluster-worker")]):
+        for p, was in zip(group, stop_all([(int(p["pid"]), str(p["start"])) for p in group])):
+            n = len(runs.get(p["name"], []))
+            extra = f", after the {n} flow run(s) it was running" if n else ""
+            _log(f"stopped {p['name']} (pid {p['pid']}{extra})" if was else
+                 f"{p['name']} (pid {p['pid']}) had already exited")
     (home / "pids.json").unlink()
     _log(f"cluster of {home} stopped; its database ({data['database'].split('@')[-1]}) is kept")
     return 0
@@ -332,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--port", type=int, default=4200, help="Prefect server port (default 4200)")
     p_up.add_argument("--emulator-port", type=int, default=8765, help="emulator port (default 8765)")
     p_up.add_argument("--no-emulator", action="store_true", help="no emulator: the flows use TENANTSYNC_GRAPH_URL")
+    p_up.add_argument("--no-reports", action="store_true", help="do not serve data/reports (make ui's report "
+                                                                 "server, on the server's port + 1)")
     p_up.add_argument("--latency-ms", type=int, default=0, help="emulator latency per request (default 0)")
     p_up.add_argument("--database-url", default=os.environ.get("TENANTSYNC_CLUSTER_DATABASE_URL", DEFAULT_DATABASE),
                       help="the Prefect server's database (default: TENANTSYNC_CLUSTER_DATABASE_URL or "

@@ -28,16 +28,21 @@ def check_connections(cfg: SyncConfig) -> connection_test.ConnectionReport:
                   "sync allowed, automatic redemption, guest invitations, premium licences, UPN suffixes. "
                   "Fails when a blocking check fails.")
 def test_connection(config: str) -> Any:
-    """config: a YAML file path or a SyncConfigBlock name."""
+    """Check both connections of a configuration, as the portal's "Test Connection".
+
+    Args:
+        config: The configuration: a YAML file path (relative to the worker's directory) or the name
+            of a SyncConfigBlock.
+    """
     cfg = resolve_config(config)
     report = check_connections(cfg)
-    table = [{"check": c.name, "status": c.status, "code": c.code, "blocking": c.blocking,
-              "message": c.message, "what to do": c.recommended_action if c.status != "passed" else ""}
-             for c in report.checks]
-    table += [{"check": n, "status": "not checked", "code": "", "blocking": False,
-               "message": "fix the failures above first", "what to do": ""} for n in report.not_checked]
+    # Short columns only (a table artifact's cells do not wrap): the messages and what to do are
+    # lists in the test-connection-report artifact (tenantsync/uimarkdown.py).
+    table = [{"check": c.name, "status": c.status, "code": c.code, "blocking": c.blocking} for c in report.checks]
+    table += [{"check": n, "status": "not checked", "code": "", "blocking": False} for n in report.not_checked]
     create_table_artifact(key=artifact_key(cfg.name, "test-connection"), table=table,
-                          description=f"{cfg.name}: test connection ({'OK' if report.ok else 'FAILED'})")
+                          description=f"{cfg.name}: test connection ({'OK' if report.ok else 'FAILED'}); "
+                                      "messages and what to do: the test-connection-report artifact")
     create_markdown_artifact(key=artifact_key(cfg.name, "test-connection-report"), markdown=report.render_markdown(),
                              description=f"{cfg.name}: test connection")
     first = report.first_failure

@@ -124,8 +124,15 @@ def restore(config: str) -> dict[str, Any]:
                   "configuration's name in confirm.")
 def delete_config_flow(config: str, confirm: str, archive_dir: str | None = None,
                        reports_dir: str = DEFAULT_REPORTS_DIR) -> Any:
-    """config: a YAML file path or a SyncConfigBlock name. confirm: the configuration's name (nothing
-    happens otherwise). archive_dir: where the archive store goes (default: beside a SQLite store)."""
+    """Delete a configuration: its deployments paused, its state archived, its users left as they are.
+
+    Args:
+        config: The configuration: a YAML file path (relative to the worker's directory) or the name
+            of a SyncConfigBlock.
+        confirm: Type the configuration's name to confirm; with any other text nothing happens.
+        archive_dir: The folder of the archive store (default: beside a SQLite state store).
+        reports_dir: The reports root; the configuration's reports under it are kept.
+    """
     cfg, p, names, note = plan(config, archive_dir=archive_dir, reports_dir=reports_dir)
     log = get_run_logger()
     if confirm.strip() != cfg.name:

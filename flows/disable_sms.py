@@ -39,9 +39,17 @@ def write_sms_report(result: SmsRepairResult, csv_path: str) -> dict[str, str]:
                   "to Graph. Needs UserAuthenticationMethod.ReadWrite.All on the source connection.")
 def disable_sms_flow(config: str, user_ids: list[str] | None = None, dry_run: bool = False,
                      csv_path: str | None = None, reports_dir: str = DEFAULT_REPORTS_DIR) -> Any:
-    """config: a YAML file path or a SyncConfigBlock name. user_ids: only these source users (default:
-    the whole scope). csv_path: where to write sms-sign-in.csv (default:
-    <reports_dir>/<configuration>/sms-sign-in.csv)."""
+    """Turn off SMS sign-in for the in-scope source users a cycle skips because of it.
+
+    Args:
+        config: The configuration: a YAML file path (relative to the worker's directory) or the name
+            of a SyncConfigBlock.
+        user_ids: Only these source user object ids (default: every user in scope).
+        dry_run: List the users and write sms-sign-in.csv only; nothing is written to Graph.
+        csv_path: Where to write sms-sign-in.csv (default:
+            <reports_dir>/<configuration>/sms-sign-in.csv).
+        reports_dir: The reports root used when csv_path is not given.
+    """
     cfg = resolve_config(config)
     result = disable_sms_sign_in(cfg, list(user_ids or []), dry_run)
     path = Path(csv_path) if csv_path else reports.config_dir(cfg.name, reports_dir) / CSV_NAME

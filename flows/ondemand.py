@@ -38,7 +38,14 @@ def provision_users(cfg: SyncConfig, user_ids: Sequence[str], *, store: Store | 
                   "to 5 requests per 10 seconds across all runs; the step-by-step result is a markdown "
                   "artifact.")
 def provision_on_demand(config: str, user_ids: list[str]) -> Any:
-    """config: a YAML file path or a SyncConfigBlock name. user_ids: 1 to 5 source user object ids."""
+    """Provision a few source users now, step by step, as the portal's "Provision on demand".
+
+    Args:
+        config: The configuration: a YAML file path (relative to the worker's directory) or the name
+            of a SyncConfigBlock.
+        user_ids: 1 to 5 source user object ids (GUIDs), as the portal takes them; each is imported,
+            scoped, matched and provisioned, and the artifact shows every step.
+    """
     ids = ondemand.check_user_ids(list(user_ids or []))
     cfg = resolve_config(config)
     try:

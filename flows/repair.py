@@ -32,9 +32,16 @@ def write_repair_reports(result: RepairResult, pending_csv: str, repair_csv: str
                   "PendingAcceptance to pending-acceptance.csv, provisions the matching source users on "
                   "demand (5 per 10 s) so their UPN follows the source, and reports before/after.")
 def repair_upn(config: str, csv_path: str | None = None, reports_dir: str = DEFAULT_REPORTS_DIR) -> Any:
-    """config: a YAML file path or a SyncConfigBlock name. csv_path: where to write
-    pending-acceptance.csv (default: <reports_dir>/<configuration>/pending-acceptance.csv); the
-    before/after report upn-repair.csv goes beside it."""
+    """Repair the UPNs of the target's B2B users pending acceptance.
+
+    Args:
+        config: The configuration: a YAML file path (relative to the worker's directory) or the name
+            of a SyncConfigBlock.
+        csv_path: Where to write pending-acceptance.csv (default:
+            <reports_dir>/<configuration>/pending-acceptance.csv); the before/after report
+            upn-repair.csv goes beside it.
+        reports_dir: The reports root used when csv_path is not given.
+    """
     cfg = resolve_config(config)
     store = Store.for_url(cfg.state_url)
     result = run_repair(cfg, provision=lambda ids: provision_users(cfg, ids, store=store), store=store)

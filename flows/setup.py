@@ -26,7 +26,14 @@ def setup_tenants(cfg: SyncConfig, dry_run: bool) -> setup.SetupReport:
                   "the target's application (or finds it: idempotent), records its name in the state "
                   "store and lists the application permissions each side needs, with those missing.")
 def setup_config(config: str, dry_run: bool = False) -> Any:
-    """config: a YAML file path or a SyncConfigBlock name. dry_run: list the calls, write nothing."""
+    """Prepare a configuration's tenants once (anchor extension, permissions).
+
+    Args:
+        config: The configuration: a YAML file path (relative to the worker's directory) or the name
+            of a SyncConfigBlock.
+        dry_run: List the Graph calls setup would make and the permissions missing; register and
+            record nothing.
+    """
     cfg = resolve_config(config)
     report = setup_tenants(cfg, dry_run)
     result: dict[str, Any] = report.as_dict()

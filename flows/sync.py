@@ -17,15 +17,18 @@ from pydantic import Field
 
 from tasks.limits import CycleBusy, cycle_lock
 from tasks.reports import export_cycle_reports
-from tenantsync import reports
+from tenantsync import remedies, reports
 from tenantsync.config import SyncConfig
 from tenantsync.cycle import Cycle, CycleOptions, CycleReport
 from tenantsync.errors import GraphError, QuarantinedError, SetupRequired
-from tenantsync.quarantine import WHAT_TO_DO, JobKeeper
+from tenantsync.quarantine import JobKeeper
+from tenantsync.quarantine import what_to_do as quarantine_advice
 from tenantsync.results import ProcedureResult
 from tenantsync.service import open_cycle
+from tenantsync.stages.guard import planned_reason
 from tenantsync.store import Store
 from tenantsync.store.locks import Lease
+from tenantsync.uimarkdown import reasons_table
 
 from ._common import (
     DEFAULT_REPORTS_DIR,
@@ -33,9 +36,7 @@ from ._common import (
     file_uri,
     final_state,
     notifier,
-    rename_run,
     resolve_config,
-    run_name,
 )
 from ._cycle import (
     Progress,
@@ -47,6 +48,7 @@ from ._cycle import (
     report_result,
     run_stages,
 )
+from .run_names import said_kind, sync_run_name
 
 PREVIEW = 50            # staged deletions listed in the approval artifact
 
@@ -54,30 +56,44 @@ PREVIEW = 50            # staged deletions listed in the approval artifact
 class DeletionApproval(RunInput):
     """The form the Prefect UI shows when a cycle stops at the accidental-deletion threshold."""
 
-    approve: bool = Field(False, description="Apply the staged deletions now (the portal's 'Allow "
-                                             "deletes'). Leave unticked to keep them staged: the job "
-                                             "stays quarantined (TooManyDeletes).")
+    approve: bool = Field(False, title="Approve the staged deletions", description=(
+        "Ticked: apply the staged deletions now: the portal's 'Allow deletes' (ForceDeletes, the "
+        "command line's --allow-deletes). Left unticked: nothing is deleted; the deletions stay staged "
+        "in pending-deletions.csv and the job stays quarantined (TooManyDeletes) until they are "
+        "approved or the cause is fixed and the job restarted."))
 
 
-@flow(name="sync-cycle", flow_run_name=run_name("sync"), log_prints=False,
+@flow(name="sync-cycle", flow_run_name=sync_run_name, log_prints=False,
       description="One synchronization cycle: initial when the configuration has no state yet (or "
                   "restart=True), else incremental. Above the deletion threshold the run pauses for "
                   "approval of the staged deletions.")
 def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_deletes: bool = False,
                approval_timeout_s: int = 3600, ignore_quarantine: bool = False,
                reports_dir: str = DEFAULT_REPORTS_DIR) -> Any:
-    """config: a YAML file path or a SyncConfigBlock name. restart: a new initial cycle (watermarks,
-    escrows and quarantine cleared; links kept). dry_run: plan and report, write nothing.
-    allow_deletes: apply deletions above the threshold (ForceDeletes). approval_timeout_s: how long
-    to wait for an approval when deletions are staged (0: do not wait, keep them staged).
-    ignore_quarantine: run now even if the quarantine backoff says later."""
+    """One synchronization cycle of a configuration.
+
+    Args:
+        config: The configuration: a YAML file path (relative to the worker's directory) or the name
+            of a SyncConfigBlock.
+        restart: Start over with an initial cycle, as the portal's "Restart provisioning": watermarks,
+            escrows and the quarantine are cleared; links to target users are kept.
+        dry_run: Plan and report only: nothing is written to the target tenant or the state, and the
+            reports describe a plan.
+        allow_deletes: Apply deletions and disables above the accidental-deletion threshold now (the
+            portal's "Allow deletes", ForceDeletes): lifts a TooManyDeletes quarantine.
+        approval_timeout_s: When deletions are staged above the threshold, how many seconds the run
+            waits, paused, for an administrator to approve them (Resume, approve ticked); 0 does not
+            wait and keeps them staged.
+        ignore_quarantine: Run now even if the job is quarantined and its next attempt is later.
+        reports_dir: The reports root; a cycle's reports go under reports_dir/<configuration>/.
+    """
     cfg = resolve_config(config)
     # allow_deletes is the documented ForceDeletes: it is how a TooManyDeletes quarantine is
     # lifted, so it must not wait for the quarantine's next attempt (+6 h) first.
     options = CycleOptions(restart=restart, dry_run=dry_run, allow_deletes=allow_deletes,
                            ignore_quarantine=ignore_quarantine or allow_deletes)
     store = Store.for_url(cfg.state_url)
-    progress = Progress(f"{cfg.name} cycle", key=artifact_key(cfg.name, "progress"))
+    progress = Progress(f"{cfg.name} {'dry run' if dry_run else 'cycle'}", key=artifact_key(cfg.name, "progress"))
     cycle: Cycle | None = None
     setup_notes: list[str] = []        # the first cycle of a configuration runs the setup itself
     try:
@@ -98,9 +114,6 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
 
 
 def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str, lease: Lease | None) -> CycleReport:
-    name = cycle.cfg.name
-    suffix = "-dry-run" if cycle.opt.dry_run else ""
-
     def staged(c: Cycle) -> bool:
         # The lease stays held (renewed) while the run waits; a refused run says why it waits.
         if lease is not None and timeout_s > 0:
@@ -111,8 +124,9 @@ def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str, lea
             if lease is not None and timeout_s > 0:
                 lease.note("sync cycle")
 
-    return run_stages(cycle, progress=progress,
-                      on_begun=lambda kind: rename_run(f"{name}-{kind}{suffix}"), on_staged=staged)
+    # The run keeps the name it started with (flows/run_names.py); the log says when the kind differs.
+    return run_stages(cycle, progress=progress, on_begun=lambda kind: said_kind(kind, cycle.notes),
+                      on_staged=staged)
 
 
 # -- deletion approval -----------------------------------------------------------------------------
@@ -139,19 +153,21 @@ def ask_approval(cycle: Cycle, timeout_s: int, reports_dir: str) -> bool:
     head = (f"**{len(rows)} deletions** (deletes and disables) were planned in cycle `{cycle.cycle_id}` of "
             f"`{cfg.name}`, above the accidental-deletion threshold of {threshold}. None has been applied.")
     where = f"The full list is in `{csv_path}` ({file_uri(csv_path)})." if csv_path else "Dry run: nothing is kept."
-    lines = [f"# Staged deletions: `{cfg.name}`", "", head, "", where, "",
-             "| Source id | Target id | Display name | Action | Reason |", "|---|---|---|---|---|"]
-    lines += [f"| {r['sourceIdentity.id']} | {r['targetIdentity.id']} | {_md(r['displayName'])} | {r['action']} | "
-              f"{_md(r['reason'])} |" for r in rows[:PREVIEW]]
+    shown = rows[:PREVIEW]      # a narrow table, the reasons listed under it (tenantsync/uimarkdown.py)
+    lines = [f"# Staged deletions: `{cfg.name}`", "", head, "", where, ""]
+    lines += reasons_table(("Display name", "Action", "Source id", "Target id"),
+                           [(r["displayName"], r["action"], r["sourceIdentity.id"], r["targetIdentity.id"])
+                            for r in shown], [planned_reason(r["reason"]) for r in shown], unit="user")
     if len(rows) > PREVIEW:
-        lines.append(f"| ... | | {len(rows) - PREVIEW} more in pending-deletions.csv | | |")
+        lines += ["", f"{len(rows) - PREVIEW} more in pending-deletions.csv."]
     create_markdown_artifact(key=artifact_key(cfg.name, "staged-deletions"), markdown="\n".join(lines),
                              description=f"{len(rows)} staged deletions")
     if cycle.opt.dry_run or timeout_s <= 0:
         return False
     form = DeletionApproval.with_initial_data(
-        description=f"{head}\n\n{where}\n\nTick **approve** to apply them now; leave it unticked to keep them "
-                    "staged (the job stays quarantined with reason TooManyDeletes).", approve=False)
+        description=f"{head}\n\n{where}\n\nTick **approve** (Approve the staged deletions) to apply them now: the "
+                    "portal's 'Allow deletes'. Leave it unticked to keep them staged (the job stays quarantined "
+                    "with reason TooManyDeletes).")      # no approve=...: it would drop the Field's text
     log.warning("%d deletions staged above the threshold of %d: waiting up to %d s for approval",
                 len(rows), threshold, timeout_s)
     try:
@@ -182,7 +198,7 @@ def what_to_do(result: ProcedureResult) -> str:
         return ("Wait for the other cycle to end; if it is paused for approval, approve or reject its "
                 "staged deletions in the Prefect UI (or cancel it).")
     if q:
-        return WHAT_TO_DO.get(q.get("reason", ""), WHAT_TO_DO["default"])
+        return quarantine_advice(q.get("reason", ""), result.config)
     if result.dry_run:
         return "Nothing was written (dry run). Run again without dry_run to apply these actions."
     if result.counts.get("failure"):
@@ -195,12 +211,15 @@ def summary_markdown(result: ProcedureResult, paths: dict[str, str], failures: l
     c = result.counts
     title = f"# Sync cycle `{result.config}`: {result.kind or ''}" + (" (dry run)" if result.dry_run else "")
     lines = [title, "", f"**{'OK' if result.ok else 'Needs attention'}**: {result.message}", ""]
+    if c and result.dry_run:
+        lines += ["Planned actions (none applied):", ""]
     if c:
         lines += ["| " + " | ".join(c) + " |", "|" + "---|" * len(c), "| " + " | ".join(str(v) for v in c.values()) + " |", ""]
     staged = result.details.get("staged")
     if staged:
         lines += [f"**{staged} deletions are staged** (not applied); see pending-deletions.csv.", ""]
-    lines += ["## Job status", "", quarantine_text(result.job or {}), ""]
+    unchanged = " A dry run leaves it as it was." if result.dry_run else ""
+    lines += ["## Job status", "", quarantine_text(result.job or {}) + unchanged, ""]
     lines += failures or []
     lines += ["", "## What to do", "", what_to_do(result), ""]
     if paths:
@@ -219,21 +238,26 @@ def _export(cfg: SyncConfig, cycle_id: str, reports_dir: str) -> dict[str, str]:
 
 
 def _publish(cfg: SyncConfig, result: ProcedureResult, actions: list, paths: dict[str, str]) -> None:
-    publish_counts(cfg.name, actions, f"{cfg.name} cycle {result.cycle_id or ''}: actions by status")
+    dry = f" ({reports.DRY_RUN_NOTE})" if result.dry_run else ""
+    publish_counts(cfg.name, actions, f"{cfg.name} cycle {result.cycle_id or ''}: actions by status{dry}")
     create_markdown_artifact(key=artifact_key(cfg.name, "summary"),
                              markdown=summary_markdown(result, paths, failures_md(actions)),
-                             description=f"{cfg.name}: cycle summary")
-    publish_reports(cfg.name, paths)
+                             description=f"{cfg.name}: {'dry run' if result.dry_run else 'cycle'} summary")
+    publish_reports(cfg.name, paths, note=reports.DRY_RUN_NOTE if result.dry_run else "")
     result.details["reports"] = paths
 
 
 def _finished(cfg: SyncConfig, report: CycleReport, reports_dir: str) -> State:
     result = report_result(report)
+    if report.dry_run:      # not "Job status: NotRun." alone: say first that this is a plan
+        said = [p for p in report.message.split("; ") if p and not p.startswith("Job status:")]
+        result.message = report.message = " ".join([reports.DRY_RUN_NOTE, *said])
     paths = _export(cfg, report.cycle_id, reports_dir)
     _publish(cfg, result, report.actions, paths)
     message = report.message or ("done" if result.ok else "failures: see provisioning-log.csv")
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items() if v)
-    text = f"{cfg.name} {report.kind} cycle: {counts or 'nothing to do'}. {message}".strip()
+    kind = f"{report.kind} cycle" + (" (dry run)" if report.dry_run else "")
+    text = f"{cfg.name} {kind}: {counts or 'nothing to do'}. {message}".strip()
     if result.reason in ("quarantined", "staged-deletions"):     # the job ended quarantined (or disabled)
         return final_state(result, message=text, name="Quarantined")
     if result.failed:       # per-object failures: escrowed and retried later; the job itself is fine
@@ -262,8 +286,8 @@ def _refused(cfg: SyncConfig, dry_run: bool, exc: SetupRequired) -> State:
                              kind="refused", cycle_id="", dry_run=dry_run, job={}, message=str(exc),
                              details={"staged": 0, "missing": exc.missing})
     create_markdown_artifact(key=artifact_key(cfg.name, "summary"), markdown=(
-        f"# Sync cycle `{cfg.name}`: not started\n\n{_md(str(exc))}\n\nRun `tenantsync setup CONFIG` "
-        "(or the setup deployment) once the credentials allow it.\n"), description=f"{cfg.name}: refused")
+        f"# Sync cycle `{cfg.name}`: not started\n\n{_md(str(exc))}\n\nRun {remedies.setup(cfg.name)} once "
+        "the credentials allow it.\n"), description=f"{cfg.name}: refused")
     get_run_logger().error("%s", exc)
     return final_state(result)
 

@@ -1,18 +1,22 @@
 """`make ui`: a local Prefect server and UI where every tenantsync procedure can be run by hand.
 
 Starts, in order, and stops them all on Ctrl-C:
-  1. `prefect server start` (PREFECT_HOME: the repository's .prefect-home), waiting for /api/health;
+  1. `prefect server start` (PREFECT_HOME: the repository's .prefect-ui, the UI's own database: the
+     demo and the command line keep theirs in .prefect-home, tests in a temporary folder),
+     waiting for /api/health;
   2. the Graph emulator with data/samples/tenants.json on 127.0.0.1:8765 (unless one already answers);
-  3. then, against that server: the process work pool `tenantsync-process`, the block types
-     (`prefect block register -m blocks`), and `tenantsync deploy`: the deployments of every sample
-     configuration (data/configs/*.yaml), scheduled from their settings.interval_minutes;
+  3. then, against that server (flows/ui_setup.py): the process work pool `tenantsync-process` with
+     its description, the block types, a sync configuration block per sample configuration
+     (data/configs/*.yaml) and a Graph connection block per connection, its secret from the
+     environment; then `tenantsync deploy`: the deployments of every sample configuration,
+     scheduled from their settings.interval_minutes;
   4. the reports folder (data/reports) served read-only on 127.0.0.1, the port after the UI's
      (flows/report_server.py), so that the report links of the runs open in a browser: the worker
      gets its address as TENANTSYNC_REPORTS_URL (and the folder as TENANTSYNC_REPORTS_DIR);
   5. a process worker with the sample tokens (EMEA_TOKEN=emea-token, US_TOKEN=us-token, HQ_TOKEN=hq-token).
 
     python -m flows.ui [--port 4200] [--emulator-port 8765] [--reports-port PORT] [--reports-dir DIR]
-                       [--no-emulator] [--no-reports] [--no-worker]
+                       [--home DIR] [--no-emulator] [--no-reports] [--no-worker]
 
 Prefect's own database is SQLite under PREFECT_HOME by default. For PostgreSQL (production, or
 several workers), create an empty database and set, before `make ui` / `prefect server start`:
@@ -39,6 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 POOL = "tenantsync-process"
 SAMPLE_TOKENS = {"EMEA_TOKEN": "emea-token", "US_TOKEN": "us-token", "HQ_TOKEN": "hq-token"}
 LABEL = "make ui"                   # the prefix of every line printed (flows.cluster: "make cluster")
+UI_HOME = REPO / ".prefect-ui"      # the UI's PREFECT_HOME, whatever PREFECT_HOME says (Makefile: the demo's)
 
 
 def _log(text: str) -> None:
@@ -63,13 +68,15 @@ def _wait(url: str, what: str, proc: subprocess.Popen | None, timeout_s: float, 
     raise SystemExit(f"{what} did not answer {url} within {timeout_s:.0f} s" + (f"; see {log}" if log else ""))
 
 
-def environment(port: int, emulator_port: int) -> dict[str, str]:
+def environment(port: int, emulator_port: int, home: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("PREFECT_HOME", str(REPO / ".prefect-home"))
+    env["PREFECT_HOME"] = str(home or UI_HOME)
     env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
     env["PWD"] = str(REPO)              # the flows' working directory (tenantsync deploy runs in REPO)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("DO_NOT_TRACK", "1")
+    env.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tenantsync")      # engine lines in run logs (flows/_logs.py)
+    env.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     env.setdefault("TENANTSYNC_GRAPH_URL", f"http://127.0.0.1:{emulator_port}/v1.0")
     for name, value in SAMPLE_TOKENS.items():
         env.setdefault(name, value)
@@ -112,21 +119,20 @@ class Children:
         self.procs.clear()
 
 
-def run(cmd: list[str], env: dict[str, str], what: str) -> None:
+def run(cmd: list[str], env: dict[str, str], what: str, echo: bool = False) -> None:
     _log(what)
     done = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{what} failed (status {done.returncode}):\n{done.stdout[-3000:]}")
+    for line in done.stdout.splitlines() if echo else []:
+        _log(f"  {line}")
 
 
 def setup(env: dict[str, str], configs: list[str] | None = None) -> None:
-    """Work pool, block types and deployments on the server of env's PREFECT_API_URL (idempotent):
-    those of ``configs``, default every configuration of data/configs."""
-    pools = subprocess.run(prefect_cmd("work-pool", "inspect", POOL), cwd=REPO, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if pools.returncode != 0:
-        run(prefect_cmd("work-pool", "create", POOL, "--type", "process"), env, f"creating work pool {POOL}")
-    run(prefect_cmd("block", "register", "-m", "blocks"), env, "registering block types")
+    """Work pool, block types, blocks and deployments on the server of env's PREFECT_API_URL
+    (idempotent): those of ``configs``, default every configuration of data/configs."""
+    run([sys.executable, "-m", "flows.ui_setup", *(configs or [])], env,
+        f"work pool {POOL}, block types and the configurations' blocks (flows/ui_setup.py)", echo=True)
     run([sys.executable, "-m", "app", "deploy", *(configs or []), "--work-pool", POOL], env,
         f"deploying {' '.join(configs) if configs else 'the configurations of data/configs'} (tenantsync deploy)")
 
@@ -158,9 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports-dir", type=Path, default=REPO / "data" / "reports",
                         help="the reports folder served (default data/reports)")
     parser.add_argument("--no-reports", action="store_true", help="do not serve the reports folder")
+    parser.add_argument("--home", type=Path, default=UI_HOME,
+                        help="the UI's PREFECT_HOME: its database and logs (default .prefect-ui)")
     args = parser.parse_args(argv)
 
-    env = environment(args.port, args.emulator_port)
+    env = environment(args.port, args.emulator_port, args.home.resolve())
     home = Path(env["PREFECT_HOME"])
     ui_url = f"http://127.0.0.1:{args.port}"
     children = Children()

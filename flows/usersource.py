@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, runtime, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -23,15 +23,9 @@ from tenantsync.usersource import UserSourceConfig, load_user_source_config, ope
 from tenantsync.usersource.result import skipped
 from tenantsync.usersource.upn_suffix import readiness_artifact, readiness_for_config, write_readiness_report
 
-from ._common import DEFAULT_REPORTS_DIR, artifact_key, config_label, final_state, resolve_config, smtp_block
+from ._common import DEFAULT_REPORTS_DIR, artifact_key, final_state, resolve_config, smtp_block
 from ._cycle import run_stages
-
-
-def run_name() -> str:
-    """'<config>-user-source', without saying it twice when the configuration's name already does
-    (data/configs/user-source.yaml, emea-user-source)."""
-    label = config_label(str((runtime.flow_run.parameters or {}).get("config", "config")))
-    return label if label.endswith("user-source") else f"{label}-user-source"
+from .run_names import user_source_run_name
 
 
 def summary_markdown(result: ProcedureResult) -> str:
@@ -56,13 +50,18 @@ def readiness_report(cfg: UserSourceConfig, out_dir: str = DEFAULT_REPORTS_DIR) 
     return {"rows": art["table"], "warnings": art["warnings"], "files": {k: str(v) for k, v in paths.items()}}
 
 
-@flow(name="user-source-sync", flow_run_name=run_name,
+@flow(name="user-source-sync", flow_run_name=user_source_run_name,
       description="Keeps an application's own user directory in step with an Entra ID tenant: users, "
                   "groups and memberships from the delta, invitation e-mails to new users (SMTP block "
                   "'tenantsync-smtp'), notifications to settings.notification_email.")
 def user_source_sync(config: str, reports_dir: str = DEFAULT_REPORTS_DIR) -> Any:
-    """config: a user-source YAML file path or a SyncConfigBlock name (target: a directory URL).
-    reports_dir: where the UPN-suffix readiness CSVs go (<reports_dir>/<configuration>/)."""
+    """One user-source cycle: the application's user directory brought in step with the tenant.
+
+    Args:
+        config: The user-source configuration: a YAML file path (relative to the worker's directory)
+            or the name of a SyncConfigBlock (its target is a directory URL).
+        reports_dir: Where the UPN-suffix readiness CSVs go (<reports_dir>/<configuration>/).
+    """
     started = datetime.now(UTC)
     cfg = resolve_config(config, loader=load_user_source_config)
     block = smtp_block(cfg)

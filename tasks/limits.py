@@ -29,12 +29,14 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from sqlalchemy import Engine
 
+from tenantsync import progress
 from tenantsync.store.locks import WAIT_S, Holder, Lease, LockBusy, hold
 
 ON_DEMAND_LIMIT = "tenantsync-provision-on-demand"
 ON_DEMAND_REQUESTS = 5                                                   # per window
 ON_DEMAND_WINDOW_S = float(os.environ.get("TENANTSYNC_ON_DEMAND_WINDOW_S", "10"))   # tests may shorten it
 LEASE_S = 60                                                             # server minimum
+WHY = "provisionOnDemand allows 5 requests per 10 seconds"               # docs/entra-behaviour.md#provision-on-demand
 
 
 def ensure_on_demand_limit() -> None:
@@ -60,12 +62,19 @@ def on_demand_window(requests: int, *, timeout_s: float | None = 600) -> Iterato
     if not 1 <= requests <= ON_DEMAND_REQUESTS:
         raise ValueError(f"provision on demand sends 1 to {ON_DEMAND_REQUESTS} requests per call, not {requests}")
     ensure_on_demand_limit()
+    asked = time.monotonic()
     with concurrency(ON_DEMAND_LIMIT, occupy=requests, strict=True, timeout_seconds=timeout_s,
                      lease_duration=LEASE_S, raise_on_lease_renewal_failure=False):
+        if (waited := time.monotonic() - asked) >= 0.5:
+            get_run_logger().info("waited %.1f s: %s (other runs held the window)", waited, WHY)
         try:
             yield
         finally:
-            time.sleep(ON_DEMAND_WINDOW_S)      # the window starts after the body's last request
+            # The window starts after the body's last request.
+            get_run_logger().info("waiting %.1f s: %s (this run's %d request(s) hold their place until "
+                                  "the window has passed)", ON_DEMAND_WINDOW_S, WHY, requests)
+            progress.waiting(ON_DEMAND_WINDOW_S, WHY)
+            time.sleep(ON_DEMAND_WINDOW_S)
 
 
 # -- one cycle per configuration at a time ---------------------------------------------------------

@@ -2,6 +2,9 @@
 batch, finish. They take any ``pipeline.Stages`` (the cross-tenant Cycle, the user source), and
 ``flows/_cycle.prefect_steps`` hands them to ``pipeline.drive``, which alone knows their order.
 
+What each stage did is logged by the flow's observer (flows/_cycle.FlowObserver: a page read, the
+plan, a batch written, the end), from the dicts these tasks return.
+
 The stages object travels between tasks in-process (tasks run in the flow's process); pages and
 batches are wrapped in ``quote`` by the caller so Prefect does not walk them looking for futures.
 
@@ -56,7 +59,11 @@ def plan_page(stages: Stages[Any], page: Page, n: int) -> dict[str, Any]:
 def decide(stages: Stages[Any]) -> dict[str, Any]:
     """Vanished links, the empty-source abort and the accidental-deletion threshold."""
     message = stages.decide()
-    return {"message": message, "staged": len(stages.staged), "writes": sum(len(b) for b in stages.batches())}
+    out = {"message": message, "staged": len(stages.staged), "writes": sum(len(b) for b in stages.batches())}
+    actions = getattr(stages, "actions", None)          # a Cycle keeps every planned action
+    if isinstance(actions, list):
+        out["plan"] = _kinds(actions)                   # the plan totals the run's log gives (flows/_cycle.py)
+    return out
 
 
 @task(name="approve-staged-deletions", task_run_name="approve-staged-deletions", cache_policy=NO_CACHE)

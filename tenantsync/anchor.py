@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import remedies
 from .errors import SetupRequired
 
 EXTENSION_RE = re.compile(r"extension_([0-9a-fA-F]{32})_([A-Za-z0-9]+)")
@@ -55,8 +56,8 @@ def require_anchor(cfg: Any, store: Any) -> str:
     if not name:
         raise SetupRequired(
             f"{cfg.name}: the anchor extension is not set up in the target tenant yet; run "
-            f"`tenantsync setup CONFIG` (it registers settings.anchor_extension "
-            f"'{cfg.settings.anchor_extension}' on the target's application)")
+            f"{remedies.setup(cfg.name)}: it registers settings.anchor_extension "
+            f"'{cfg.settings.anchor_extension}' on the target's application")
     return name
 
 

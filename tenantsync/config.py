@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import remedies
 from .configchecks import check_connections, check_credentials, check_database_url, check_guids
 from .errors import ConfigError, ExpressionError
 from .expressions.dotnet_regex import compile_pattern
@@ -155,7 +156,7 @@ class Settings(_Strict):
             raise ValueError(
                 f"{OLD_ANCHOR_DEFAULT} is not a directory extension (it was an invented default; real "
                 "names are extension_<appId without dashes>_<name>): remove settings.anchor_attribute "
-                "and run `tenantsync setup CONFIG`, which registers settings.anchor_extension "
+                f"and run {remedies.setup()}, which registers settings.anchor_extension "
                 f"(default {ANCHOR_EXTENSION}) on the target's application")
         if not EXTENSION_NAME.fullmatch(v):
             raise ValueError("must be a registered directory extension name, "

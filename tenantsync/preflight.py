@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import permissions
+from . import permissions, remedies
 from .anchor import EXTENSION_RE, app_id_of, extension_name, recorded_anchor
 from .errors import GraphError, SetupRequired
 from .graph.token_claims import UNKNOWN, TokenClaims
@@ -91,7 +91,7 @@ def refuse_missing(cfg: Any, facts: Mapping[str, SideFacts], missing: Mapping[st
                    what: str = "a sync cycle") -> SetupRequired:
     return SetupRequired(
         f"{cfg.name}: {what} cannot start: {missing_text(facts, missing)}. Fix: "
-        f"{'; '.join(fixes(facts, missing))}. Then run `tenantsync setup CONFIG` to check.",
+        f"{'; '.join(fixes(facts, missing))}. Then run {remedies.setup(cfg.name)} to check.",
         missing=dict(missing))
 
 
@@ -193,7 +193,7 @@ def ensure_anchor(cfg: Any, target_api: Any, facts: SideFacts, *, register: bool
         found.problem = SetupRequired(
             f"{cfg.name}: settings.anchor_attribute {cfg.settings.anchor_attribute} is not a directory "
             f"extension registered for users in the target tenant {tenant}: register it, or remove "
-            "settings.anchor_attribute and run `tenantsync setup CONFIG`")
+            f"settings.anchor_attribute and run {remedies.setup(cfg.name)}")
         return found
     if not facts.app_id and found.candidates:
         found.problem = SetupRequired(
@@ -206,13 +206,13 @@ def ensure_anchor(cfg: Any, target_api: Any, facts: SideFacts, *, register: bool
             f"{cfg.name}: no directory extension '{short}' is registered in the target tenant {tenant}, "
             f"and the target's application is unknown (its token has no appid claim): set "
             f"connections.{conn}.auth.client_id to the application's appId (Application (client) ID), "
-            "then run `tenantsync setup CONFIG`")
+            f"then run {remedies.setup(cfg.name)}")
         return found
     if app is None:
         found.problem = SetupRequired(
             f"{cfg.name}: no application with appId {facts.app_id} can be read in the target tenant "
             f"{tenant} (connections.{conn}.auth.client_id or the token's appid): check the appId and "
-            "grant Application.ReadWrite.OwnedBy, then run `tenantsync setup CONFIG`")
+            f"grant Application.ReadWrite.OwnedBy, then run {remedies.setup(cfg.name)}")
         return found
     roles = facts.claims.roles
     need = [] if roles is None else list(dict.fromkeys(
@@ -224,7 +224,7 @@ def ensure_anchor(cfg: Any, target_api: Any, facts: SideFacts, *, register: bool
                else "a dry run registers nothing")
         found.problem = SetupRequired(
             f"{cfg.name}: the anchor extension {found.attribute} is not registered yet and {why}: "
-            f"run `tenantsync setup CONFIG`"
+            f"run {remedies.setup(cfg.name)}"
             + (f" after granting {', '.join(need)} (Application) to {facts.app_label} in tenant "
                f"{tenant} and admin-consenting" if need and not can else ""),
             missing={"target": need} if need else None)
@@ -243,7 +243,7 @@ def ensure_anchor(cfg: Any, target_api: Any, facts: SideFacts, *, register: bool
         found.problem = SetupRequired(
             f"{cfg.name}: registering {found.attribute} was refused ({exc.code}): "
             f"{permissions.forbidden_hint('POST', path, 'target')} The app must also own its "
-            f"application object. Then run `tenantsync setup CONFIG`",
+            f"application object. Then run {remedies.setup(cfg.name)}",
             missing={"target": ["Application.ReadWrite.OwnedBy"]})
         return found
     if not send:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from . import remedies
 from .config import SyncConfig
 from .errors import GraphError, QuarantinedError
 from .ports import JobStore
@@ -45,7 +46,8 @@ class JobKeeper:
         if job.code == "Disabled" and not ignore:
             raise QuarantinedError(f"{self.cfg.name}: the job was disabled after 4 weeks in quarantine "
                                    "(reason " + (job.quarantine.reason if job.quarantine else "?") +
-                                   "). Fix the cause, then run with --restart.")
+                                   "). Fix the cause, then run with --restart ("
+                                   + remedies.ui_run(remedies.INITIAL, self.cfg.name) + ").")
         if job.code != "Quarantine" or job.quarantine is None or ignore:
             return job
         q, now = job.quarantine, self.now()
@@ -53,10 +55,12 @@ class JobKeeper:
             job.code = "Disabled"
             self.store.save_job(self.cfg.name, job)
             raise QuarantinedError(f"{self.cfg.name}: in quarantine since {q.series_began:%Y-%m-%d %H:%M} UTC "
-                                   "for more than 4 weeks: the job is now disabled. Fix the cause and restart.")
+                                   "for more than 4 weeks: the job is now disabled. Fix the cause and restart ("
+                                   + remedies.restart(self.cfg.name) + ").")
         if now < q.next_attempt:
             raise QuarantinedError(f"{self.cfg.name} is quarantined until {q.next_attempt:%Y-%m-%d %H:%M} UTC "
-                                   f"(reason {q.reason}). Fix the cause and run with --restart to retry now.")
+                                   f"(reason {q.reason}). Fix the cause and run with --restart to retry now ("
+                                   + remedies.ui_run(remedies.INITIAL, self.cfg.name) + ").")
         return job
 
     def enter_quarantine(self, reason: str, error: GraphError | str | None = None) -> JobStatus:
@@ -104,7 +108,7 @@ class JobKeeper:
         body = (f"Provisioning for configuration '{self.cfg.name}' has been quarantined.\n"
                 f"Reason: {reason}\nSince: {q.current_began:%Y-%m-%d %H:%M} UTC\n"
                 f"Next attempt: {q.next_attempt:%Y-%m-%d %H:%M} UTC\n"
-                f"Error: {(q.error or {}).get('message', '')}\n\n" + WHAT_TO_DO.get(reason, WHAT_TO_DO["default"]))
+                f"Error: {(q.error or {}).get('message', '')}\n\n" + what_to_do(reason, self.cfg.name))
         self.store.record_notification(self.cfg.name, "quarantine", subject, body,
                                        self.cfg.settings.notification_email)
         if self.notify and self.cfg.settings.notification_email:
@@ -124,24 +128,38 @@ class JobKeeper:
         if job.code == "Quarantine" and job.quarantine:
             q = job.quarantine
             return (f"Quarantined ({q.reason}) until {q.next_attempt:%Y-%m-%d %H:%M} UTC. "
-                    + WHAT_TO_DO.get(q.reason, WHAT_TO_DO["default"]))
+                    + what_to_do(q.reason))
         return f"Job status: {job.code}."
 
 
-WHAT_TO_DO = {
-    "EncounteredQuarantineException": "Check the connection's credentials and permissions "
-                                      "(tenantsync test-connection CONFIG), then restart.",
-    "TooManyDeletes": "Review pending-deletions.csv. If the deletions are expected, approve them "
-                      "(tenantsync sync CONFIG --allow-deletes); otherwise fix the cause and restart.",
-    "EncounteredEscrowProportionThreshold": "More than 40 % of the users this job provisioned or tried to "
-                                            "are in escrow (failing): read the provisioning log's error "
-                                            "codes, fix them, then restart.",
-    "EncounteredBaseEscrowThreshold": "More than 40,000 users are in escrow (failing): read the provisioning "
-                                      "log's error codes, fix them, then restart.",
-    "EncounteredTotalEscrowThreshold": "More than 60,000 failures are in escrow, reference attributes "
-                                       "(manager) included: read the provisioning log, fix, then restart.",
-    "default": "Read the provisioning log, fix the cause, then restart (tenantsync sync CONFIG --restart).",
-}
+def _what_to_do(name: str) -> dict[str, str]:
+    """The advice per quarantine reason (application-provisioning-quarantine-status, "How do I get my
+    application out of quarantine?"), with the command line and the Prefect UI's route."""
+    restart = f"restart ({remedies.restart(name)})"
+    return {
+        "EncounteredQuarantineException": "Check the connection's credentials and permissions "
+                                          f"({remedies.check_connection(name)}), then {restart}.",
+        "TooManyDeletes": "Review pending-deletions.csv. If the deletions are expected, approve them "
+                          f"({remedies.allow_deletes(name)}); otherwise fix the cause and {restart}.",
+        "EncounteredEscrowProportionThreshold": "More than 40 % of the users this job provisioned or tried "
+                                                "to are in escrow (failing): read the provisioning log's "
+                                                f"error codes, fix them, then {restart}.",
+        "EncounteredBaseEscrowThreshold": "More than 40,000 users are in escrow (failing): read the "
+                                          f"provisioning log's error codes, fix them, then {restart}.",
+        "EncounteredTotalEscrowThreshold": "More than 60,000 failures are in escrow, reference attributes "
+                                           f"(manager) included: read the provisioning log, fix, then {restart}.",
+        "default": f"Read the provisioning log, fix the cause, then restart ({remedies.restart(name)}).",
+    }
+
+
+WHAT_TO_DO = _what_to_do(remedies.CONFIG)
+
+
+def what_to_do(reason: str, name: str = remedies.CONFIG) -> str:
+    """The advice for a quarantine reason; ``name`` (the configuration's) names its deployments."""
+    advice = _what_to_do(name)
+    return advice.get(reason, advice["default"])
+
 
 
 @dataclass(frozen=True, slots=True)

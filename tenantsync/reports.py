@@ -57,6 +57,8 @@ PENDING_ACCEPTANCE_COLUMNS = ("DisplayName", "UserPrincipalName", "id", "mail", 
 REPAIR_COLUMNS = ("DisplayName", "id", "mail", "oldUpn", "newUpn", "outcome", "why", "sourceId", "matchedBy")
 
 FORMULA_STARTS = csvsafe.FORMULA_STARTS
+# What every report of a dry run says (provisioning-log.csv rows say "Dry run: ...", cycles.csv dryRun).
+DRY_RUN_NOTE = "Dry run: this describes what a cycle would do; nothing was written."
 CHART_CYCLES = 240        # bars in the chart (the most recent cycles)
 TABLE_CYCLES = 500        # rows in the HTML cycles table (cycles.csv has them all)
 
@@ -271,14 +273,16 @@ def write_summary(cfg_name: str, cycles: Sequence[Mapping[str, Any]], staged: Se
     state = last.get("jobStatus") or "NotRun"
     if last.get("quarantineReason"):
         state += f" ({last['quarantineReason']}, next attempt {cell(last.get('quarantineNextAttempt'))})"
+    applied = [r for r in rows if not r.get("dryRun")]     # a dry run's counts are a plan: not in the totals
     failures = _failure_section(rows, log_of)
     page = _templates().get_template("summary.html.j2").render(
         name=cfg_name, state=state, cycle_count=len(rows), chart_cycles=CHART_CYCLES, table_cycles=TABLE_CYCLES,
-        chart=chart(rows[-CHART_CYCLES:]),
-        totals_columns=[*ACTIONS, *STATUSES], totals=totals(rows),
+        chart=chart([_said_dry(r) for r in rows[-CHART_CYCLES:]]),
+        totals_columns=[*ACTIONS, *STATUSES], totals=totals(applied), dry_runs=len(rows) - len(applied),
+        last_dry_run=bool(last.get("dryRun")), dry_run_note=DRY_RUN_NOTE,
         failures=failures, any_failed=any(r.get("failure") for r in rows),
         cycle_columns=SUMMARY_CYCLE_COLUMNS,
-        cycles=[{"cycle_id": str(r["cycleId"]), "cells": _texts([r], SUMMARY_CYCLE_COLUMNS)[0],
+        cycles=[{"cycle_id": str(r["cycleId"]), "cells": _texts([_said_dry(r)], SUMMARY_CYCLE_COLUMNS)[0],
                  "failed": bool(r.get("failure")), "dry_run": bool(r.get("dryRun"))}
                 for r in reversed(rows[-TABLE_CYCLES:])],
         staged_columns=PENDING_DELETION_COLUMNS, staged=_texts(staged, PENDING_DELETION_COLUMNS),
@@ -288,6 +292,11 @@ def write_summary(cfg_name: str, cycles: Sequence[Mapping[str, Any]], staged: Se
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _said_dry(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A cycles-table row whose kind says "(dry run)" when it was one."""
+    return {**row, "kind": f"{row.get('kind') or ''} (dry run)".strip()} if row.get("dryRun") else row
 
 
 # -- chart -------------------------------------------------------------------------------------

@@ -38,7 +38,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import logging
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,12 +51,14 @@ from kiota_http.middleware.options import ResponseHandlerOption
 from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
+from tenantsync import progress
 from tenantsync.errors import GraphError
-from tenantsync.graph.core import NOT_SENT_CODES, AsyncGraph, dumps, is_write, loads
+from tenantsync.graph.core import NOT_SENT_CODES, AsyncGraph, answered, dumps, is_write, loads, said_wait
 from tenantsync.graph.errors import NO_RESPONSE, RETRY_ITEM_STATUSES, parse_retry_after
 from tenantsync.graph.refusals import is_budget_refusal
 
 MAX_BATCH = 20             # Graph's limit per $batch
+log = logging.getLogger("tenantsync.graph")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -204,6 +208,7 @@ class _Run:
             self.whole_batch_failed(chunk, err)
             return
         answers = {str(a.get("id")): a for a in (loads(raw) or {}).get("responses", [])}
+        again: list[tuple[int, float]] = []         # (status, delay) of the items sent again
         accepted = throttled = unattributed = 0
         retry_after: float | None = None
         for i in chunk:
@@ -223,12 +228,22 @@ class _Run:
                 accepted += 1
             if status in RETRY_ITEM_STATUSES and self.attempts[i] < core.policy.max_retries \
                     and (item_retry_after or 0) <= core.policy.max_retry_after:
-                self.requeue(i, core.policy.delay(self.attempts[i], item_retry_after))
+                delay = core.policy.delay(self.attempts[i], item_retry_after)
+                self.requeue(i, delay)
+                again.append((status, delay))
             else:
                 self.file(i, answer, status)
         if writes:          # every answer: those without 429 refine the limiter's estimate
             core.limiter.record(sent_at=sent_at, accepted=accepted, throttled=throttled,
                                 retry_after=retry_after, unattributed=unattributed)
+        if again:
+            statuses = ", ".join(f"{n} x {s}" for s, n in sorted(Counter(s for s, _ in again).items()))
+            why = (f"Graph answered {statuses} to {len(again)} of {len(chunk)} $batch item(s)"
+                   + (f" ({throttled} refused by the write budget)" if throttled else "")
+                   + "; the other requests go on")
+            wait = max(d for _, d in again)
+            log.info("waiting %.1f s: %s", wait, why)
+            progress.waiting(wait, why)
 
     def whole_batch_failed(self, chunk: list[int], err: GraphError) -> None:
         """The $batch POST itself failed: every item waits (Retry-After, else backoff) and goes
@@ -249,6 +264,9 @@ class _Run:
         if err.stops_job:
             self.stopped = err
         delay = policy.delay(attempt, err.retry_after)
+        if retry:
+            said_wait(delay, f"Graph answered {answered(err)} to a $batch of {len(chunk)} request(s)",
+                      err.retry_after, attempt + 1, policy.max_retries)
         for i in retry:
             self.requeue(i, delay)
 

@@ -20,6 +20,7 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
+from tenantsync import progress
 from tenantsync.errors import DryRunViolation, GraphError
 from tenantsync.graph.errors import NO_RESPONSE, to_graph_error, translatable
 from tenantsync.graph.quota import WriteLimiter
@@ -179,14 +180,37 @@ class AsyncGraph:
                 if not self.policy.allows(err, attempt, idempotent=idempotent):
                     raise
                 delay = self.policy.delay(attempt, err.retry_after)
+                said_wait(delay, f"Graph answered {answered(err)} to {method.upper()} "
+                                 f"{self.short(_path(make()))}", err.retry_after,
+                          attempt + 1, self.policy.max_retries)
             attempt += 1
             self.stats.retries += 1
             await asyncio.sleep(delay)
+
+    def short(self, url: str) -> str:
+        """A URL without the Graph host and version, for log lines (never a query string)."""
+        base = self.base_url
+        return url[len(base):] if url.startswith(base) else url
 
     async def aclose(self) -> None:
         http = getattr(self.adapter, "_http_client", None)
         if http is not None:
             await http.aclose()
+
+
+def answered(err: GraphError) -> str:
+    """``429 TooManyRequests``, or what stood for an answer (``no answer (timeout)``)."""
+    if err.status == NO_RESPONSE:
+        return f"no answer ({err.code})"
+    return f"{err.status} {err.code}".rstrip()
+
+
+def said_wait(delay: float, why: str, retry_after: float | None, retry: int, retries: int) -> None:
+    """Log a wait before a retry, with its reason and length, and show it (tenantsync/progress.py)."""
+    how = f"Retry-After {retry_after:g} s" if retry_after is not None else "backoff"
+    reason = f"{why} ({how}, retry {retry} of {retries})"
+    log.info("waiting %.1f s: %s", delay, reason)
+    progress.waiting(delay, reason)
 
 
 def _method(ri: RequestInformation) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -36,7 +37,9 @@ class LoopThread:
         if self.loop.is_closed():
             coro.close()
             raise RuntimeError("GraphApi is closed")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        # The caller's context variables go with the coroutine: a log line written on the loop
+        # reaches the caller's run logs (a Prefect run is found from its context; flows/_logs.py).
+        return asyncio.run_coroutine_threadsafe(_in_context(coro, contextvars.copy_context()), self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the loop and wait for it (exceptions propagate unchanged)."""
@@ -66,3 +69,8 @@ class LoopThread:
         self._thread.join(timeout)
         if not self._thread.is_alive():
             self.loop.close()
+
+
+async def _in_context(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> T:
+    """Run ``coro`` as a task in ``context``; cancelling the caller cancels it too."""
+    return await asyncio.get_running_loop().create_task(coro, context=context)

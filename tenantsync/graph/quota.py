@@ -46,12 +46,18 @@ through the retry loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from tenantsync import progress
 from tenantsync.graph.refusals import Spread, SpreadSettings
+
+log = logging.getLogger("tenantsync.graph")
+BUDGET = "Graph allows 3,000 writes per 150 s per app and tenant"   # docs/entra-behaviour.md#throttling
+PAUSES_LOG_S = 30.0                 # the limiter's pauses are summed in one log line this often
 
 
 @dataclass
@@ -114,6 +120,8 @@ class WriteLimiter:
         self._batch_size = self.settings.burst_writes     # writes in the last throttled answer
         self._slot_freed: asyncio.Event | None = None   # made on first use, on the loop
         self._spread = Spread(self.settings.spread)
+        self._paused: tuple[float, int, float | None] = (0.0, 0, None)   # pauses not logged yet: s, n, since
+        self._blocked_said = 0.0             # the blocked_until last logged
 
     @property
     def rate(self) -> float | None:
@@ -139,6 +147,7 @@ class WriteLimiter:
             self.release()
             raise
         sent_at = self._clock()
+        progress.sent(writes)
         sent = self.state.sent
         sent.append((sent_at, writes))
         while len(sent) > self.settings.rate_sends:
@@ -162,6 +171,7 @@ class WriteLimiter:
             if wait <= 0:
                 break
             self._grow(now)
+            self._pausing(wait, now, rate)
             await self._sleep(wait)
             if self._gen == gen and self.state.blocked_until <= self._clock():
                 break
@@ -176,7 +186,26 @@ class WriteLimiter:
 
     async def _wait_unblocked(self) -> None:
         while (left := self.state.blocked_until - self._clock()) > 0:
+            if self.state.blocked_until != self._blocked_said:
+                self._blocked_said = self.state.blocked_until
+                why = "Graph refused a whole write request with 429: every write waits its Retry-After"
+                log.info("waiting %.1f s: %s", left, why)
+                progress.waiting(left, why)
             await self._sleep(left)
+
+    def _pausing(self, wait: float, now: float, rate: float) -> None:
+        """Log the pacing pauses: the first at once, then their sum every PAUSES_LOG_S seconds."""
+        seconds, pauses, since = self._paused
+        if since is None:
+            log.info("the write limiter paces writes at %.1f writes/s to stay within the write budget (%s)",
+                     rate, BUDGET)
+            since = now
+        seconds, pauses = seconds + wait, pauses + 1
+        if now - since >= PAUSES_LOG_S:
+            log.info("the write limiter paused writes %d time(s), %.1f s in all, over the last %.0f s, "
+                     "to stay within the write budget (%.1f writes/s now)", pauses, seconds, now - since, rate)
+            seconds, pauses, since = 0.0, 0, now
+        self._paused = (seconds, pauses, since)
 
     def _grow(self, now: float) -> None:
         """The limiter is the bottleneck: let the rate creep up (see module doc)."""
@@ -274,6 +303,7 @@ class WriteLimiter:
         estimate = max(s.min_rate, max(epoch.accepted, 0.5) / epoch.span)
         self.state.estimate = estimate
         self.state.confident = epoch.accepted >= s.confident_accepts
+        progress.budget(estimate)
         new = max(s.min_rate, min(epoch.ceiling, estimate * s.beta))
         if self.state.rate is not None and new < self.state.rate * 0.95:
             self._repace(self._clock(), new)
@@ -289,6 +319,9 @@ class WriteLimiter:
         self.state.cuts += 1
         self._last_cut = now
         self._repace(now, self.state.rate or 1.0)
+        known = f"; the tenant admits about {self.state.estimate:.1f} writes/s" if self.state.estimate else ""
+        log.info("Graph refused writes with 429 (the write budget): writes now paced at %.1f writes/s%s",
+                 self.state.rate, known)
 
     def _repace(self, now: float, rate: float) -> None:
         """Switch to ``rate`` at once, also for callers already asleep on a slot."""

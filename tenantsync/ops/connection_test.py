@@ -29,9 +29,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from .. import remedies
 from ..config import SyncConfig
 from ..errors import GraphError
 from ..service import read_only_apis
+from ..uimarkdown import cell, table
 from .leave_settings import NAME as LEAVE_SETTINGS
 from .leave_settings import check_leave_settings
 from .permission_checks import check_anchor, check_permissions, forbidden_action
@@ -119,21 +121,27 @@ class ConnectionReport:
         return "\n".join(lines)
 
     def render_markdown(self) -> str:
+        """A narrow table (check, status, code), then the messages and what to do as lists, which wrap
+        in the Prefect UI (tenantsync/uimarkdown.py)."""
         out = [f"# Test connection: `{self.config}`", "",
                f"Source tenant `{self.source_tenant}` → target tenant `{self.target_tenant}`: "
-               + ("**OK**" if self.ok else "**FAILED**"), "",
-               "| Check | Status | Code | Message | What to do |", "|---|---|---|---|---|"]
-        for c in self.checks:
-            msg = c.message + (f" Details: {c.details}" if c.details else "")
-            out.append(f"| {c.name} | {c.status}{' (blocking)' if c.blocking and c.failed else ''} | "
-                       f"{c.code} | {_md(msg)} | {_md(c.recommended_action) if c.status != 'passed' else ''} |")
-        for name in self.not_checked:
-            out.append(f"| {name} | not checked | | fix the failures above first | |")
+               + ("**OK**" if self.ok else "**FAILED**"), ""]
+        out += table(("Check", "Status", "Code"),
+                     [(c.name, c.status + (" (blocking)" if c.blocking and c.failed else ""), c.code)
+                      for c in self.checks] + [(n, "not checked", "") for n in self.not_checked])
+        todo = [c for c in self.checks if c.status != "passed"]
+        if todo or self.not_checked:
+            out += ["", "## What to do", ""]
+        for c in todo:
+            state = c.status + (", blocking" if c.blocking and c.failed else "")
+            out.append(f"- **{c.name}** ({state}{', ' + c.code if c.code else ''}): {cell(c.message)}")
+            out += [f"  - Details: {cell(c.details)}"] if c.details else []
+            out += [f"  - What to do: {cell(c.recommended_action)}"] if c.recommended_action else []
+        out += [f"- **{n}**: not checked; fix the failures above first." for n in self.not_checked]
+        passed = [c for c in self.checks if c.status == "passed"]
+        if passed:
+            out += ["", "## Passed", ""] + [f"- **{c.name}**: {cell(c.message)}" for c in passed]
         return "\n".join(out) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 # -- the checks ---------------------------------------------------------------------------------
@@ -209,7 +217,7 @@ def _credential_action(exc: GraphError, side: str) -> str:
                 f"certificate of the {side} connection (and that it has not expired).")
     if exc.status == 403:
         return (f"The {side} credential lacks permission: grant and admin-consent the application "
-                f"permissions `tenantsync setup CONFIG` lists for the {side} side.")
+                f"permissions {remedies.setup()} lists for the {side} side.")
     return f"The {side} tenant could not be reached through Graph: check graph_url and the network, then retry."
 
 

@@ -24,6 +24,7 @@ from ..model import Action, Step
 from ..records import export_step
 from ..service import open_cycle
 from ..store import Store
+from ..uimarkdown import details_table
 
 MAX_USERS = 5
 ACTION_TITLES = {"create": "Create", "update": "Update", "delete": "Delete", "disable": "Disable",
@@ -172,11 +173,10 @@ def render_markdown(report: CycleReport) -> str:
         out += [f"## {_md(name)} (`{r['sourceId']}`): {r['reply']['result']}", "",
                 "| Step | Status | Details |", "|---|---|---|"]
         out += [f"| {t} | {s} | {_md(d)} |" for t, s, d in _steps(r)]
-        if r["import"]["attributes"]:
-            out += ["", "<details><summary>Attributes read from the source</summary>", "",
-                    "| Attribute | Value |", "|---|---|"]
-            out += [f"| {k} | {_md(_value(v))} |" for k, v in sorted(r["import"]["attributes"].items())]
-            out += ["", "</details>"]
+        attributes = r["import"]["attributes"]
+        if attributes:      # collapsed, as one HTML block: tenantsync/uimarkdown.py says why
+            out += details_table(f"Attributes read from the source ({len(attributes)})", ("Attribute", "Value"),
+                                 [(k, _value(v)) for k, v in sorted(attributes.items())])
         if r["scoping"] and r["scoping"]["rules"]:
             out += ["", "Scoping rules:", "", "| Rule | Result |", "|---|---|"]
             out += [f"| {_md(x['rule'])} | {'passed' if x['passed'] else '**failed**'} |"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import permissions
+from .. import permissions, remedies
 from ..anchor import recorded_anchor
 from ..errors import GraphError
 from ..preflight import SideFacts, find_anchor, fixes, side_facts
@@ -34,12 +34,12 @@ def check_permissions(report: Any, cfg: Any, src: Any, tgt: Any, check: type) ->
             report.checks.append(check(
                 NAMES[side], "warning", message=f"{who}: its permissions could not be read from the "
                 "token (not a JWT), so they were not checked; Graph's answers below say what is missing.",
-                recommended_action="Grant the application permissions listed by `tenantsync setup "
-                f"CONFIG` (or `python -m tenantsync.permissions`) for the {side} side."))
+                recommended_action=f"Grant the application permissions listed by {remedies.setup(cfg.name)} "
+                f"(or `python -m tenantsync.permissions`) for the {side} side."))
         elif missing:
             report.checks.append(check(
                 NAMES[side], "failed", PERMISSIONS_CODE, f"{who} lacks {', '.join(missing)}.",
-                "; ".join(fixes(facts, {side: missing})) + ". Then run `tenantsync setup CONFIG` "
+                "; ".join(fixes(facts, {side: missing})) + f". Then run {remedies.setup(cfg.name)} "
                 "to check.", blocking=True))
         else:
             report.checks.append(check(NAMES[side], "passed", message=f"{who} holds every application "
@@ -58,7 +58,7 @@ def check_anchor(report: Any, cfg: Any, tgt: Any, facts: dict[str, SideFacts], s
         return
     if found.action == "found":
         note = "" if not recorded or recorded == found.attribute else \
-            f" (the state store still names {recorded}: run `tenantsync setup CONFIG`)"
+            f" (the state store still names {recorded}: run {remedies.setup(cfg.name)})"
         report.checks.append(check(name, "passed" if not note else "warning", message=(
             f"{found.message}: cycles write the source anchor there{note}.")))
         return
@@ -75,12 +75,12 @@ def check_anchor(report: Any, cfg: Any, tgt: Any, facts: dict[str, SideFacts], s
                f"the target connection lacks {', '.join(lacks)} to register it")
         report.checks.append(check(
             name, "failed", ANCHOR_CODE, f"The anchor extension is not registered in the target "
-            f"tenant and cannot be: {why}.", "Fix that, then run `tenantsync setup CONFIG`"
+            f"tenant and cannot be: {why}.", f"Fix that, then run {remedies.setup(cfg.name)}"
             + (f" ({'; '.join(fixes(facts, {'target': lacks}))})" if lacks else "") + ".", blocking=True))
         return
     report.checks.append(check(
         name, "warning", ANCHOR_CODE, f"{found.attribute} is not registered yet; the target connection "
-        "can register it.", "Run `tenantsync setup CONFIG` (the first cycle would do it too)."))
+        "can register it.", f"Run {remedies.setup(cfg.name)}; the first cycle would do it too."))
 
 
 def forbidden_action(exc: GraphError, method: str, path: str, side: str) -> str:

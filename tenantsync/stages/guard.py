@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from .. import remedies
 from ..model import Action
 
 QUARANTINE_BACKOFF = (timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
@@ -14,6 +15,7 @@ ESCROW_EVALUATION_MIN = 5_000
 ESCROW_PROPORTION = 0.40
 ESCROW_BASE_LIMIT = 40_000
 ESCROW_TOTAL_LIMIT = 60_000
+STAGED_NOTE = " Staged: "        # what the threshold adds to a staged action's reason
 
 
 @dataclass(slots=True)
@@ -34,14 +36,19 @@ def apply_deletion_threshold(actions: list[Action], *, threshold: int, allow_del
         return GuardDecision(actions)
     staged_ids = {id(a) for a in removals}
     staged = [replace(a, kind="stagedDelete", status="skipped", error_code="TooManyDeletes",
-                      reason=f"{a.reason} Staged: this cycle would delete or disable {len(removals)} users, "
+                      reason=f"{a.reason}{STAGED_NOTE}this cycle would delete or disable {len(removals)} users, "
                              f"more than the accidental-deletion threshold of {threshold}.",
                       steps=list(a.steps)) for a in removals]
     kept = [a for a in actions if id(a) not in staged_ids]
     msg = (f"{len(removals)} deletions/disables exceed the threshold of {threshold}: none applied, "
-           "all staged. Review pending-deletions.csv, then approve (tenantsync sync CONFIG "
-           "--allow-deletes) or fix the cause and restart.")
+           f"all staged. Review pending-deletions.csv, then approve ({remedies.allow_deletes()}) or fix "
+           f"the cause and restart ({remedies.restart()}).")
     return GuardDecision(kept, staged, "TooManyDeletes", msg)
+
+
+def planned_reason(reason: str) -> str:
+    """A staged action's reason as planned, without the threshold's note (said once above a list)."""
+    return reason.split(STAGED_NOTE, 1)[0]
 
 
 def empty_source_abort(in_scope: int, linked: int) -> str | None:

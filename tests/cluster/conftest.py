@@ -148,7 +148,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Itera
     env.pop("TENANTSYNC_GRAPH_URL", None)
     cmd = [sys.executable, "-m", "flows.cluster", "up", "--home", str(home), "--port", str(port),
            "--emulator-port", str(emulator_port), "--workers", "2", "--worker-limit", "1",
-           "--database-url", pg_database, "--crash-after", str(CRASH_AFTER_S)]
+           "--database-url", pg_database, "--crash-after", str(CRASH_AFTER_S), "--no-reports"]
     for path in configs:
         cmd += ["--config", str(path)]
     t0 = time.monotonic()

@@ -123,7 +123,7 @@ def test_user_source_sync(make_config, reports_dir):
     assert (result.procedure, result.config, result.status, result.kind) == (
         "user-source", "emea-user-source", "success", "initial")
     assert result.counts["users_created"] > 100 and result.details["users_read"] > 100
-    assert flow_run_of(state).name == "user-source"               # user-source.yaml: not said twice
+    assert flow_run_of(state).name == "emea-user-source"          # the configuration's name, not said twice
     with get_client(sync_client=True) as client:                   # the stage tasks of the sync's loop
         tasks = {t.name for t in client.read_task_runs(flow_run_filter=FlowRunFilter(
             id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))}
