@@ -24,6 +24,7 @@ import typer
 
 from tenantsync.results import ProcedureResult
 
+from .progress import shown
 from .render import err, failure_line, render
 
 REPO = Path(__file__).resolve().parent.parent
@@ -203,7 +204,8 @@ def procedure(config_path: str | None, module: str, name: str, json_out: bool, /
         return run_flow(module, name, **params)
 
     started = time.monotonic()
-    run = guarded(go)
+    with shown(err(), quiet=json_out or _state["verbose"]):       # the progress bar (app/progress.py)
+        run = guarded(go)
     show(run.result, json_out, started)
     finish(run)
 

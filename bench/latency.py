@@ -250,6 +250,50 @@ def linked_pairs(config: Path) -> list[tuple[str, str]]:
         store.close()
 
 
+class EngineLoop:
+    """Cycles every ``every_s`` seconds in a thread of this process, without Prefect (the smoke
+    test's scheduler): the engine's share of the latency alone."""
+
+    def __init__(self, config: Path, every_s: float) -> None:
+        self.config, self.every_s = config, every_s
+        self.stopping = threading.Event()
+        self.cycles: list[dict[str, Any]] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="engine-loop", daemon=True)
+
+    def cycle(self) -> dict[str, Any]:
+        from tenantsync.config import load_config
+        from tenantsync.cycle import CycleOptions, drive
+        from tenantsync.service import open_cycle
+        from tenantsync.store import Store
+
+        cfg = load_config(self.config)
+        t = time.time()
+        with open_cycle(cfg, CycleOptions(), store=Store.for_url(cfg.state_url)) as cycle:
+            report = drive(cycle)
+        return {"kind": report.kind, "start": t, "end": time.time(), "counts": dict(report.counts)}
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            t = time.monotonic()
+            try:
+                self.cycles.append(self.cycle())
+            except BaseException as exc:        # reported by stop(); the loop ends
+                self.error = exc
+                return
+            self.stopping.wait(max(0.0, self.every_s - (time.monotonic() - t)))
+
+    def __enter__(self) -> EngineLoop:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=60)
+        if self.error is not None:
+            raise RuntimeError("the engine loop failed") from self.error
+
+
 def _api(url: str, path: str, body: dict[str, Any]) -> Any:
     r = httpx.post(f"{url}{path}", json=body, timeout=30)
     r.raise_for_status()

@@ -16,6 +16,7 @@ from .errors import ExpressionError
 from .model import Action, ScopeResult, Step
 from .recovery import adopt_invited, complete_pending, link_matched
 from .sms import apply_sms_rule
+from .stages.mapping import Desired
 from .stages.matching import Match, TargetIndex, anchor_value, match_user
 from .stages.plan import Removal, plan_user
 from .stages.scope import evaluate_scope
@@ -61,9 +62,11 @@ def plan_page(cycle: Cycle, page: Sequence[User]) -> list[Action]:
     scopes = {u["id"]: evaluate_scope(u, cycle.scope_ctx) for u in users if u["id"] not in removals}
     index = index_for(cycle, users, removals)
     matches = {u["id"]: match(cycle, u, index) for u in users}
+    mapped: dict[str, Desired] = {}     # update values of matched users, evaluated once (read_differing)
     if index.digest_keys:
-        read_differing(cycle, users, scopes, matches, index)
-    planned = [plan_one(cycle, u, scopes.get(u["id"]), matches[u["id"]], removals.get(u["id"])) for u in users]
+        read_differing(cycle, users, scopes, matches, index, mapped)
+    planned = [plan_one(cycle, u, scopes.get(u["id"]), matches[u["id"]], removals.get(u["id"]),
+                        mapped.get(u["id"])) for u in users]
     # The SMS sign-in rule (tenantsync/sms.py) reads only users it could turn from a write into a skip.
     by_id = {u["id"]: u for u in users}
     planned = missing + apply_sms_rule(planned, scopes, cycle.source, on_demand=on_demand,
@@ -119,8 +122,9 @@ def not_found(cycle: Cycle, page: Sequence[User]) -> list[Action]:
 
 
 def read_differing(cycle: Cycle, users: Sequence[User], scopes: dict[str, ScopeResult],
-                   matches: dict[str, Match], index: TargetIndex) -> None:
-    """The index holds digests, not values: read in full the matched users that may differ."""
+                   matches: dict[str, Match], index: TargetIndex, mapped: dict[str, Desired]) -> None:
+    """The index holds digests, not values: read in full the matched users that may differ.
+    ``mapped`` receives the update values evaluated here, for plan_one to use them again."""
     stale: list[str] = []
     for u in users:
         m, s = matches[u["id"]], scopes.get(u["id"])
@@ -130,7 +134,7 @@ def read_differing(cycle: Cycle, users: Sequence[User], scopes: dict[str, ScopeR
             stale.append(u["id"])
             continue
         try:
-            desired = cycle.mapping.map_user(u, creating=False)
+            desired = mapped[u["id"]] = cycle.mapping.map_user(u, creating=False)
         except ExpressionError:
             continue                           # plan_one reports it
         if index.differs(m.target["id"], desired.values, desired.fill_if_empty):
@@ -167,7 +171,8 @@ def match(cycle: Cycle, user: User, index: TargetIndex) -> Match:
 
 
 def plan_one(cycle: Cycle, user: User, scope: ScopeResult | None, match: Match,
-             removal: Removal | None) -> Action:
+             removal: Removal | None, mapped: Desired | None = None) -> Action:
+    """``mapped``: the user's update values (creating=False) if read_differing evaluated them."""
     link = cycle.links.get(user["id"])
     imported: dict[str, Any] = {"ChangeType": "Delete" if removal else ("Add" if link is None else "Update")}
     if cycle.kind == "on-demand":     # provisionOnDemand's import step lists the attributes read
@@ -194,8 +199,11 @@ def plan_one(cycle: Cycle, user: User, scope: ScopeResult | None, match: Match,
     try:
         create = cycle.mapping.map_user(user, creating=True) if in_scope and match.target is None else None
         # A user invited by a cycle that ended before its PATCH is completed with its create values.
-        update = cycle.mapping.map_user(user, creating=completing(cycle, user["id"])) \
-            if in_scope and match.target else None
+        update = None
+        if in_scope and match.target:
+            creating = completing(cycle, user["id"])
+            update = mapped if mapped is not None and not creating else \
+                cycle.mapping.map_user(user, creating=creating)
     except ExpressionError as exc:      # one user's bad data must not stop the cycle
         return Action("other", user["id"], target_id, display_name=user.get("displayName", ""),
                       reason=f"An attribute mapping could not be evaluated for this user: {exc}",

@@ -299,9 +299,12 @@ def budget(writes_per_s: float) -> None:
 
 
 def waiting(seconds: float, reason: str) -> None:
-    """The run waits ``seconds`` because of ``reason`` ("Graph answered 429: Retry-After 3 s")."""
+    """The run waits ``seconds`` because of ``reason`` ("Graph answered 429: Retry-After 3 s");
+    outside a tracked run (the on-demand window after its cycle) the wait alone is published."""
     if (t := current()) is not None:
         t.waiting(seconds, reason)
+    elif seconds >= SHOWN_WAIT_S:
+        _publish(Snapshot(label="", stage="waiting", wait=reason, wait_left_s=seconds))
 
 
 __all__ = ["Snapshot", "Tracker", "budget", "clock", "current", "kind_counts", "planned_writes", "sent",

@@ -21,6 +21,7 @@ SETUP = ("setup", "")
 TEST_CONNECTION = ("test-connection", "")
 INITIAL = ("sync-cycle", "initial")          # restart=True by default: the command line's --restart
 INCREMENTAL = ("sync-cycle", "incremental")
+APPROVE = "Resume the paused run and tick approve"      # the pause form (flows/sync.py, DeletionApproval)
 
 
 def deployment(procedure: tuple[str, str], name: str = CONFIG) -> str:
@@ -51,9 +52,8 @@ def restart(name: str = CONFIG) -> str:
 
 def allow_deletes(name: str = CONFIG) -> str:
     """ForceDeletes: apply the deletions staged above the threshold."""
-    return (f"tenantsync sync CONFIG --allow-deletes; in the Prefect UI: Resume the paused run and tick "
-            f"approve, or Deployments → {deployment(INCREMENTAL, name)} → Run → Custom run → "
-            "allow_deletes: true")
+    return (f"tenantsync sync CONFIG --allow-deletes; in the Prefect UI: {APPROVE}, or Deployments → "
+            f"{deployment(INCREMENTAL, name)} → Run → Custom run → allow_deletes: true")
 
 
-__all__ = ["CONFIG", "allow_deletes", "check_connection", "deployment", "restart", "setup", "ui_run"]
+__all__ = ["APPROVE", "CONFIG", "allow_deletes", "check_connection", "deployment", "restart", "setup", "ui_run"]

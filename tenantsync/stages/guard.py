@@ -41,8 +41,8 @@ def apply_deletion_threshold(actions: list[Action], *, threshold: int, allow_del
                       steps=list(a.steps)) for a in removals]
     kept = [a for a in actions if id(a) not in staged_ids]
     msg = (f"{len(removals)} deletions/disables exceed the threshold of {threshold}: none applied, "
-           f"all staged. Review pending-deletions.csv, then approve ({remedies.allow_deletes()}) or fix "
-           f"the cause and restart ({remedies.restart()}).")
+           "all staged. Review pending-deletions.csv, then approve (tenantsync sync CONFIG --allow-deletes, "
+           f"or in the Prefect UI: {remedies.APPROVE}) or fix the cause and restart.")
     return GuardDecision(kept, staged, "TooManyDeletes", msg)
 
 

@@ -49,7 +49,7 @@ class TargetIndex:
         keys = tuple(digest_keys)
         index = cls(anchor_attribute, digest_keys=keys, positions={k: i for i, k in enumerate(keys)})
         for u in users:
-            index.add(_compact(u))
+            index.add(u if keys else _compact(u))     # with digests, add keeps only what it needs
         for u in deleted:
             index.deleted[u["id"]] = _compact(u)
         return index
@@ -58,9 +58,10 @@ class TargetIndex:
         if not is_b2b(user):
             return                       # internal users of the target are never matched
         if self.digest_keys:
-            self.digests[user["id"]] = array("q", (_digest(user.get(k)) for k in self.digest_keys))
-            keep = (*ESSENTIAL, self.anchor_attribute)
-            user = {k: user[k] for k in keep if k in user}
+            get = user.get
+            self.digests[user["id"]] = array("q", [_digest(get(k)) for k in self.digest_keys])
+            # the essential properties the target has (_compact: absent and null alike)
+            user = {k: v for k in (*ESSENTIAL, self.anchor_attribute) if (v := get(k)) is not None}
         self.by_id[user["id"]] = user
         anchor = user.get(self.anchor_attribute)
         if anchor:
@@ -77,7 +78,7 @@ class TargetIndex:
         pos = self.positions
         for k, v in values.items():
             i = pos.get(k)
-            if i is None or digest[i] != _digest(v):
+            if i is None or digest[i] != (hash(v) if type(v) is str and v else _digest(v)):
                 return True
         return any(k not in pos or digest[pos[k]] == _EMPTY for k in fill_if_empty)
 
@@ -88,6 +89,8 @@ ESSENTIAL = ("id", "userPrincipalName", "mail", "otherMails", "userType", "exter
 
 def _digest(value: Any) -> int:
     """Equal for values the planner treats as equal (null, "" and [] alike; booleans as text)."""
+    if type(value) is str:              # most values: one test
+        return hash(value) if value else _EMPTY
     if value is None or value == "" or value == []:
         return _EMPTY
     if isinstance(value, bool):

@@ -87,13 +87,24 @@ def _convert(conn: Connection, table: Table, columns: Sequence[str],
             procs.append((i, proc))
     if not procs:
         return [tuple(row) for row in rows]
+    # A value the previous row had (the same object, not a list or dict: those could change in
+    # between) is not converted again: e.g. every log row of a batch shares its activityDateTime.
+    seen: list[tuple[Any, Any]] = [(_UNSET, None)] * len(procs)
     out = []
     for row in rows:
         values = list(row)
-        for i, proc in procs:
-            values[i] = proc(values[i])
+        for n, (i, proc) in enumerate(procs):
+            value = values[i]
+            last, converted = seen[n]
+            if value is not last or isinstance(value, (list, dict)):
+                converted = proc(value)
+                seen[n] = (value, converted)
+            values[i] = converted
         out.append(tuple(values))
     return out
+
+
+_UNSET = object()
 
 
 class Repository:

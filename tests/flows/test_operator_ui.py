@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
+import threading
+import time
 
 import pytest
 
@@ -60,14 +63,45 @@ def test_the_approval_form_says_what_approve_does():
     assert "stay staged" in text and "quarantined (TooManyDeletes)" in text
 
 
+def _read_the_form_and_reject(seen: dict) -> None:
+    """As an administrator in the UI: open the paused run's resume form, leave approve unticked."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_runs import resume_flow_run
+    from prefect.input.run_input import keyset_from_paused_state
+
+    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+    deadline = time.monotonic() + 60
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            for fr in client.read_flow_runs(flow_run_filter=paused):
+                keyset = keyset_from_paused_state(fr.state)
+                seen["schema"] = json.loads(client.read_flow_run_input(fr.id, keyset["schema"]))
+                seen["description"] = json.loads(client.read_flow_run_input(fr.id, keyset["description"]))
+                resume_flow_run(fr.id, run_input={"approve": False})
+                return
+            time.sleep(0.5)
+
+
 @pytest.mark.usefixtures("prefect_harness")
-def test_staged_deletions_artifact_fits_the_page_and_names_both_routes(make_config, reports_dir, world):
+def test_staged_deletions_form_and_artifacts_explain_themselves(make_config, reports_dir, world):
     from flows.sync import sync_cycle
     from tenantsync.uimarkdown import wide_rows
 
     cfg, _, _ = _stage_five_deletions(make_config, world)
-    state, result = run(sync_cycle, config=str(cfg), approval_timeout_s=0, reports_dir=str(reports_dir))
+    seen: dict = {}
+    admin = threading.Thread(target=_read_the_form_and_reject, args=(seen,), daemon=True)
+    admin.start()
+    state, result = run(sync_cycle, config=str(cfg), approval_timeout_s=60, reports_dir=str(reports_dir))
+    admin.join(5)
     assert state.name == "Quarantined" and result["staged"] == 5
+    # the resume form the UI showed: the box explained, the dialog's text naming the field
+    approve = seen["schema"]["properties"]["approve"]
+    assert approve["title"] == "Approve the staged deletions"
+    assert "Allow deletes" in approve["description"] and "stay staged" in approve["description"]
+    assert "Tick **approve** (Approve the staged deletions)" in seen["description"]
+
     arts = {a.key: a.data for a in artifacts_of(state)}
     staged = arts["emea-to-hq-staged-deletions"]
     assert "| Display name | Action | Reason | Source id | Target id |" in staged

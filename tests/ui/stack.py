@@ -8,6 +8,7 @@ asks for are due; the schedules stay defined and shown).
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -60,6 +61,10 @@ class Stack:
         made.raise_for_status()
         return str(made.json()["id"])
 
+    def runs_of(self, deployment_id: str) -> list[dict[str, Any]]:
+        return list(self.http.post(f"{self.api}/flow_runs/filter", json={
+            "deployments": {"id": {"any_": [deployment_id]}}}).json())
+
     def run(self, run_id: str) -> dict[str, Any]:
         return dict(self.http.get(f"{self.api}/flow_runs/{run_id}").json())
 
@@ -82,14 +87,18 @@ class Stack:
             "artifacts": {"flow_run_id": {"any_": [run_id]}}}).json())
 
 
-def _copies(work: Path) -> dict[str, Path]:
-    """The sample configurations, their state under ``work`` (same names: the same deployments)."""
+def _copies(work: Path, thresholds: dict[str, int]) -> dict[str, Path]:
+    """The sample configurations, their state under ``work`` (same names: the same deployments),
+    with the deletion thresholds of ``thresholds``."""
     state = work / "state"
     state.mkdir(parents=True)
     out = {}
     for src in sorted(CONFIGS.glob("*.yaml")):
         text = src.read_text(encoding="utf-8").replace("sqlite:///data/state/", f"sqlite:///{state.as_posix()}/")
         assert "data/state" not in text, src
+        if src.stem in thresholds:
+            text, n = re.subn(r"(?m)^  deletion_threshold: .*$", f"  deletion_threshold: {thresholds[src.stem]}", text)
+            assert n == 1, src
         path = work / src.name
         path.write_text(text, encoding="utf-8")
         out[src.stem] = path
@@ -97,7 +106,7 @@ def _copies(work: Path) -> dict[str, Path]:
 
 
 @contextmanager
-def ui_stack(work: Path) -> Iterator[Stack]:
+def ui_stack(work: Path, thresholds: dict[str, int] | None = None) -> Iterator[Stack]:
     """Server, emulator, reports server, work pool + block types + deployments, worker: as
     flows.ui.main starts them."""
     from tenantsync.emulator.server import EmulatorServer
@@ -118,7 +127,7 @@ def ui_stack(work: Path) -> Iterator[Stack]:
             ui._wait(f"{ui_url}/api/health", "the Prefect server", server, 180, home / "server.log")
             reports_dir = (work / "reports").resolve()
             reports_url = ui.serve_reports(children, env, reports_dir, free_port())
-            configs = _copies(work)
+            configs = _copies(work, thresholds or {})
             ui.setup(env, [str(p) for p in configs.values()])
             children.start("process worker", ui.prefect_cmd("worker", "start", "--pool", ui.POOL), env,
                            home / "worker.log")

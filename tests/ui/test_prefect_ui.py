@@ -1,0 +1,215 @@
+"""The Prefect UI of `make ui`, driven in headless Chromium as an administrator would use it.
+
+One stack for the module (tests/ui/stack.py: flows/ui.py's own functions, free ports, everything
+under tmp). While the browser looks at the deployments, the worker already runs what the later
+tests need: a provision on demand of two EMEA users and the first cycle of US → HQ.
+
+1. The Deployments page lists every deployment of the sample configurations.
+2. A custom run from the deployment's Run → Custom run form (dry_run switched on, the reports
+   folder typed in): it completes, and each of its artifacts, and those of the on-demand run,
+   render in the UI: tables with rows, no empty <details>, report links that a browser can open
+   (http, served by `make ui`) and that return the CSV.
+3. A cycle that stages more deletions than the threshold pauses; the run's Resume dialog explains
+   the staged deletions and shows the approve switch; approving it applies them.
+
+TENANTSYNC_UI_SCREENSHOTS=1 writes docs/img/ui-deployments.png and docs/img/ui-approval.png.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from tenantsync.reports import CYCLE_COLUMNS, LOG_COLUMNS, PENDING_DELETION_COLUMNS
+
+from .pages import (
+    Seen,
+    artifact_page,
+    click_link,
+    click_text,
+    form_field,
+    link_of,
+    markdown_tables,
+    open_page,
+    read,
+    screenshot,
+    switch_on,
+    type_over,
+    wait,
+)
+from .stack import Stack
+
+ZOE = "2c61be39-a49f-4975-a086-bbe7b399a465"          # an EMEA user in scope (see data/samples/README.md)
+SVC_PRINT = "d43b950b-b3b2-41f9-9aca-f42173d76cf0"    # in the group, rejected by the scoping filter
+US_GROUP = "5f811d21-c114-45ba-8808-91fd515f6989"      # data/configs/us-to-hq.yaml's assigned group
+SAMPLE_DEPLOYMENTS = {f"{flow}/{config}{suffix}"
+                      for config in ("emea-to-hq", "us-to-hq")
+                      for flow, suffix in [("sync-cycle", "-incremental"), ("sync-cycle", "-initial"),
+                                           ("provision-on-demand", ""), ("repair-upn", ""), ("test-connection", ""),
+                                           ("setup", ""), ("disable-sms", ""), ("delete-config", ""),
+                                           ("export-reports", "-daily")]} | {
+    "user-source-sync/emea-user-source", "export-reports/emea-user-source-daily"}
+HEADERS = {"provisioning-log.csv": LOG_COLUMNS, "cycles.csv": CYCLE_COLUMNS,
+           "pending-deletions.csv": PENDING_DELETION_COLUMNS}
+
+
+@pytest.fixture(scope="module")
+def runs(stack: Stack) -> dict[str, str]:
+    """Started as soon as the stack is up: the on-demand run (EMEA, after `tenantsync setup`) and the
+    first cycle of US → HQ. Flow run ids by name."""
+    from tenantsync.config import load_config
+    from tenantsync.ops.setup import run_setup
+
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("TENANTSYNC_GRAPH_URL", "EMEA_TOKEN", "HQ_TOKEN"):
+            env.setenv(name, stack.env[name])
+        assert run_setup(load_config(stack.configs["emea-to-hq"])).anchor.action in ("registered", "found")
+    return {"on-demand": stack.start("provision-on-demand/emea-to-hq", user_ids=[ZOE, SVC_PRINT]),
+            "us-initial": stack.start("sync-cycle/us-to-hq-initial")}
+
+
+def test_the_deployments_page_lists_every_sample_deployment(browser: WebDriver, stack: Stack, runs: dict[str, str],
+                                                            shots: Path) -> None:
+    seen = open_page(browser, f"{stack.ui_url}/v2/deployments?limit=25", "emea-to-hq-incremental")
+    assert f"{len(SAMPLE_DEPLOYMENTS)} Deployments" in seen.text
+    seen = wait(browser, "every sample deployment", lambda d: (s := read(d)) and all(
+        any(name in row.split("\n") and flow in row.split("\n") for row in s.rows)
+        for flow, name in (x.split("/") for x in SAMPLE_DEPLOYMENTS)) and s)
+    assert "Every 40 minutes" in seen.text or "40 minutes" in seen.text or "1 schedules" in seen.text
+    screenshot(browser, shots / "ui-deployments.png")
+
+
+def test_a_custom_run_renders_its_artifacts_and_its_report_links_return_the_csv(
+        browser: WebDriver, stack: Stack, runs: dict[str, str]) -> None:
+    deployment = stack.deployment("sync-cycle/emea-to-hq-initial")
+    open_page(browser, f"{stack.ui_url}/v2/deployments?limit=25", "emea-to-hq-initial")
+    click_link(browser, f"/deployments/deployment/{deployment['id']}")
+    click_text(browser, "Run")
+    click_text(browser, "Custom run", role="menuitem")
+    switch_on(form_field(browser, "dry_run"))
+    type_over(form_field(browser, "reports_dir"), str(stack.reports_dir))
+    before = {r["id"] for r in stack.runs_of(deployment["id"])}
+    click_text(browser, "Submit")
+    made = wait(browser, "the new flow run", lambda d: [r for r in stack.runs_of(deployment["id"])
+                                                        if r["id"] not in before] or (
+        "error" in read(d).text.lower() and pytest.fail(f"the run was refused: {read(d).text[-500:]}")))
+    assert len(made) == 1
+    run_id = made[0]["id"]
+    assert made[0]["parameters"]["dry_run"] is True
+    run = stack.wait(run_id)
+    assert run["state"]["type"] == "COMPLETED", f"{run['state']}\n{stack.log_text(run_id)}"
+
+    seen = open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Completed")
+    assert run["name"].startswith("emea-to-hq") and run["name"] in seen.text
+    problems = check_artifacts(browser, stack, run_id, ui="v2")
+    on_demand = stack.wait(runs["on-demand"])
+    assert on_demand["state"]["type"] == "COMPLETED", f"{on_demand['state']}\n{stack.log_text(runs['on-demand'])}"
+    for ui in ("v2", "v1"):          # the on-demand artifact's <details> sections, in both UIs
+        problems += check_artifacts(browser, stack, runs["on-demand"], ui=ui)
+    assert not problems, "\n".join(problems)
+
+
+def check_artifacts(browser: WebDriver, stack: Stack, run_id: str, ui: str) -> list[str]:
+    """Open the run's Artifacts tab and each artifact: what is wrong with what the UI shows."""
+    artifacts = stack.artifacts(run_id)
+    assert artifacts, f"run {run_id} has no artifact"
+    base = f"{stack.ui_url}/v2" if ui == "v2" else stack.ui_url
+    problems: list[str] = []
+    if ui == "v2":
+        tab = open_page(browser, f"{base}/runs/flow-run/{run_id}?tab=Artifacts", artifacts[0]["key"])
+        tab = wait(browser, "every artifact on the Artifacts tab",
+                   lambda d: (s := read(d)) and all(a["key"] in s.text for a in artifacts) and s)
+        problems += [f"{a['key']}: no link to its page on the Artifacts tab" for a in artifacts
+                     if not any(link.endswith(f"/artifacts/artifact/{a['id']}") for link in tab.links)]
+    for artifact in artifacts:
+        seen = artifact_page(browser, f"{base}/artifacts/artifact/{artifact['id']}", artifact)
+        problems += [f"{ui} {artifact['key']}: {p}" for p in artifact_problems(seen, artifact)]
+    return problems
+
+
+def artifact_problems(seen: Seen, artifact: dict[str, Any]) -> list[str]:
+    problems = []
+    if artifact["key"] not in seen.text:
+        problems.append("the page does not show the artifact")
+    data, kind = str(artifact.get("data") or ""), artifact["type"]
+    expected = 1 if kind == "table" else markdown_tables(data) if kind == "markdown" else 0
+    if len(seen.tables) < expected:
+        problems.append(f"{len(seen.tables)} table(s) rendered, the artifact holds {expected}")
+    problems += [f"a table with no rows{' (in <details>)' if t['in_details'] else ''}"
+                 for t in seen.tables if t["rows"] == 0]
+    problems += [f"<details> {d['summary'].strip()!r} is empty (no table rows inside)"
+                 for d in seen.details if d["rows"] == 0]
+    if "<details" in data and not seen.details:
+        problems.append("its <details> sections are not rendered")
+    link = link_of(artifact)
+    if link is not None:
+        problems += link_problems(link, seen)
+    return problems
+
+
+def link_problems(link: str, seen: Seen) -> list[str]:
+    """A report link: shown on the page, http(s), and what it returns is the report."""
+    if link not in seen.links:
+        return [f"the link {link} is not on the page"]
+    if not link.startswith(("http://", "https://")):
+        return [f"the link {link} is not http(s): a browser does not open it from the UI"]
+    answer = httpx.get(link, timeout=10)
+    if answer.status_code != 200:
+        return [f"GET {link}: {answer.status_code}"]
+    name = link.rsplit("/", 1)[-1]
+    if name in HEADERS and answer.text.splitlines()[0] != ",".join(HEADERS[name]):
+        return [f"GET {link} is not {name}: {answer.text[:200]!r}"]
+    return []
+
+
+def test_a_cycle_paused_for_deletion_approval_shows_the_resume_dialog(
+        browser: WebDriver, stack: Stack, runs: dict[str, str], shots: Path) -> None:
+    from tenantsync.store import Store
+
+    first = stack.wait(runs["us-initial"])
+    assert first["state"]["type"] == "COMPLETED", f"{first['state']}\n{stack.log_text(runs['us-initial'])}"
+    # five synced users leave the assigned group: the next cycle plans five deletions, above the
+    # threshold of 3 (the copy's setting), and waits for a decision
+    store = Store.for_url(f"sqlite:///{(stack.state_dir / 'us-to-hq.db').as_posix()}")
+    leaving = sorted(s for s, link in store.links("us-to-hq").items() if link.state == "active")[:5]
+    assert len(leaving) == 5
+    with httpx.Client(base_url=stack.env["TENANTSYNC_GRAPH_URL"], timeout=30,
+                      headers={"Authorization": f"Bearer {stack.env['US_TOKEN']}"}) as graph:
+        for sid in leaving:
+            graph.delete(f"/groups/{US_GROUP}/members/{sid}/$ref").raise_for_status()
+    run_id = stack.start("sync-cycle/us-to-hq-incremental")
+    paused = stack.wait(run_id, until={"PAUSED", "COMPLETED", "FAILED", "CRASHED"})
+    assert paused["state"]["type"] == "PAUSED", f"{paused['state']}\n{stack.log_text(run_id)}"
+
+    dialog = "//*[@role='dialog']"
+    for ui in ("v1", "v2"):             # v2 last: its dialog is the screenshot, and approves
+        if ui == "v1":
+            open_page(browser, f"{stack.ui_url}/runs/flow-run/{run_id}", "Paused")
+            click_text(browser, "Resume")
+        else:
+            open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Paused")
+            click_text(browser, "Open menu", within="//main")
+            click_text(browser, "Resume", role="menuitem")
+        text = wait(browser, "the Resume dialog", lambda d: next(
+            (e.text for e in d.find_elements("xpath", dialog) if "Approve" in e.text), None))
+        assert "5 deletions" in text and "threshold of 3" in text, text
+        assert "approve" in text and "staged" in text, text          # what approving means
+        approve = form_field(browser, "Approve", within=dialog)
+        assert approve.get_attribute("role") == "switch" and approve.get_attribute("aria-checked") == "false"
+        pending = [a for a in read(browser).links if a.endswith("pending-deletions.csv")]
+        assert pending and not link_problems(pending[0], read(browser)), (pending, text)
+        if ui == "v1":
+            click_text(browser, "Close", within=dialog)
+    screenshot(browser, shots / "ui-approval.png")
+
+    switch_on(form_field(browser, "Approve", within=dialog))
+    click_text(browser, "Resume", within=dialog)
+    done = stack.wait(run_id)
+    assert done["state"]["type"] == "COMPLETED", f"{done['state']}\n{stack.log_text(run_id)}"
+    assert "delete 5" in str(done["state"]["message"]), done["state"]
+    seen = open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Completed")
+    assert "delete 5" in seen.text or "approved" in seen.text
