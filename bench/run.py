@@ -655,9 +655,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also run the chaos scenario at 5,000 users (bench/chaos.py; part of the full run)")
     ap.add_argument("--only", choices=["chaos"], default=None,
                     help="run only this scenario (no sizes, no capacity measurement)")
+    ap.add_argument("--million", action="store_true",
+                    help="run only 1,000,000 users built in step, and 100,000 as its reference (bench/million.py)")
+    ap.add_argument("--latency", action="store_true",
+                    help="run only the change-to-target latency on a Prefect server (bench/latency.py)")
     args = ap.parse_args(argv)
     if args.only == "chaos":
         return chaos_only(args)
+    if args.million or args.latency:     # each goes into bench/latest.json under its own key
+        from bench import latency, million
+        rc = million.main(["--seed", args.seed]) if args.million else 0
+        return rc or (latency.main([]) if args.latency else 0)
     if args.sizes:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     else:
@@ -710,7 +718,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     if not args.quick and not args.inline and not args.no_latest and args.out is None:
-        shutil.copyfile(out, LATEST)
+        from bench.million import copy_to_latest
+        copy_to_latest(out, LATEST)      # keeps the --million and --latency sections of the last ones
     print()
     print(table)
     print()

@@ -54,8 +54,8 @@ import httpx
 from tenantsync.report_links import URL_ENV
 
 from . import ui
-from .deploy import _ensure_pool
 from .ui import POOL, REPO, Children
+from .ui_setup import ensure_pool
 
 DEFAULT_HOME = REPO / ".prefect-cluster"
 DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/tenantsync_prefect"
@@ -168,8 +168,8 @@ def ensure_database(url: str) -> bool:
 # -- the automation that marks dead runs Crashed ---------------------------------------------------
 
 def prepare(api: str, crash_after_s: int) -> str:
-    """The work pool (as tenantsync deploy creates it) and the automation of the module docstring,
-    created or put back; what was done."""
+    """The work pool (flows/ui_setup.py: before the workers start) and the automation of the module
+    docstring, created or put back; what was done."""
     from datetime import timedelta
 
     from prefect import get_client
@@ -191,7 +191,7 @@ def prepare(api: str, crash_after_s: int) -> str:
             f"no heartbeat for {crash_after_s} s: the flow run's process is gone (its worker or machine "
             "died); marked Crashed by the cluster's automation"))])
     with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
-        pool = f"work pool {POOL} {'created' if _ensure_pool(client, POOL) else 'found'}"
+        pool = ensure_pool(client, POOL)
         found = client.read_automations_by_name(AUTOMATION)
         if found:
             client.update_automation(found[0].id, automation)
@@ -239,8 +239,7 @@ def up(args: argparse.Namespace) -> int:
         raise SystemExit(f"an emulator already answers on port {args.emulator_port}: stop it or use --emulator-port")
 
     ui.LABEL = "make cluster"
-    env = ui.environment(args.port, args.emulator_port)
-    env["PREFECT_HOME"] = str(home)
+    env = ui.environment(args.port, args.emulator_port, home)
     env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = str(HEARTBEAT_S)
     if not args.no_emulator:
         env["TENANTSYNC_GRAPH_URL"] = f"{emulator}/v1.0"

@@ -104,8 +104,8 @@ def _open_record(cycle: Cycle) -> None:
         cycle.notices = [notice(cfg.name, cycle.not_writable)]
         store.append_log(cfg.name, log_rows(cycle.notices, job_id=cfg.name, cycle_id=cycle.cycle_id,
                                             dry_run=opt.dry_run))
-    if cycle.kind == "initial" and not opt.dry_run:
-        store.replace_snapshots(cfg.name, {})   # the full read writes them again, page by page
+    # An initial cycle's full read writes the snapshots again page by page, only those that changed
+    # (store/snapshots.py); finish removes those of users the read did not return.
 
 
 def read_memberships(cycle: Cycle) -> None:

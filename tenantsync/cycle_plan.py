@@ -51,11 +51,13 @@ def plan_page(cycle: Cycle, page: Sequence[User]) -> list[Action]:
             user = prior.get(uid) or {"id": uid}
         else:
             user = {**prior.get(uid, {}), **raw}
-            fresh[uid] = user
+            if user != prior.get(uid):         # a snapshot is written only when it changed
+                fresh[uid] = user
         users.append(user)
     if not cycle.opt.dry_run:
         # Written page by page rather than held until finish: a 100,000-user cycle would otherwise
         # keep the whole tenant in memory. Safe before apply: the next run merges the same delta.
+        # An initial cycle has no prior here: the store compares with what it holds.
         store.save_snapshots(cfg.name, fresh)
     if on_demand:
         removals = {k: v for k, v in removals.items() if k in cycle.links}  # not found: just skipped

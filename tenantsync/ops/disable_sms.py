@@ -172,7 +172,7 @@ def _check_permissions(cfg: SyncConfig, api: Any, result: SmsRepairResult) -> No
             missing={"source": lacks})
     if write_lacks:
         result.notes.append(f"The source connection lacks {', '.join(write_lacks)}: a run without "
-                            "--dry-run (dry_run: false in the Prefect UI's run form) would be refused.")
+                            "--dry-run would be refused (so would one with dry_run false in the Prefect UI).")
 
 
 def _select(cfg: SyncConfig) -> list[str]:

@@ -44,14 +44,14 @@ class TargetIndex:
     positions: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, users: Iterable[Mapping[str, Any]], anchor_attribute: str,
+    def build(cls, users: Iterable[dict[str, Any]], anchor_attribute: str,
               deleted: Iterable[Mapping[str, Any]] = (), *, digest_keys: Sequence[str] = ()) -> TargetIndex:
         keys = tuple(digest_keys)
         index = cls(anchor_attribute, digest_keys=keys, positions={k: i for i, k in enumerate(keys)})
         for u in users:
             index.add(u if keys else _compact(u))     # with digests, add keeps only what it needs
-        for u in deleted:
-            index.deleted[u["id"]] = _compact(u)
+        for gone in deleted:
+            index.deleted[gone["id"]] = _compact(gone)
         return index
 
     def add(self, user: dict[str, Any]) -> None:

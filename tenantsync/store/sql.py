@@ -33,7 +33,7 @@ def id_in(conn: Connection, column: ColumnElement[str], ids: Sequence[str]) -> C
 
 
 def bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-               *, key: Sequence[str] | None = None) -> None:
+               *, key: Sequence[str] | None = None, raw: Sequence[str] = ()) -> None:
     """Write many rows fast: plain INSERT without ``key``; with ``key`` an upsert that overwrites
     the other given columns of rows whose key exists (no other columns: rows that exist are kept).
 
@@ -41,8 +41,9 @@ def bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: Ite
     100k rows: values are converted once by the columns' own bind processors, then SQLite gets one
     DBAPI executemany and PostgreSQL one COPY (through a temporary table for an upsert).
     Callers pass distinct keys: PostgreSQL refuses to update one row twice in a statement.
+    ``raw``: columns whose values are given as the database takes them (JSON already encoded).
     """
-    data = _convert(conn, table, columns, rows)
+    data = _convert(conn, table, columns, rows, raw)
     if not data:
         return
     prep = conn.dialect.identifier_preparer
@@ -76,10 +77,12 @@ def bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: Ite
 
 
 def _convert(conn: Connection, table: Table, columns: Sequence[str],
-             rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+             rows: Iterable[Sequence[Any]], raw: Sequence[str] = ()) -> list[tuple[Any, ...]]:
     """Rows as the DBAPI takes them: JSON as text, timestamps through UTCDateTime, etc."""
     procs: list[tuple[int, Callable[[Any], Any]]] = []
     for i, column in enumerate(columns):
+        if column in raw:
+            continue
         kind = table.c[column].type
         proc: Callable[[Any], Any] | None = (
             json_or_null if isinstance(kind, JSON) else kind.bind_processor(conn.dialect))

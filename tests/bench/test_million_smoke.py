@@ -16,6 +16,7 @@ from bench.million import (
     GOAL_PREFIX,
     Shape,
     build_store,
+    copy_to_latest,
     goals,
     load_cfg,
     merge_latest,
@@ -114,7 +115,7 @@ def test_cycles_on_the_built_state_write_nothing(built: dict[str, Any]) -> None:
 
 def _run(n: int, restart_s: float, inc_s: float, rss: float) -> dict[str, Any]:
     return {"n": n, "emulator_build": {"source_users": n, "target_users": n},
-            "derived": {"restart_wall_s": restart_s, "restart_writes": 0, "restart_requests": 2 * n // 999,
+            "derived": {"restart_wall_s": restart_s, "restart_cpu_s": restart_s / 2, "restart_writes": 0, "restart_requests": 2 * n // 999,
                         "restart_cpu_ms_per_user": 0.2, "restart_peak_rss_mb": rss,
                         "incremental": {"1000": {"wall_s": inc_s, "requests": 60}},
                         "engine_peak_rss_mb": rss, "emulator_rss_mb": 5000.0, "emulator_hwm_mb": 5100.0}}
@@ -124,7 +125,7 @@ def test_goals_and_latest(tmp_path: Path) -> None:
     items = goals([_run(100_000, 20.0, 0.5, 300.0), _run(1_000_000, 210.0, 0.6, 1400.0)])
     assert [ok for ok, _ in items] == [False, True, True, None]     # 10.5× is over 10×
     assert all(text.startswith(GOAL_PREFIX) for _, text in items)
-    assert "(10.5×)" in items[0][1] and "5,000 MB RSS" in items[3][1]
+    assert "(10.5×; engine CPU 10.5×" in items[0][1] and "5,000 MB RSS" in items[3][1]
     failed = goals([_run(100_000, 20.0, 0.5, 300.0), {"n": 1_000_000, "error": "MemoryError: x"}])
     assert failed == [(False, f"{GOAL_PREFIX}: restart in step and incremental cycle of 1,000 changes ≤ 10× "
                               "the 100,000-user figure, peak RSS ≤ 1.5 GB: not measured: MemoryError: x")]
@@ -135,3 +136,13 @@ def test_goals_and_latest(tmp_path: Path) -> None:
     data = json.loads(latest.read_text())
     assert data["million"] == {"runs": []} and [g["text"] for g in data["goals"]][0] == "other"
     assert len(data["goals"]) == 1 + len(items)
+    # a full run's results replace latest.json but keep the million and latency sections and goals
+    data["latency"] = {"summary": {}}
+    data["goals"].append({"met": True, "text": "change-to-target latency: 40 s"})
+    latest.write_text(json.dumps(data))
+    full = tmp_path / "results.json"
+    full.write_text(json.dumps({"runs": [1], "goals": [{"met": True, "text": "new"}]}))
+    copy_to_latest(full, latest)
+    kept = json.loads(latest.read_text())
+    assert kept["runs"] == [1] and kept["million"] == {"runs": []} and kept["latency"] == {"summary": {}}
+    assert [g["text"] for g in kept["goals"]] == ["new", *(t for _, t in items), "change-to-target latency: 40 s"]

@@ -144,7 +144,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Itera
     port, emulator_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false", PREFECT_SERVER_UI_ENABLED="false",
-               PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+               PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+               TENANTSYNC_LOCK_WAIT_S="150")         # a run waits that long for the lock (test_cluster)
     env.pop("TENANTSYNC_GRAPH_URL", None)
     cmd = [sys.executable, "-m", "flows.cluster", "up", "--home", str(home), "--port", str(port),
            "--emulator-port", str(emulator_port), "--workers", "2", "--worker-limit", "1",

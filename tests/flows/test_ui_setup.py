@@ -1,16 +1,19 @@
 """What `make ui` leaves on its Prefect server (flows/ui.py ``setup``, flows/ui_setup.py): a described
 work pool, the Graph connection and sync configuration blocks of the configurations, secrets masked
-in the block form, and a block name that works as a run's ``config``. Against a real local server
-(test_deployments.py's ``server``: its own PREFECT_HOME under tmp)."""
+in the block form, and a block name that works as a run's ``config``. Against the suite's Prefect
+test server (its blocks and deployments removed afterwards: other tests expect none)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from .flowkit import EMEA, HQ, run
-from .test_deployments import POOL, prefect_database, server  # noqa: F401  (fixtures)
 
+POOL = "tenantsync-process"
+CONNECTIONS, CONFIGS = {"emea", "hq"}, {"emea-to-hq", "emea-user-source"}
 SECRET_BLOCKS = (("GraphConnectionBlock", "secret"), ("SmtpEmailBlock", "password"))
 
 
@@ -38,20 +41,47 @@ def test_the_block_form_masks_secrets_while_they_are_typed(block, field):
                    field).get_secret_value() == ""              # a block saved when the field was Optional
 
 
-def test_make_ui_saves_the_blocks_of_the_configurations_and_describes_the_work_pool(server, make_config,  # noqa: F811
-                                                                                   world):
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+@pytest.fixture
+def suite_server(prefect_harness) -> Iterator[str]:
+    """The API of the suite's Prefect test server, left as found: no block of these names, no deployment."""
+    from prefect.settings import PREFECT_API_URL
 
+    api = str(PREFECT_API_URL.value())
+
+    def clean(before: set[str]) -> None:
+        for slug, names in (("tenantsync-graph-connection", CONNECTIONS), ("tenantsync-sync-config", CONFIGS)):
+            for name, doc in _documents(api, slug).items():
+                if name in names:
+                    httpx.delete(f"{api}/block_documents/{doc['id']}", timeout=30).raise_for_status()
+        for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json():
+            if d["id"] not in before:
+                httpx.delete(f"{api}/deployments/{d['id']}", timeout=30).raise_for_status()
+
+    before = {d["id"] for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()}
+    clean(before)
+    try:
+        yield api
+    finally:
+        clean(before)
+
+
+def test_make_ui_saves_the_blocks_of_the_configurations_and_describes_the_work_pool(suite_server, make_config,
+                                                                                   world, monkeypatch, tmp_path):
     from flows import ui
     from flows._common import resolve_config
     from flows.connection import test_connection
     from flows.ui_setup import POOL_DESCRIPTION, prepare
 
-    api, env, _ = server
-    env = {**env, "EMEA_TOKEN": "emea-token", "HQ_TOKEN": "hq-token", "US_TOKEN": "us-token"}
+    api = suite_server
+    env = {**ui.environment(4200, 8765, tmp_path / "home"), "PREFECT_API_URL": api,
+           "TENANTSYNC_GRAPH_URL": world.url}
     sync, user_source = make_config(), make_config("user-source")
     # a pool left by an earlier `tenantsync deploy`, without a description
-    httpx.post(f"{api}/work_pools/", json={"name": POOL, "type": "process"}, timeout=30).raise_for_status()
+    made = httpx.post(f"{api}/work_pools/", json={"name": POOL, "type": "process"}, timeout=30)
+    if made.status_code == 409:
+        httpx.patch(f"{api}/work_pools/{POOL}", json={"description": ""}, timeout=30).raise_for_status()
+    else:
+        made.raise_for_status()
 
     ui.setup(env, [str(sync), str(user_source)])
 
@@ -59,7 +89,7 @@ def test_make_ui_saves_the_blocks_of_the_configurations_and_describes_the_work_p
     assert pool["description"] == POOL_DESCRIPTION and "prefect worker start" in pool["description"]
 
     connections = _documents(api, "tenantsync-graph-connection")
-    assert set(connections) == {"emea", "hq"}                   # the user source uses emea only
+    assert set(connections) == CONNECTIONS                      # the user source uses emea only
     hq = connections["hq"]
     assert hq["data"]["tenant_id"] == HQ and hq["data"]["auth_kind"] == "static_token"
     assert hq["data"]["graph_url"] == world.url
@@ -70,25 +100,26 @@ def test_make_ui_saves_the_blocks_of_the_configurations_and_describes_the_work_p
     assert stored["hq"]["data"]["secret"] == "hq-token" and stored["emea"]["data"]["secret"] == "emea-token"
 
     configs = _documents(api, "tenantsync-sync-config")
-    assert set(configs) == {"emea-to-hq", "emea-user-source"}
+    assert set(configs) == CONFIGS
     text = configs["emea-to-hq"]["data"]["yaml"]
     assert "name: emea-to-hq" in text and "\nconnections:" not in text and "token_env" not in text
     assert "Graph connection blocks" in text                     # it says where its connections are
 
-    with temporary_settings({PREFECT_API_URL: api}):
-        # a run given the block's name as config: the configuration and its connections from blocks
-        cfg = resolve_config("emea-to-hq")
-        assert cfg.connection("emea").tenant_id == EMEA
-        assert cfg.connection("hq").auth.secret.get_secret_value() == "hq-token"
-        state, result = run(test_connection, config="emea-to-hq")
-        assert state.is_completed(), state.message
-        assert result["ok"] is True
+    # a run given the block's name as config: the configuration and its connections from blocks
+    for variable in ("EMEA_TOKEN", "HQ_TOKEN"):                  # the secrets are the blocks'
+        monkeypatch.delenv(variable)
+    cfg = resolve_config("emea-to-hq")
+    assert cfg.connection("emea").tenant_id == EMEA
+    assert cfg.connection("hq").auth.secret.get_secret_value() == "hq-token"
+    state, result = run(test_connection, config="emea-to-hq")
+    assert state.is_completed(), state.message
+    assert result["ok"] is True
 
-        # again (a second `make ui`): nothing duplicated, an edited block kept as it is
-        httpx.patch(f"{api}/block_documents/{hq['id']}", json={"data": {**stored["hq"]["data"], "secret": "typed"},
-                                                               "merge_existing_data": False},
-                    timeout=30).raise_for_status()
-        lines = prepare([sync, user_source], environ=env)
+    # again (a second `make ui`): nothing duplicated, an edited block kept as it is
+    httpx.patch(f"{api}/block_documents/{hq['id']}", json={"data": {**stored["hq"]["data"], "secret": "typed"},
+                                                           "merge_existing_data": False},
+                timeout=30).raise_for_status()
+    lines = prepare([sync, user_source], environ=env)
     assert any("'hq' kept" in line for line in lines) and any("'emea-to-hq' kept" in line for line in lines)
     assert _documents(api, "tenantsync-graph-connection", include_secrets=True)["hq"]["data"]["secret"] == "typed"
-    assert set(_documents(api, "tenantsync-sync-config")) == {"emea-to-hq", "emea-user-source"}
+    assert set(_documents(api, "tenantsync-sync-config")) == CONFIGS

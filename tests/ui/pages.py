@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
@@ -65,16 +65,25 @@ def wait(driver: WebDriver, what: str, until: Callable[[WebDriver], T | None], t
             return None
 
     try:
-        return WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(probe)
+        return cast(T, WebDriverWait(driver, timeout_s, poll_frequency=0.2).until(probe))
     except TimeoutException:
         raise AssertionError(f"the UI did not show {what} within {timeout_s:.0f} s ({driver.current_url}); "
                              f"it shows:\n{read(driver).text[:3000]}") from None
 
 
+def wait_seen(driver: WebDriver, what: str, shows: Callable[[Seen], bool], timeout_s: float = TIMEOUT_S) -> Seen:
+    """The page once ``shows(page)``."""
+    def probe(d: WebDriver) -> Seen | None:
+        seen = read(d)
+        return seen if shows(seen) else None
+
+    return wait(driver, what, probe, timeout_s)
+
+
 def open_page(driver: WebDriver, url: str, showing: str, timeout_s: float = TIMEOUT_S) -> Seen:
     """Go to ``url`` and wait until its text contains ``showing``."""
     driver.get(url)
-    return wait(driver, repr(showing), lambda d: (seen := read(d)) and showing in seen.text and seen, timeout_s)
+    return wait_seen(driver, repr(showing), lambda seen: showing in seen.text, timeout_s)
 
 
 def click_text(driver: WebDriver, text: str, *, role: str = "", within: str = "") -> None:

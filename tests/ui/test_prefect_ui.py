@@ -40,6 +40,7 @@ from .pages import (
     switch_on,
     type_over,
     wait,
+    wait_seen,
 )
 from .stack import Stack
 
@@ -76,9 +77,9 @@ def test_the_deployments_page_lists_every_sample_deployment(browser: WebDriver, 
                                                             shots: Path) -> None:
     seen = open_page(browser, f"{stack.ui_url}/v2/deployments?limit=25", "emea-to-hq-incremental")
     assert f"{len(SAMPLE_DEPLOYMENTS)} Deployments" in seen.text
-    seen = wait(browser, "every sample deployment", lambda d: (s := read(d)) and all(
-        any(name in row.split("\n") and flow in row.split("\n") for row in s.rows)
-        for flow, name in (x.split("/") for x in SAMPLE_DEPLOYMENTS)) and s)
+    seen = wait_seen(browser, "every sample deployment", lambda page: all(
+        any(name in row.split("\n") and flow in row.split("\n") for row in page.rows)
+        for flow, name in (x.split("/") for x in SAMPLE_DEPLOYMENTS)))
     assert "Every 40 minutes" in seen.text or "40 minutes" in seen.text or "1 schedules" in seen.text
     screenshot(browser, shots / "ui-deployments.png")
 
@@ -94,9 +95,13 @@ def test_a_custom_run_renders_its_artifacts_and_its_report_links_return_the_csv(
     type_over(form_field(browser, "reports_dir"), str(stack.reports_dir))
     before = {r["id"] for r in stack.runs_of(deployment["id"])}
     click_text(browser, "Submit")
-    made = wait(browser, "the new flow run", lambda d: [r for r in stack.runs_of(deployment["id"])
-                                                        if r["id"] not in before] or (
-        "error" in read(d).text.lower() and pytest.fail(f"the run was refused: {read(d).text[-500:]}")))
+
+    def created(d: WebDriver) -> list[dict[str, Any]]:
+        if "error" in read(d).text.lower():
+            pytest.fail(f"the run was refused: {read(d).text[-500:]}")
+        return [r for r in stack.runs_of(deployment["id"]) if r["id"] not in before]
+
+    made = wait(browser, "the new flow run", created)
     assert len(made) == 1
     run_id = made[0]["id"]
     assert made[0]["parameters"]["dry_run"] is True
@@ -121,8 +126,8 @@ def check_artifacts(browser: WebDriver, stack: Stack, run_id: str, ui: str) -> l
     problems: list[str] = []
     if ui == "v2":
         tab = open_page(browser, f"{base}/runs/flow-run/{run_id}?tab=Artifacts", artifacts[0]["key"])
-        tab = wait(browser, "every artifact on the Artifacts tab",
-                   lambda d: (s := read(d)) and all(a["key"] in s.text for a in artifacts) and s)
+        tab = wait_seen(browser, "every artifact on the Artifacts tab",
+                        lambda page: all(a["key"] in page.text for a in artifacts))
         problems += [f"{a['key']}: no link to its page on the Artifacts tab" for a in artifacts
                      if not any(link.endswith(f"/artifacts/artifact/{a['id']}") for link in tab.links)]
     for artifact in artifacts:
