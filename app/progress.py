@@ -39,7 +39,9 @@ class Bar:
         self.seen = 0.0                        # when ``snap`` came (its elapsed time goes on)
         self.wait: tuple[str, float] = ("", 0.0)     # reason, until (monotonic)
         self.live: Live | None = None
-        self.lock = threading.Lock()
+        self.stopped = False
+        self.lock = threading.Lock()           # the figures
+        self.gate = threading.Lock()           # starting and stopping the display
 
     def __call__(self, snap: Snapshot) -> None:
         now = time.monotonic()
@@ -50,16 +52,17 @@ class Bar:
                 self.wait = (snap.wait, now + snap.wait_left_s)
             elif snap.label:
                 self.wait = ("", 0.0)
-            if self.live is None:
+        with self.gate:     # not under self.lock: Live renders at once, and render takes it
+            if self.live is None and not self.stopped:
                 self.live = Live(get_renderable=self.render, console=self.console, transient=True,
                                  refresh_per_second=self.refresh)
                 self.live.start()
 
     def stop(self) -> None:
-        with self.lock:
-            live, self.live = self.live, None
-        if live is not None:
-            live.stop()
+        with self.gate:
+            live, self.live, self.stopped = self.live, None, True
+            if live is not None:
+                live.stop()
 
     def render(self) -> RenderableType:
         with self.lock:

@@ -22,8 +22,8 @@ spread over ``--span`` seconds so that they fall at every point of the schedule'
 over several cycles. A poller reads the linked target users every 0.5 s ($batch of GETs) and
 records when each new value is there. Latency = time the value is seen in the target minus time
 the source PATCH returned; p50 and p95 are nearest-rank over the changes (the 95th of 20 values is
-the 19th). The Entra service's documented figure is up to 40 minutes per cycle
-(docs/entra-behaviour.md#published-initial-cycle-times, "How long will it take to provision users").
+the 19th). The Entra service's documented figure is up to 40 minutes: a cross-tenant
+synchronization job is "fixed to start at 40-minute intervals" (docs/entra-behaviour.md#provisioning-cycles).
 The flow runs of the incremental deployment in the window are listed with their lateness (start
 minus scheduled start: the worker's polling and the flow process's start-up) and duration, which
 is where the latency goes beyond waiting for the next minute.
@@ -402,7 +402,7 @@ def run_prefect(workdir: Path, *, changes: int = 20, span_s: float = 300.0, inte
 
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.million import merge_latest
-    from bench.run import git_commit, machine, render_goals
+    from bench.run import dirty_files, git_commit, machine, render_goals
 
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.split("\n\n")[0])
@@ -428,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     goal_items = goals(result.get("summary"), error)
     result.update(when=stamp, command="python -m bench.latency " + " ".join(argv), commit=git_commit(),
-                  machine=info, goals=[{"met": ok, "text": text} for ok, text in goal_items])
+                  dirty=dirty_files(), machine=info, goals=[{"met": ok, "text": text} for ok, text in goal_items])
     out = args.out or RESULTS / f"results-latency-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -588,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         res = build_store(a.config, a.users, a.seed, a.out.parent / "candidates.txt")
         a.out.write_text(json.dumps(res), encoding="utf-8")
         return 0
-    from bench.run import choose_scale, git_commit, machine, render_goals
+    from bench.run import choose_scale, dirty_files, git_commit, machine, render_goals
 
     ap = argparse.ArgumentParser(prog="python -m bench.million", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default=",".join(str(n) for n in DEFAULT_SIZES),
@@ -617,9 +617,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs.append({"n": n, "error": f"{type(exc).__name__}: {str(exc)[-1500:]}"})
     info["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     goal_items = goals(runs, args.changes)
-    result: dict[str, Any] = {"when": stamp, "command": "python -m bench.million " + " ".join(argv), "commit": git_commit(),
-              "machine": info, "total_s": round(time.perf_counter() - started, 1), "runs": runs,
-              "table": table(runs), "goals": [{"met": ok, "text": text} for ok, text in goal_items]}
+    result: dict[str, Any] = {
+        "when": stamp, "command": "python -m bench.million " + " ".join(argv), "commit": git_commit(),
+        "dirty": dirty_files(), "machine": info, "total_s": round(time.perf_counter() - started, 1), "runs": runs,
+        "table": table(runs), "goals": [{"met": ok, "text": text} for ok, text in goal_items]}
     out = args.out or RESULTS / f"results-million-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")

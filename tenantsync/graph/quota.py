@@ -319,6 +319,7 @@ class WriteLimiter:
         self.state.cuts += 1
         self._last_cut = now
         self._repace(now, self.state.rate or 1.0)
+        progress.budget(self.state.estimate or self.state.rate or self.settings.min_rate)
         known = f"; the tenant admits about {self.state.estimate:.1f} writes/s" if self.state.estimate else ""
         log.info("Graph refused writes with 429 (the write budget): writes now paced at %.1f writes/s%s",
                  self.state.rate, known)

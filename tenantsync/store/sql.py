@@ -33,19 +33,20 @@ def id_in(conn: Connection, column: ColumnElement[str], ids: Sequence[str]) -> C
 
 
 def bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-               *, key: Sequence[str] | None = None, raw: Sequence[str] = ()) -> None:
+               *, key: Sequence[str] | None = None, changed_only: bool = False) -> int:
     """Write many rows fast: plain INSERT without ``key``; with ``key`` an upsert that overwrites
-    the other given columns of rows whose key exists (no other columns: rows that exist are kept).
+    the other given columns of rows whose key exists (no other columns: rows that exist are kept);
+    with ``changed_only`` as well, a row whose other columns hold these values already is left
+    alone (the database compares them: no page of it is written). Returns the rows written.
 
     Bypasses SQLAlchemy's per-row statement processing, which costs more than the database for
     100k rows: values are converted once by the columns' own bind processors, then SQLite gets one
     DBAPI executemany and PostgreSQL one COPY (through a temporary table for an upsert).
     Callers pass distinct keys: PostgreSQL refuses to update one row twice in a statement.
-    ``raw``: columns whose values are given as the database takes them (JSON already encoded).
     """
-    data = _convert(conn, table, columns, rows, raw)
+    data = _convert(conn, table, columns, rows)
     if not data:
-        return
+        return 0
     prep = conn.dialect.identifier_preparer
     name = prep.format_table(table)
     cols = ", ".join(prep.quote(c) for c in columns)
@@ -56,10 +57,15 @@ def bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: Ite
         conflict = (f" ON CONFLICT ({keys}) DO UPDATE SET "
                     + ", ".join(f"{prep.quote(c)} = excluded.{prep.quote(c)}" for c in updates)
                     if updates else f" ON CONFLICT ({keys}) DO NOTHING")
+        if updates and changed_only:
+            # As text: PostgreSQL's json type has no equality operator (and keeps the text as given).
+            text = "::text" if conn.dialect.name == "postgresql" else ""
+            conflict += " WHERE " + " OR ".join(
+                f"{name}.{prep.quote(c)}{text} IS DISTINCT FROM excluded.{prep.quote(c)}{text}"
+                if text else f"{name}.{prep.quote(c)} IS NOT excluded.{prep.quote(c)}" for c in updates)
     if conn.dialect.name == "sqlite":
         marks = ", ".join("?" * len(columns))
-        conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES ({marks}){conflict}", data)
-        return
+        return conn.exec_driver_sql(f"INSERT INTO {name} ({cols}) VALUES ({marks}){conflict}", data).rowcount
     if conn.dialect.name != "postgresql":
         raise NotImplementedError(f"the state store supports SQLite and PostgreSQL, not {conn.dialect.name}")
     # The raw psycopg cursor shares the SQLAlchemy connection, hence its transaction.
@@ -71,18 +77,19 @@ def bulk_write(conn: Connection, table: Table, columns: Sequence[str], rows: Ite
         with cursor.copy(f"COPY {target} ({cols}) FROM STDIN") as copy:
             for row in data:
                 copy.write_row(row)
-        if key is not None:
-            cursor.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM ts_bulk{conflict}")
-            cursor.execute("DROP TABLE ts_bulk")  # a second bulk_write in the transaction recreates it
+        if key is None:
+            return len(data)
+        cursor.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM ts_bulk{conflict}")
+        written = cursor.rowcount
+        cursor.execute("DROP TABLE ts_bulk")  # a second bulk_write in the transaction recreates it
+        return written
 
 
 def _convert(conn: Connection, table: Table, columns: Sequence[str],
-             rows: Iterable[Sequence[Any]], raw: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+             rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
     """Rows as the DBAPI takes them: JSON as text, timestamps through UTCDateTime, etc."""
     procs: list[tuple[int, Callable[[Any], Any]]] = []
     for i, column in enumerate(columns):
-        if column in raw:
-            continue
         kind = table.c[column].type
         proc: Callable[[Any], Any] | None = (
             json_or_null if isinstance(kind, JSON) else kind.bind_processor(conn.dialect))

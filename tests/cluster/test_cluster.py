@@ -21,7 +21,8 @@ from flows.cluster import descendants, running
 
 from .conftest import CRASH_AFTER_S, Cluster
 
-pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.xdist_group("cluster")]
+pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.xdist_group("cluster"),
+              pytest.mark.timeout(600)]          # the first test starts the cluster (1-2 min on a busy machine)
 
 FIELDS = ("userPrincipalName", "mail", "displayName", "givenName", "surname", "accountEnabled", "userType",
           "department", "jobTitle")

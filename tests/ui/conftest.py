@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def browser() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     _enabled()
+    started = time.monotonic()
     with ui_stack(tmp_path_factory.mktemp("make-ui"), thresholds={"us-to-hq": 3}) as running:
+        print(f"\nthe stack of make ui is up in {time.monotonic() - started:.1f} s")
         yield running
 
 

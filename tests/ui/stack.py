@@ -55,15 +55,26 @@ class Stack:
         return dict(found.json())
 
     def start(self, name: str, **parameters: Any) -> str:
-        """A flow run of the deployment ``flow/deployment``, its reports in the served folder; its id."""
-        made = self.http.post(f"{self.api}/deployments/{self.deployment(name)['id']}/create_flow_run",
-                              json={"parameters": {"reports_dir": str(self.reports_dir), **parameters}})
-        made.raise_for_status()
-        return str(made.json()["id"])
+        """A flow run of the deployment ``flow/deployment`` (its reports, if any, in the served folder); its id."""
+        deployment = self.deployment(name)
+        if "reports_dir" in deployment["parameter_openapi_schema"].get("properties", {}):
+            parameters = {"reports_dir": str(self.reports_dir), **parameters}
+        made = self.post(f"/deployments/{deployment['id']}/create_flow_run", {"parameters": parameters})
+        return str(made["id"])
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST to the API, again after a 503 as Prefect's own client does (SQLite's "database is
+        locked" under concurrent writes: PrefectHQ/prefect#16102)."""
+        for attempt in range(5):
+            answer = self.http.post(f"{self.api}{path}", json=body)
+            if answer.status_code != 503:
+                break
+            time.sleep(0.5 * (attempt + 1))
+        answer.raise_for_status()
+        return answer.json()
 
     def runs_of(self, deployment_id: str) -> list[dict[str, Any]]:
-        return list(self.http.post(f"{self.api}/flow_runs/filter", json={
-            "deployments": {"id": {"any_": [deployment_id]}}}).json())
+        return list(self.post("/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}}))
 
     def run(self, run_id: str) -> dict[str, Any]:
         return dict(self.http.get(f"{self.api}/flow_runs/{run_id}").json())
@@ -78,13 +89,11 @@ class Stack:
         return run
 
     def log_text(self, run_id: str) -> str:
-        rows = self.http.post(f"{self.api}/logs/filter", json={
-            "logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC"}).json()
+        rows = self.post("/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC"})
         return "\n".join(str(row["message"])[:2000] for row in rows[-40:])
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
-        return list(self.http.post(f"{self.api}/artifacts/filter", json={
-            "artifacts": {"flow_run_id": {"any_": [run_id]}}}).json())
+        return list(self.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run_id]}}}))
 
 
 def _copies(work: Path, thresholds: dict[str, int]) -> dict[str, Path]:
@@ -117,7 +126,7 @@ def ui_stack(work: Path, thresholds: dict[str, int] | None = None) -> Iterator[S
     with EmulatorServer(SAMPLES, in_process=False) as emulator, httpx.Client(timeout=30) as http:
         env = ui.environment(port, emulator.port)
         env.update(PREFECT_HOME=str(home), TENANTSYNC_GRAPH_URL=emulator.url,
-                   PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false", PREFECT_WORKER_QUERY_SECONDS="1")
+                   PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false")
         for name in ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"):
             env.pop(name, None)         # the UI's own SQLite database under the temporary PREFECT_HOME
         ui_url = f"http://127.0.0.1:{port}"
