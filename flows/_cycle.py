@@ -181,7 +181,7 @@ class FlowObserver(Observer):
         kinds = out.get("actions", {}) if isinstance(out, Mapping) else \
             dict(Counter(f"{a.kind}:{a.status}" for a in batch))
         writes = sum(1 for a in batch if a.kind in WRITE_KINDS)
-        snap = self._show(self.tracker.batch(writes, kinds))
+        snap = self._show(self.tracker.batch(writes, kinds, elapsed))
         of = f" of {snap.batches_total:,}" if snap.decided else ""
         _logger().info("batch %d%s written in %.1f s: %s write(s) (%s); %s applied, %s, %s",
                        n, of, elapsed, f"{writes:,}", _counts(kind_counts(kinds)[1], STATUSES),

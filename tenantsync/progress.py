@@ -162,12 +162,15 @@ class Tracker:
             self.stage = "approval" if waiting else "applying"
         return self.publish()
 
-    def batch(self, writes: int, kinds: Mapping[str, int]) -> Snapshot:
+    def batch(self, writes: int, kinds: Mapping[str, int], elapsed: float = 0.0) -> Snapshot:
+        """A batch of ``writes`` was applied in ``elapsed`` seconds (the first one starts the rate)."""
         with self._lock:
+            now = self._clock()
+            if not self._points and elapsed > 0:
+                self._points.append((now - elapsed, self.applied))
             self.batches += 1
             self.applied += writes
             self.statuses.update(kind_counts(kinds)[1])
-            now = self._clock()
             self._points.append((now, self.applied))
             while len(self._points) > 2 and now - self._points[1][0] >= RATE_WINDOW_S:
                 self._points.popleft()

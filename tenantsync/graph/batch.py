@@ -208,7 +208,7 @@ class _Run:
             self.whole_batch_failed(chunk, err)
             return
         answers = {str(a.get("id")): a for a in (loads(raw) or {}).get("responses", [])}
-        again: list[tuple[int, float]] = []         # (status, delay) of the items sent again
+        again: list[tuple[int, float, bool]] = []   # (status, delay, Retry-After given) of those sent again
         accepted = throttled = unattributed = 0
         retry_after: float | None = None
         for i in chunk:
@@ -230,18 +230,20 @@ class _Run:
                     and (item_retry_after or 0) <= core.policy.max_retry_after:
                 delay = core.policy.delay(self.attempts[i], item_retry_after)
                 self.requeue(i, delay)
-                again.append((status, delay))
+                again.append((status, delay, item_retry_after is not None))
             else:
                 self.file(i, answer, status)
         if writes:          # every answer: those without 429 refine the limiter's estimate
             core.limiter.record(sent_at=sent_at, accepted=accepted, throttled=throttled,
                                 retry_after=retry_after, unattributed=unattributed)
         if again:
-            statuses = ", ".join(f"{n} x {s}" for s, n in sorted(Counter(s for s, _ in again).items()))
-            why = (f"Graph answered {statuses} to {len(again)} of {len(chunk)} $batch item(s)"
-                   + (f" ({throttled} refused by the write budget)" if throttled else "")
-                   + "; the other requests go on")
-            wait = max(d for _, d in again)
+            found = Counter(s for s, _, _ in again)
+            statuses = ", ".join(str(s) if len(found) == 1 else f"{s} ({n})" for s, n in sorted(found.items()))
+            wait = max(d for _, d, _ in again)
+            how = "Retry-After" if all(given for _, _, given in again) else "backoff"
+            why = (f"Graph answered {statuses} to {len(again)} of {len(chunk)} $batch item(s) ({how} {wait:g} s"
+                   + (f"; {throttled} refused by the write budget" if throttled else "")
+                   + "); the other requests go on")
             log.info("waiting %.1f s: %s", wait, why)
             progress.waiting(wait, why)
 

@@ -53,3 +53,22 @@ def test_configurations_do_not_see_each_others_snapshots_or_members(store: Store
     assert store.snapshots("apac") == {"u2": {"id": "u2"}}
     assert store.memberships("emea") == {"g1": {"u1"}}
     assert store.memberships("apac") == {}
+
+
+def test_unchanged_snapshots_are_not_written_again(store: Store) -> None:
+    users = {"u1": ANN, "u2": {"id": "u2", "city": "Paris"}}
+    assert store.save_snapshots("emea", users) == 2
+    assert store.save_snapshots("emea", {"u1": dict(ANN), "u2": {"id": "u2", "city": "Paris"}}) == 0
+    assert store.save_snapshots("emea", {"u1": ANN, "u2": {"id": "u2", "city": "Lyon"}, "u3": {"id": "u3"}}) == 2
+    assert store.save_snapshots("emea", {}) == 0
+    assert store.snapshots("emea") == {"u1": ANN, "u2": {"id": "u2", "city": "Lyon"}, "u3": {"id": "u3"}}
+    # the same document for another configuration is its own row
+    assert store.save_snapshots("apac", {"u1": ANN}) == 1
+
+
+def test_keep_snapshots_removes_those_not_named(store: Store) -> None:
+    store.save_snapshots("emea", {f"u{i}": {"id": f"u{i}"} for i in range(4)})
+    store.save_snapshots("apac", {"u0": {"id": "u0"}})
+    store.keep_snapshots("emea", {"u1", "u3", "never-stored"})
+    assert set(store.snapshots("emea")) == {"u1", "u3"}
+    assert set(store.snapshots("apac")) == {"u0"}
