@@ -267,12 +267,16 @@ def failures_md(actions: list[Action], limit: int = 20) -> list[str]:
     failed = [a for a in actions if a.status == "failure"]
     if not failed:
         return []
-    out = ["", f"### Failures ({len(failed)})", "", "| Source id | Display name | Action | Error code | Reason |",
-           "|---|---|---|---|---|"]
-    for a in failed[:limit]:
-        out.append(f"| {a.source_id} | {_md(a.display_name)} | {a.kind} | {a.error_code} | {_md(a.reason)} |")
+    # short cells, the reasons listed under the table (tenantsync/uimarkdown.py)
+    from tenantsync.uimarkdown import reasons_table
+
+    shown = failed[:limit]
+    out = ["", f"### Failures ({len(failed)})", ""]
+    out += reasons_table(("Display name", "Action", "Error code", "Source id"),
+                         [(a.display_name, a.kind, a.error_code, a.source_id) for a in shown],
+                         [a.reason for a in shown], unit="user")
     if len(failed) > limit:
-        out.append(f"| ... | {len(failed) - limit} more in provisioning-log.csv | | | |")
+        out += ["", f"{len(failed) - limit} more in provisioning-log.csv."]
     return out
 
 

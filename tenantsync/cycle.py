@@ -189,6 +189,10 @@ class Cycle:
                  if a.is_write and a.status == "success" and not a.is_removal and not a.logged]
         full = len(ready) // size * size
         if not full:
+            # The next call starts at the first write still waiting: what lies before it (skips,
+            # logged actions) never becomes ready, and a restart in step would otherwise scan
+            # every action of the cycle again after each page.
+            self._ready_mark = ready[0][0] if ready else len(self.actions)
             return []
         self._ready_mark = ready[full - 1][0] + 1
         return [[a for _, a in ready[i:i + size]] for i in range(0, full, size)]
