@@ -146,7 +146,7 @@ def close_failed(store: RunRecords, config: str, cycle_id: str, exc: BaseExcepti
     """Close a running cycle as ``failure``: why, and the counts of the rows it logged."""
     if isinstance(exc, GraphError):
         why = str(exc)
-    elif isinstance(exc, (KeyboardInterrupt, SystemExit)):
+    elif not isinstance(exc, Exception):   # Ctrl-C, exit, a worker's termination signal
         why = f"cycle failed: interrupted ({type(exc).__name__})"
     else:
         why = f"cycle failed: {type(exc).__name__}: {redact(str(exc))[:300]}"
