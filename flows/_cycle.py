@@ -3,7 +3,10 @@ artifact, and turning a cycle's report into the flow's result and artifacts. Sha
 on-demand, repair and user-source flows.
 
 The stage order is ``pipeline.drive``'s: ``prefect_steps`` gives it the tasks of tasks/stages.py
-and ``FlowObserver`` the progress artifact, the run's name and the approval pause."""
+and ``FlowObserver`` the run's figures (tenantsync/progress.py: the progress artifact and, in the
+command line's process, its progress bar), the log lines that tell the cycle's story at INFO (a
+page read, the plan after decide, a batch written, the end), the run's name and the approval
+pause."""
 
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ class Snapshot:
 
     def eta_text(self) -> str:
         if self.stage == "done":
-            return "done"
+            return f"done in {clock(self.elapsed_s)}"
         return f"ETA {clock(self.eta_s)}" + ("" if self.decided or self.eta_s is None else "+")
 
     def read_text(self) -> str:
@@ -203,7 +203,7 @@ class Tracker:
             return None
         (t0, a0), (t1, a1) = points[0], points[-1]
         span = max(t1, self._clock()) - t0 if self.stage != "done" else t1 - t0
-        return (a1 - a0) / span if span > 0.2 and a1 > a0 else None
+        return (a1 - a0) / span if span > 0 and a1 > a0 else None
 
     def eta(self, rate: float | None) -> float | None:
         """Seconds left for the writes planned: measured rate, bounded by the budget (module doc)."""
@@ -212,13 +212,16 @@ class Tracker:
             return 0.0 if self.applied else None
         measured = left / rate if rate else None
         bound = None
+        refill = BUDGET_WRITES / BUDGET_WINDOW_S
         if self.graph_writes and self.applied:
             per_write = self.graph_writes / self.applied
             if self.learned_rate:
                 bound = left * per_write / self.learned_rate
-            else:           # nothing refused yet: what is left of the full bucket goes first
+            elif self.graph_writes <= BUDGET_WRITES + refill * (self._clock() - self._started):
+                # Nothing refused yet: what is left of the full bucket goes first. (More sent than
+                # the bucket holds and nothing refused: this tenant's budget is larger; no bound.)
                 spare = max(BUDGET_WRITES - self.graph_writes, 0)
-                bound = max(left * per_write - spare, 0.0) / (BUDGET_WRITES / BUDGET_WINDOW_S)
+                bound = max(left * per_write - spare, 0.0) / refill
         known = [e for e in (measured, bound) if e is not None]
         return max(known) if known else None
 

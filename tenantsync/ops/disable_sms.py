@@ -51,6 +51,7 @@ from ..stages.mapping import MappingPlan
 from ..stages.scope import ScopeContext, evaluate_scope
 from ..stages.writable import split_writable
 from ..store import Store
+from ..uimarkdown import cell, table
 
 COLUMNS = ("id", "userPrincipalName", "displayName", "phoneMethodId", "smsSignInStateBefore",
            "smsSignInStateAfter", "outcome")
@@ -98,9 +99,15 @@ class SmsRepairResult:
                 "status": "failure" if self.failed else "success"}
 
     def render_markdown(self) -> str:
+        # Short columns (tenantsync/uimarkdown.py); the ids are in sms-sign-in.csv and the table artifact.
         out = [f"# SMS sign-in repair: `{self.config}`" + (" (dry run)" if self.dry_run else ""), "",
-               self.summary(), "", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        out += ["| " + " | ".join(str(r[c]).replace("|", "\\|") for c in COLUMNS) + " |" for r in self.rows]
+               self.summary(), ""]
+        out += table(("Display name", "User principal name", "Before", "After", "Outcome"),
+                     [(r["displayName"], r["userPrincipalName"], r["smsSignInStateBefore"], r["smsSignInStateAfter"],
+                       _short(r["outcome"])) for r in self.rows])
+        detailed = [r for r in self.rows if _short(r["outcome"]) != r["outcome"]]    # "failed: 403 ...": below
+        out += ["", "Details:", ""] + [f"- **{cell(r['displayName'])}**: {cell(r['outcome'])}" for r in detailed] \
+            if detailed else []
         return "\n".join(out) + "\n"
 
 
@@ -269,6 +276,11 @@ def _in_order(rows: list[dict[str, Any]], wanted: list[str]) -> list[dict[str, A
         return min(position.get(r["id"].lower(), len(wanted)),
                    position.get(r["userPrincipalName"].lower(), len(wanted)))
     return sorted(rows, key=key)
+
+
+def _short(outcome: str) -> str:
+    """An outcome for a table cell: "failed: 403 ..." gives "failed" (the sentence is listed under it)."""
+    return outcome if len(outcome) <= 30 else outcome.split(":", 1)[0]
 
 
 def _row(user: dict[str, Any], method: dict[str, Any] | None, outcome: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ..graph.urls import path, relative
 from ..model import Action
 from ..service import read_only_apis
 from ..store import Store
+from ..uimarkdown import cell, table
 from .ondemand import MAX_USERS
 
 PENDING_FILTER = "externalUserState eq 'PendingAcceptance'"
@@ -87,12 +88,16 @@ class RepairResult:
         return "\n".join(lines)
 
     def render_markdown(self) -> str:
-        out = [f"# Pending-acceptance UPN repair: `{self.config}`", "", self.summary(), "",
-               "| Display name | id | mail | old UPN | new UPN | outcome | why |",
-               "|---|---|---|---|---|---|---|"]
+        """A narrow table, each user's UPN before/after and reason in a list under it (they wrap:
+        tenantsync/uimarkdown.py); every column is in upn-repair.csv and the table artifact."""
+        out = [f"# Pending-acceptance UPN repair: `{self.config}`", "", self.summary(), ""]
+        out += table(("Display name", "Outcome", "id"), [(r["DisplayName"], r["outcome"], r["id"]) for r in self.rows])
+        out += ["", "UPN before → after:", ""] if self.rows else []
         for r in self.rows:
-            out.append("| " + " | ".join(str(r[k]).replace("|", "\\|") for k in
-                                         ("DisplayName", "id", "mail", "oldUpn", "newUpn", "outcome", "why")) + " |")
+            old, new = r["oldUpn"], r["newUpn"]
+            upn = f"`{old}`" + (f" → `{new}`" if new and new != old else "")
+            out.append(f"- **{cell(r['DisplayName'])}** ({cell(r['mail'])}): {upn}"
+                       + (f"; {cell(r['why'])}" if r["why"] else ""))
         return "\n".join(out) + "\n"
 
 

@@ -4,7 +4,7 @@ here): pages read, writes applied of planned, the write rate and an ETA; and not
 
 The tenant: 2,000 generated users (bench/generate.py) under the emulator's ``graph`` throttle,
 time-scaled 20x (the write budget's 150 s window lasts 7.5 s). A 10,000-user tenant shows the same
-bar but takes about a minute and a half here, too slow for every test run.
+bar but takes minutes, too slow for every test run: TENANTSYNC_PROGRESS_TEST_USERS=10000 runs it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import pytest
 pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group("prefect")]
 
 REPO = Path(__file__).resolve().parents[2]
-USERS = 2000
+USERS = int(os.environ.get("TENANTSYNC_PROGRESS_TEST_USERS", "2000"))     # 10000: the full-size check
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
@@ -65,7 +65,7 @@ def cli_env(prefect_api: str, graph_url: str) -> dict[str, str]:
     return env
 
 
-def in_terminal(args: list[str], env: dict[str, str], cwd: Path, timeout_s: float = 150) -> tuple[int, str]:
+def in_terminal(args: list[str], env: dict[str, str], cwd: Path, timeout_s: float = 600) -> tuple[int, str]:
     """Run the command line in a 120x40 pseudo-terminal; its exit status and everything it drew."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
@@ -101,17 +101,21 @@ def test_a_sync_in_a_terminal_shows_writes_applied_the_rate_and_an_eta(big_tenan
     status, drawn = in_terminal(["sync", str(config)], cli_env(prefect_api, server.url), tmp_path)
     text = ANSI.sub("", drawn)
     assert status == 0, text[-3000:]
-    assert time.monotonic() - started < 120
+    assert time.monotonic() - started < 120 * max(USERS / 2000, 1)
     assert re.search(r"bench initial .*writes [\d,]+ of [\d,]+\+? .*writes/s .*ETA \d+:\d\d", text), text[-3000:]
     applied = [int(n.replace(",", "")) for n, _ in re.findall(r"writes ([\d,]+) of ([\d,]+)", text)]
     assert len(set(applied)) >= 4 and applied == sorted(applied), sorted(set(applied))     # it moves
-    assert max(applied) > 1900                                           # ~1,950 users in scope
-    assert re.search(r"[23] page\(s\) read, [\d,]+ user\(s\)", text)
+    assert max(applied) > USERS * 0.95                                   # ~97 % of the users are in scope
+    assert re.search(rf"{-(-USERS // 999)} page\(s\) read, {USERS:,} user\(s\)", text)
     assert re.search(r"ETA \d+:\d\d\+", text)           # while pages are read, the total still grows
     assert "actions and outcomes" in text                # then the result, as without a bar
 
 
 def test_json_in_a_terminal_and_a_pipe_get_the_result_alone(samples, prefect_api, tmp_path):
+    from typer.testing import CliRunner
+
+    from app.cli import app
+
     emulator, configs = samples
     env = cli_env(prefect_api, emulator.url)
     status, drawn = in_terminal(["sync", str(configs["emea-to-hq"]), "--json"], env, tmp_path)
@@ -119,10 +123,9 @@ def test_json_in_a_terminal_and_a_pipe_get_the_result_alone(samples, prefect_api
     result = json.loads(drawn)                           # nothing but the JSON result was printed
     assert result["kind"] == "initial" and "ETA" not in drawn
 
-    piped = subprocess.run([sys.executable, "-m", "app", "sync", str(configs["emea-to-hq"]), "--dry-run"],
-                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
-    assert piped.returncode == 0, piped.stderr
+    piped = CliRunner().invoke(app, ["sync", str(configs["emea-to-hq"]), "--dry-run"])   # not a terminal
+    assert piped.exit_code == 0, piped.output
     assert "actions and outcomes" in piped.stdout
     for shown in (piped.stdout, piped.stderr):
         assert "ETA" not in shown and "writes/s" not in shown and "\x1b[" not in shown
-    assert re.fullmatch(r"done in [\d.]+ s\n", piped.stderr), piped.stderr
+    assert re.search(r"(^|\n)done in [\d.]+ s\n$", piped.stderr), piped.stderr

@@ -131,3 +131,18 @@ def test_failed_test_connection_artifacts_fit_the_page(make_config, monkeypatch)
     table = arts["emea-to-hq-test-connection"]
     assert "what to do" not in table.data and "Source credentials" in table.data
     assert "test-connection-report" in (table.description or "")
+
+
+def test_a_cycle_summarys_failures_fit_the_page():
+    from flows._cycle import failures_md
+    from tenantsync.model import Action
+    from tenantsync.uimarkdown import wide_rows
+
+    why = ("The target tenant refused the invitation: the source user's UPN suffix is blocked by the target's "
+           "cross-tenant access settings (B2B collaboration, inbound, users and groups).")
+    actions = [Action("create", f"0a000000-0000-4000-8000-{i:012d}", None, display_name=f"Failing User {i}",
+                      reason=why, status="failure", error_code="AzureActiveDirectoryForbidden") for i in range(25)]
+    md = "\n".join(failures_md(actions))
+    assert "### Failures (25)" in md and md.count("| create |") == 20
+    assert md.count(why) == 1 and "(20 users)" in md and "5 more in provisioning-log.csv." in md
+    assert wide_rows(md) == []

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .flowkit import ZOE, run
+from .flowkit import ZOE, artifacts_of, run
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 SECRETS = ("emea-token", "hq-token", "us-token")
@@ -29,11 +29,24 @@ def info_lines(logs: list) -> list[str]:
     return [log.message for log in logs if log.level == logging.INFO]
 
 
-def test_a_sync_cycle_logs_its_pages_plan_batches_and_end(make_config, reports_dir):
+def test_a_sync_cycle_logs_its_pages_plan_batches_and_end(make_config, reports_dir, monkeypatch):
+    import flows._cycle
     from flows.sync import sync_cycle
 
+    described: list[str] = []             # the progress artifact's description, as the UI shows it
+    real_update = flows._cycle.update_progress_artifact
+
+    def update(artifact_id, progress, description=None):
+        described.append(description or "")
+        return real_update(artifact_id, progress=progress, description=description)
+
+    monkeypatch.setattr(flows._cycle, "update_progress_artifact", update)
     state, result = run(sync_cycle, config=str(make_config(batch_size=20)), reports_dir=str(reports_dir))
     assert state.is_completed(), state.message
+    assert any(re.search(r"writes 40 of 107\+; [\d.,]+ writes/s; ETA \d+:\d\d\+", d) for d in described), described
+    progress = next(a for a in artifacts_of(state) if a.key == "emea-to-hq-progress")
+    assert re.fullmatch(r"emea-to-hq cycle: 1 page\(s\) read, 126 user\(s\); writes 107 of 107; "
+                        r"[\d.]+ writes/s; done in \d+:\d\d", progress.description), progress.description
     lines = info_lines(run_logs(state))
     text = "\n".join(lines)
     assert re.search(r"^page 1 read: \d+ user\(s\), \d+ so far; \d+ write\(s\) planned, \d+ so far$", text, re.M), text

@@ -18,21 +18,21 @@ CONNECTIONS, CONFIGS = {"emea", "hq"}, {"emea-to-hq", "emea-user-source"}
 SECRET_BLOCKS = (("GraphConnectionBlock", "secret"), ("SmtpEmailBlock", "password"))
 
 
-def _delete(url: str) -> None:
-    """DELETE, again while the test server's SQLite database is busy (503) under a loaded suite."""
+def _call(method: str, url: str, **kwargs) -> httpx.Response:
+    """One request, again while the test server's SQLite database is busy (503) in a loaded suite."""
     for attempt in range(20):
-        answer = httpx.delete(url, timeout=30)
+        answer = httpx.request(method, url, timeout=30, **kwargs)
         if answer.status_code != 503:
             break
         time.sleep(0.2 * (attempt + 1))
-    if answer.status_code != 404:
+    if not (method == "DELETE" and answer.status_code == 404):
         answer.raise_for_status()
+    return answer
 
 
 def _documents(api: str, slug: str, *, include_secrets: bool = False) -> dict[str, dict]:
-    answer = httpx.post(f"{api}/block_documents/filter", json={
-        "block_types": {"slug": {"any_": [slug]}}, "include_secrets": include_secrets}, timeout=30)
-    answer.raise_for_status()
+    answer = _call("POST", f"{api}/block_documents/filter", json={
+        "block_types": {"slug": {"any_": [slug]}}, "include_secrets": include_secrets})
     return {d["name"]: d for d in answer.json()}
 
 
@@ -64,12 +64,12 @@ def suite_server(prefect_harness) -> Iterator[str]:
         for slug, names in (("tenantsync-graph-connection", CONNECTIONS), ("tenantsync-sync-config", CONFIGS)):
             for name, doc in _documents(api, slug).items():
                 if name in names:
-                    _delete(f"{api}/block_documents/{doc['id']}")
-        for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json():
+                    _call("DELETE", f"{api}/block_documents/{doc['id']}")
+        for d in _call("POST", f"{api}/deployments/filter", json={}).json():
             if d["id"] not in before:
-                _delete(f"{api}/deployments/{d['id']}")
+                _call("DELETE", f"{api}/deployments/{d['id']}")
 
-    before = {d["id"] for d in httpx.post(f"{api}/deployments/filter", json={}, timeout=30).json()}
+    before = {d["id"] for d in _call("POST", f"{api}/deployments/filter", json={}).json()}
     clean(before)
     try:
         yield api
@@ -89,15 +89,14 @@ def test_make_ui_saves_the_blocks_of_the_configurations_and_describes_the_work_p
            "TENANTSYNC_GRAPH_URL": world.url}
     sync, user_source = make_config(), make_config("user-source")
     # a pool left by an earlier `tenantsync deploy`, without a description
-    made = httpx.post(f"{api}/work_pools/", json={"name": POOL, "type": "process"}, timeout=30)
-    if made.status_code == 409:
-        httpx.patch(f"{api}/work_pools/{POOL}", json={"description": ""}, timeout=30).raise_for_status()
+    if httpx.get(f"{api}/work_pools/{POOL}", timeout=30).status_code == 404:
+        _call("POST", f"{api}/work_pools/", json={"name": POOL, "type": "process"})
     else:
-        made.raise_for_status()
+        _call("PATCH", f"{api}/work_pools/{POOL}", json={"description": ""})
 
     ui.setup(env, [str(sync), str(user_source)])
 
-    pool = httpx.get(f"{api}/work_pools/{POOL}", timeout=30).json()
+    pool = _call("GET", f"{api}/work_pools/{POOL}").json()
     assert pool["description"] == POOL_DESCRIPTION and "prefect worker start" in pool["description"]
 
     connections = _documents(api, "tenantsync-graph-connection")
@@ -128,9 +127,8 @@ def test_make_ui_saves_the_blocks_of_the_configurations_and_describes_the_work_p
     assert result["ok"] is True
 
     # again (a second `make ui`): nothing duplicated, an edited block kept as it is
-    httpx.patch(f"{api}/block_documents/{hq['id']}", json={"data": {**stored["hq"]["data"], "secret": "typed"},
-                                                           "merge_existing_data": False},
-                timeout=30).raise_for_status()
+    _call("PATCH", f"{api}/block_documents/{hq['id']}", json={"data": {**stored["hq"]["data"], "secret": "typed"},
+                                                              "merge_existing_data": False})
     lines = prepare([sync, user_source], environ=env)
     assert any("'hq' kept" in line for line in lines) and any("'emea-to-hq' kept" in line for line in lines)
     assert _documents(api, "tenantsync-graph-connection", include_secrets=True)["hq"]["data"]["secret"] == "typed"

@@ -124,3 +124,29 @@ def test_test_connection_lists_every_check_in_fixing_order_once(ops):
     warned = [c for c in report.checks if c.status == "warning"]
     assert warned and all(f"- **{c.name}** (warning" in md for c in warned)
     assert md.count("- **") == len(report.checks) and wide_rows(md) == []
+
+
+def test_upn_repair_and_sms_artifacts_keep_sentences_out_of_their_tables():
+    from tenantsync.ops.disable_sms import SmsRepairResult
+    from tenantsync.ops.repair import RepairResult
+
+    old, new = "zoe.schmidt_emea.contoso.com#EXT#@hq.onmicrosoft.com", "zoe.schmidt_emea.contoso.com#EXT#@hq.contoso.com"
+    repair = RepairResult("emea-to-hq", rows=[
+        {"DisplayName": "Zoe Schmidt", "id": uid(1), "mail": "zoe.schmidt@emea.contoso.com", "oldUpn": old,
+         "newUpn": new, "outcome": "repaired", "why": ""},
+        {"DisplayName": "Tom Weber", "id": uid(2), "mail": "tom.weber@emea.contoso.com", "oldUpn": old, "newUpn": old,
+         "outcome": "not repaired", "why": "No source user has this mail; it was invited by hand, not synchronized."}])
+    md = repair.render_markdown()
+    assert "| Zoe Schmidt | repaired |" in md and "| Tom Weber | not repaired |" in md and wide_rows(md) == []
+    assert f"- **Zoe Schmidt** (zoe.schmidt@emea.contoso.com): `{old}` → `{new}`" in md
+    assert f"- **Tom Weber** (tom.weber@emea.contoso.com): `{old}`; No source user has this mail" in md
+
+    failed = "failed: 403 Authorization_RequestDenied: Insufficient privileges to complete the operation."
+    sms = SmsRepairResult("emea-to-hq", dry_run=False, rows=[
+        {"id": uid(3), "userPrincipalName": "ana@emea.contoso.com", "displayName": "Ana", "phoneMethodId": uid(9),
+         "smsSignInStateBefore": "ready", "smsSignInStateAfter": "ready", "outcome": failed},
+        {"id": uid(4), "userPrincipalName": "bo@emea.contoso.com", "displayName": "Bo", "phoneMethodId": uid(8),
+         "smsSignInStateBefore": "ready", "smsSignInStateAfter": "notAllowedByPolicy", "outcome": "disabled"}])
+    md = sms.render_markdown()
+    assert "| Ana | ana@emea.contoso.com | ready | ready | failed |" in md and wide_rows(md) == []
+    assert f"- **Ana**: {failed}" in md and "- **Bo**" not in md

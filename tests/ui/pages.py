@@ -102,11 +102,26 @@ def click_link(driver: WebDriver, href_part: str) -> None:
     element.click()
 
 
+_INPUT_OF = """
+const label = arguments[0], id = label.getAttribute('for');
+const own = id && document.getElementById(id);
+if (own && own.matches('input, textarea, select, button, [role=switch]')) return own;
+for (let node = label.parentElement; node && node !== document.body; node = node.parentElement) {
+  const found = node.querySelector('[role=switch], textarea, select, input:not([type=hidden])');
+  if (found) return found;
+}
+return null;
+"""
+
+
 def form_field(driver: WebDriver, label: str, within: str = "") -> WebElement:
-    """The input of a parameter form's field labelled ``label`` (``dry_run (Optional)``, ...)."""
-    found: WebElement = wait(driver, f"a field {label!r}", lambda d: next(
-        iter(d.find_elements(By.XPATH, f"{within}//label[starts-with(normalize-space(), '{label}')]")), None))
-    return driver.find_element(By.ID, str(found.get_attribute("for")))
+    """The input of a parameter form's field whose label starts with ``label`` (``dry_run``, ...):
+    the element its label names (V2), else the input next to the label (V1's switches)."""
+    def found(d: WebDriver) -> WebElement | None:
+        labels = d.find_elements(By.XPATH, f"{within}//label[starts-with(normalize-space(), '{label}')]")
+        return next((e for e in (d.execute_script(_INPUT_OF, x) for x in labels) if e is not None), None)
+
+    return wait(driver, f"a field {label!r}", found)
 
 
 def switch_on(element: WebElement) -> None:

@@ -115,12 +115,14 @@ def _copies(work: Path, thresholds: dict[str, int]) -> dict[str, Path]:
 
 
 @contextmanager
-def ui_stack(work: Path, thresholds: dict[str, int] | None = None) -> Iterator[Stack]:
+def ui_stack(work: Path, thresholds: dict[str, int] | None = None, port: int | None = None) -> Iterator[Stack]:
     """Server, emulator, reports server, work pool + block types + deployments, worker: as
-    flows.ui.main starts them."""
+    flows.ui.main starts them; the UI on ``port`` (default a free port), the reports on the next
+    port when ``port`` is given (as `make ui`)."""
     from tenantsync.emulator.server import EmulatorServer
 
-    port = free_port()
+    reports_port = port + 1 if port else free_port()
+    port = port or free_port()
     home = work / "prefect-home"
     children = ui.Children()
     with EmulatorServer(SAMPLES, in_process=False) as emulator, httpx.Client(timeout=30) as http:
@@ -135,7 +137,7 @@ def ui_stack(work: Path, thresholds: dict[str, int] | None = None) -> Iterator[S
                                                                      "--port", str(port)), env, home / "server.log")
             ui._wait(f"{ui_url}/api/health", "the Prefect server", server, 180, home / "server.log")
             reports_dir = (work / "reports").resolve()
-            reports_url = ui.serve_reports(children, env, reports_dir, free_port())
+            reports_url = ui.serve_reports(children, env, reports_dir, reports_port)
             configs = _copies(work, thresholds or {})
             ui.setup(env, [str(p) for p in configs.values()])
             children.start("process worker", ui.prefect_cmd("worker", "start", "--pool", ui.POOL), env,

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tenantsync.reports import CYCLE_COLUMNS, LOG_COLUMNS, PENDING_DELETION_COLUMNS
@@ -54,6 +55,7 @@ SAMPLE_DEPLOYMENTS = {f"{flow}/{config}{suffix}"
                                            ("setup", ""), ("disable-sms", ""), ("delete-config", ""),
                                            ("export-reports", "-daily")]} | {
     "user-source-sync/emea-user-source", "export-reports/emea-user-source-daily"}
+DIALOG = "//*[@role='dialog']"
 REFUSED = "error while creating flow run"       # the UI's message when the API refuses (e.g. 503)
 HEADERS = {"provisioning-log.csv": LOG_COLUMNS, "cycles.csv": CYCLE_COLUMNS,
            "pending-deletions.csv": PENDING_DELETION_COLUMNS}
@@ -201,31 +203,35 @@ def test_a_cycle_paused_for_deletion_approval_shows_the_resume_dialog(
     paused = stack.wait(run_id, until={"PAUSED", "COMPLETED", "FAILED", "CRASHED"})
     assert paused["state"]["type"] == "PAUSED", f"{paused['state']}\n{stack.log_text(run_id)}"
 
-    dialog = "//*[@role='dialog']"
     for ui in ("v1", "v2"):             # v2 last: its dialog is the screenshot, and approves
-        if ui == "v1":
-            open_page(browser, f"{stack.ui_url}/runs/flow-run/{run_id}", "Paused")
-            click_text(browser, "Resume")
-        else:
-            open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Paused")
-            click_text(browser, "Open menu", within="//main")
-            click_text(browser, "Resume", role="menuitem")
-        text = wait(browser, "the Resume dialog", lambda d: next(
-            (e.text for e in d.find_elements("xpath", dialog) if "Approve" in e.text), None))
+        text = resume_dialog(browser, stack, run_id, ui)
         assert "5 deletions" in text and "threshold of 3" in text, text
-        assert "approve" in text and "staged" in text, text          # what approving means
-        approve = form_field(browser, "Approve", within=dialog)
+        assert "staged" in text, text          # what approving means, next to the switch
+        approve = form_field(browser, "Approve", within=DIALOG)
         assert approve.get_attribute("role") == "switch" and approve.get_attribute("aria-checked") == "false"
         pending = [a for a in read(browser).links if a.endswith("pending-deletions.csv")]
         assert pending and not link_problems(pending[0], read(browser)), (pending, text)
         if ui == "v1":
-            click_text(browser, "Close", within=dialog)
+            click_text(browser, "Close", within=DIALOG)
     screenshot(browser, shots / "ui-approval.png")
 
-    switch_on(form_field(browser, "Approve", within=dialog))
-    click_text(browser, "Resume", within=dialog)
+    switch_on(form_field(browser, "Approve", within=DIALOG))
+    click_text(browser, "Resume", within=DIALOG)
     done = stack.wait(run_id)
     assert done["state"]["type"] == "COMPLETED", f"{done['state']}\n{stack.log_text(run_id)}"
     assert "delete 5" in str(done["state"]["message"]), done["state"]
     seen = open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Completed")
     assert "delete 5" in seen.text or "approved" in seen.text
+
+
+def resume_dialog(browser: WebDriver, stack: Stack, run_id: str, ui: str) -> str:
+    """Open the paused run's page and its Resume dialog (V1: a button; V2: the run's menu); its text."""
+    if ui == "v1":
+        open_page(browser, f"{stack.ui_url}/runs/flow-run/{run_id}", "Paused")
+        click_text(browser, "Resume")
+    else:
+        open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Paused")
+        click_text(browser, "Open menu", within="//main")
+        click_text(browser, "Resume", role="menuitem")
+    return wait(browser, "the Resume dialog with the approve field", lambda d: next(
+        (e.text for e in d.find_elements(By.XPATH, DIALOG) if "Approve" in e.text), None))
