@@ -117,6 +117,11 @@ def _logger() -> Any:
         return logging.getLogger("tenantsync.flows")
 
 
+def _writes(batches: Sequence[Sequence[Action]]) -> int:
+    """The writes among batches' actions (a user source's page also carries its commit)."""
+    return sum(1 for batch in batches for a in batch if a.kind in WRITE_KINDS)
+
+
 def _counts(counts: Mapping[str, int], order: Sequence[str]) -> str:
     keys = [k for k in order if counts.get(k)] + sorted(k for k in counts if k not in order and counts[k])
     return ", ".join(f"{counts[k]:,} {k}" for k in keys) or "none"
@@ -183,7 +188,7 @@ class FlowObserver(Observer):
     def batch_applied(self, n: int, batch: Sequence[Action], out: Any, elapsed: float) -> None:
         kinds = out.get("actions", {}) if isinstance(out, Mapping) else \
             dict(Counter(f"{a.kind}:{a.status}" for a in batch))
-        writes = sum(1 for a in batch if a.kind in WRITE_KINDS)
+        writes = _writes([batch])
         snap = self._show(self.tracker.batch(writes, kinds, elapsed))
         of = f" of {snap.batches_total:,}" if snap.decided else ""
         _logger().info("batch %d%s written in %.1f s: %s write(s) (%s); %s applied, %s, %s",
@@ -193,7 +198,7 @@ class FlowObserver(Observer):
     def decided_plan(self, stages: Stages[Any], out: Any) -> None:
         info = out if isinstance(out, Mapping) else {}
         batches = stages.batches()
-        remaining = sum(len(b) for b in batches)
+        remaining = _writes(batches)
         snap = self.tracker.decide(remaining, len(batches), info.get("plan"))
         staged = int(info.get("staged") or 0)
         message = str(info.get("message") or "")
@@ -204,7 +209,7 @@ class FlowObserver(Observer):
 
     def approved(self, stages: Stages[Any], count: Any) -> None:
         batches = stages.batches()
-        remaining = sum(len(b) for b in batches)
+        remaining = _writes(batches)
         self.tracker.decide(remaining, len(batches))
         _logger().info("%s staged deletion(s) approved: %s write(s) left in %s batch(es)",
                        count, f"{remaining:,}", f"{len(batches):,}")
@@ -217,6 +222,8 @@ def run_stages(stages: Stages[R], *, progress: Progress | None = None,
     (tenantsync/progress.py) for the progress artifact and the command line's bar."""
     cfg = getattr(stages, "cfg", None)
     label = str(getattr(cfg, "name", "") or (progress.label if progress else "run"))
+    if getattr(getattr(stages, "opt", None), "dry_run", False):
+        label += " (dry run: nothing is written)"
     observer = FlowObserver(progress, on_staged=on_staged, on_begun=on_begun, label=label)
     with tracking(observer.tracker):
         try:

@@ -62,3 +62,27 @@ def test_a_full_read_drops_the_snapshots_of_users_the_source_no_longer_has(w):
     w.sync(restart=True)
     snapshots = w.store.snapshots(w.cfg.name)
     assert uid(3) not in snapshots and uid(4) in snapshots
+
+
+def test_log_rows_are_one_per_action_with_their_own_ids_and_the_documented_steps():
+    from uuid import UUID
+
+    from tenantsync.model import Action, Step
+    from tenantsync.records import export_step, log_rows, new_ids
+
+    ids = new_ids(1000)
+    assert len(set(ids)) == 1000
+    assert all(UUID(i).version == 4 and str(UUID(i)) == i for i in ids)
+    skip = dict(kind="other", status="skipped", error_code="RedundantExport",
+                reason="The state of the user in both the source and target systems already match.")
+    actions = [Action(source_id=f"s{i}", target_id=f"t{i}", display_name=f"User {i}",
+                      steps=[Step("EntryImport", "import", "success", f"Retrieved User 'u{i}'.", {})], **skip)
+               for i in range(3)]
+    actions.append(Action("other", "s9", None, reason="Out of scope.", status="skipped",
+                          error_code="NotEffectivelyEntitled"))
+    rows = log_rows(actions, job_id="j", cycle_id="c")
+    assert [r["sourceIdentity.id"] for r in rows] == ["s0", "s1", "s2", "s9"]
+    assert len({r["id"] for r in rows} | {r["changeId"] for r in rows}) == 8
+    for a, r in zip(actions, rows):
+        assert r["provisioningSteps"] == [s.as_dict() for s in a.steps] + [export_step(a).as_dict()]
+        assert r["modifiedProperties"] == []

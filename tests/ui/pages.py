@@ -9,6 +9,7 @@ fixed time.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,20 @@ def open_page(driver: WebDriver, url: str, showing: str, timeout_s: float = TIME
     """Go to ``url`` and wait until its text contains ``showing``."""
     driver.get(url)
     return wait_seen(driver, repr(showing), lambda seen: showing in seen.text, timeout_s)
+
+
+def reload_until(driver: WebDriver, url: str, what: str, shows: Callable[[Seen], bool],
+                 timeout_s: float = 60, every_s: float = 5) -> Seen:
+    """Open ``url`` again every ``every_s`` until ``shows(page)``: what a user does waiting for a
+    status to change."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        driver.get(url)
+        try:
+            return wait_seen(driver, what, shows, min(every_s, max(deadline - time.monotonic(), 0.5)))
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def click_text(driver: WebDriver, text: str, *, role: str = "", within: str = "") -> None:

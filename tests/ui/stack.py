@@ -79,7 +79,7 @@ class Stack:
     def run(self, run_id: str) -> dict[str, Any]:
         return dict(self.http.get(f"{self.api}/flow_runs/{run_id}").json())
 
-    def wait(self, run_id: str, until: set[str] = FINAL, timeout_s: float = 120) -> dict[str, Any]:
+    def wait(self, run_id: str, until: set[str] = FINAL, timeout_s: float = 180) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while (run := self.run(run_id))["state"]["type"] not in until:
             if time.monotonic() > deadline:
@@ -126,9 +126,8 @@ def ui_stack(work: Path, thresholds: dict[str, int] | None = None, port: int | N
     home = work / "prefect-home"
     children = ui.Children()
     with EmulatorServer(SAMPLES, in_process=False) as emulator, httpx.Client(timeout=30) as http:
-        env = ui.environment(port, emulator.port)
-        env.update(PREFECT_HOME=str(home), TENANTSYNC_GRAPH_URL=emulator.url,
-                   PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false")
+        env = ui.environment(port, emulator.port, home)
+        env.update(TENANTSYNC_GRAPH_URL=emulator.url, PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false")
         for name in ("PREFECT_API_DATABASE_CONNECTION_URL", "PREFECT_SERVER_DATABASE_CONNECTION_URL"):
             env.pop(name, None)         # the UI's own SQLite database under the temporary PREFECT_HOME
         ui_url = f"http://127.0.0.1:{port}"

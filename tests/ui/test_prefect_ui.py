@@ -17,6 +17,9 @@ TENANTSYNC_UI_SCREENSHOTS=1 writes docs/img/ui-deployments.png and docs/img/ui-a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tenantsync.reports import CYCLE_COLUMNS, LOG_COLUMNS, PENDING_DELETION_COLUMNS
+from tenantsync.store import Store
 
 from .pages import (
     Seen,
@@ -37,6 +41,7 @@ from .pages import (
     markdown_tables,
     open_page,
     read,
+    reload_until,
     screenshot,
     switch_on,
     type_over,
@@ -61,10 +66,17 @@ HEADERS = {"provisioning-log.csv": LOG_COLUMNS, "cycles.csv": CYCLE_COLUMNS,
            "pending-deletions.csv": PENDING_DELETION_COLUMNS}
 
 
+@dataclass
+class Runs:
+    on_demand: str                      # provision on demand of two EMEA users
+    paused: Future[str]                 # the US → HQ cycle that waits for a deletion approval
+
+
 @pytest.fixture(scope="module")
-def runs(stack: Stack) -> dict[str, str]:
-    """Started as soon as the stack is up: the on-demand run (EMEA, after `tenantsync setup`) and the
-    first cycle of US → HQ. Flow run ids by name."""
+def runs(stack: Stack) -> Iterator[Runs]:
+    """Started as soon as the stack is up, while the browser looks at other pages: the on-demand
+    run (EMEA, after `tenantsync setup`), and in the background the first cycle of US → HQ, then
+    five of its users leave the group and the next cycle pauses for approval."""
     from tenantsync.config import load_config
     from tenantsync.ops.setup import run_setup
 
@@ -72,23 +84,50 @@ def runs(stack: Stack) -> dict[str, str]:
         for name in ("TENANTSYNC_GRAPH_URL", "EMEA_TOKEN", "HQ_TOKEN"):
             env.setenv(name, stack.env[name])
         assert run_setup(load_config(stack.configs["emea-to-hq"])).anchor.action in ("registered", "found")
-    return {"on-demand": stack.start("provision-on-demand/emea-to-hq", user_ids=[ZOE, SVC_PRINT]),
-            "us-initial": stack.start("sync-cycle/us-to-hq-initial")}
+    with ThreadPoolExecutor(1) as background:
+        yield Runs(stack.start("provision-on-demand/emea-to-hq", user_ids=[ZOE, SVC_PRINT]),
+                   background.submit(stage_deletions, stack))
 
 
-def test_the_deployments_page_lists_every_sample_deployment(browser: WebDriver, stack: Stack, runs: dict[str, str],
+def stage_deletions(stack: Stack) -> str:
+    """The initial cycle of US → HQ; five synced users leave the assigned group; the next cycle plans
+    five deletions, above the threshold of 3 (the copy's setting), and pauses. Its flow run id."""
+    with httpx.Client(timeout=30) as own:       # this thread's own connections
+        return _stage_deletions(replace(stack, http=own))
+
+
+def _stage_deletions(stack: Stack) -> str:
+    first = stack.start("sync-cycle/us-to-hq-initial")
+    done = stack.wait(first)
+    assert done["state"]["type"] == "COMPLETED", f"{done['state']}\n{stack.log_text(first)}"
+    store = Store.for_url(f"sqlite:///{(stack.state_dir / 'us-to-hq.db').as_posix()}")
+    leaving = sorted(s for s, link in store.links("us-to-hq").items() if link.state == "active")[:5]
+    assert len(leaving) == 5
+    with httpx.Client(base_url=stack.env["TENANTSYNC_GRAPH_URL"], timeout=30,
+                      headers={"Authorization": f"Bearer {stack.env['US_TOKEN']}"}) as graph:
+        for sid in leaving:
+            graph.delete(f"/groups/{US_GROUP}/members/{sid}/$ref").raise_for_status()
+    run_id = stack.start("sync-cycle/us-to-hq-incremental")
+    paused = stack.wait(run_id, until={"PAUSED", "COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+    assert paused["state"]["type"] == "PAUSED", f"{paused['state']}\n{stack.log_text(run_id)}"
+    return run_id
+
+
+def test_the_deployments_page_lists_every_sample_deployment(browser: WebDriver, stack: Stack, runs: Runs,
                                                             shots: Path) -> None:
-    seen = open_page(browser, f"{stack.ui_url}/v2/deployments?limit=25", "emea-to-hq-incremental")
+    # "Ready" once the worker has asked for work (it starts last, as in `make ui`)
+    seen = reload_until(browser, f"{stack.ui_url}/v2/deployments?limit=25", "every sample deployment, Ready",
+                        lambda page: "Not Ready" not in page.text and all(
+                            any(name in row.split("\n") and flow in row.split("\n") and "Ready" in row
+                                for row in page.rows)
+                            for flow, name in (x.split("/") for x in SAMPLE_DEPLOYMENTS)))
     assert f"{len(SAMPLE_DEPLOYMENTS)} Deployments" in seen.text
-    seen = wait_seen(browser, "every sample deployment", lambda page: all(
-        any(name in row.split("\n") and flow in row.split("\n") for row in page.rows)
-        for flow, name in (x.split("/") for x in SAMPLE_DEPLOYMENTS)))
-    assert "Every 40 minutes" in seen.text or "40 minutes" in seen.text or "1 schedules" in seen.text
+    assert "1 schedules" in seen.text or "Every 40 minutes" in seen.text       # the incremental cycles
     screenshot(browser, shots / "ui-deployments.png")
 
 
 def test_a_custom_run_renders_its_artifacts_and_its_report_links_return_the_csv(
-        browser: WebDriver, stack: Stack, runs: dict[str, str]) -> None:
+        browser: WebDriver, stack: Stack, runs: Runs) -> None:
     deployment = stack.deployment("sync-cycle/emea-to-hq-initial")
     open_page(browser, f"{stack.ui_url}/v2/deployments?limit=25", "emea-to-hq-initial")
     click_link(browser, f"/deployments/deployment/{deployment['id']}")
@@ -124,10 +163,10 @@ def test_a_custom_run_renders_its_artifacts_and_its_report_links_return_the_csv(
     seen = open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Completed")
     assert run["name"].startswith("emea-to-hq") and run["name"] in seen.text
     problems = check_artifacts(browser, stack, run_id, ui="v2")
-    on_demand = stack.wait(runs["on-demand"])
-    assert on_demand["state"]["type"] == "COMPLETED", f"{on_demand['state']}\n{stack.log_text(runs['on-demand'])}"
+    on_demand = stack.wait(runs.on_demand)
+    assert on_demand["state"]["type"] == "COMPLETED", f"{on_demand['state']}\n{stack.log_text(runs.on_demand)}"
     for ui in ("v2", "v1"):          # the on-demand artifact's <details> sections, in both UIs
-        problems += check_artifacts(browser, stack, runs["on-demand"], ui=ui)
+        problems += check_artifacts(browser, stack, runs.on_demand, ui=ui)
     assert not problems, "\n".join(problems)
 
 
@@ -185,24 +224,11 @@ def link_problems(link: str, seen: Seen) -> list[str]:
 
 
 def test_a_cycle_paused_for_deletion_approval_shows_the_resume_dialog(
-        browser: WebDriver, stack: Stack, runs: dict[str, str], shots: Path) -> None:
-    from tenantsync.store import Store
-
-    first = stack.wait(runs["us-initial"])
-    assert first["state"]["type"] == "COMPLETED", f"{first['state']}\n{stack.log_text(runs['us-initial'])}"
-    # five synced users leave the assigned group: the next cycle plans five deletions, above the
-    # threshold of 3 (the copy's setting), and waits for a decision
-    store = Store.for_url(f"sqlite:///{(stack.state_dir / 'us-to-hq.db').as_posix()}")
-    leaving = sorted(s for s, link in store.links("us-to-hq").items() if link.state == "active")[:5]
-    assert len(leaving) == 5
-    with httpx.Client(base_url=stack.env["TENANTSYNC_GRAPH_URL"], timeout=30,
-                      headers={"Authorization": f"Bearer {stack.env['US_TOKEN']}"}) as graph:
-        for sid in leaving:
-            graph.delete(f"/groups/{US_GROUP}/members/{sid}/$ref").raise_for_status()
-    run_id = stack.start("sync-cycle/us-to-hq-incremental")
-    paused = stack.wait(run_id, until={"PAUSED", "COMPLETED", "FAILED", "CRASHED"})
-    assert paused["state"]["type"] == "PAUSED", f"{paused['state']}\n{stack.log_text(run_id)}"
-
+        browser: WebDriver, stack: Stack, runs: Runs, shots: Path) -> None:
+    run_id = runs.paused.result(timeout=300)
+    # Paused runs of a deployment with a concurrency limit (the -incremental ones: one run at a
+    # time) lose their slot and crash minutes later (PrefectHQ/prefect#20251): still paused?
+    assert stack.run(run_id)["state"]["type"] == "PAUSED", f"{stack.run(run_id)['state']}\n{stack.log_text(run_id)}"
     for ui in ("v1", "v2"):             # v2 last: its dialog is the screenshot, and approves
         text = resume_dialog(browser, stack, run_id, ui)
         assert "5 deletions" in text and "threshold of 3" in text, text
