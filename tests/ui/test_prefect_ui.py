@@ -162,6 +162,8 @@ def test_a_custom_run_renders_its_artifacts_and_its_report_links_return_the_csv(
 
     seen = open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Completed")
     assert run["name"].startswith("emea-to-hq") and run["name"] in seen.text
+    links = [link for link in map(link_of, stack.artifacts(run_id)) if link]
+    assert any(link.endswith("/provisioning-log.csv") for link in links), links   # fetched below
     problems = check_artifacts(browser, stack, run_id, ui="v2")
     on_demand = stack.wait(runs.on_demand)
     assert on_demand["state"]["type"] == "COMPLETED", f"{on_demand['state']}\n{stack.log_text(runs.on_demand)}"
