@@ -1,4 +1,4 @@
-"""Markdown that the Prefect UI renders as intended, for the artifacts tenantsync writes (issue 15).
+"""Markdown that the Prefect UI renders as intended, for the artifacts tenantsync writes (docs/graph-sdk-notes.md#artifacts).
 
 The Prefect UI of prefect 3.9 has two front ends and an artifact must read right in both
 (docs/graph-sdk-notes.md#artifacts):

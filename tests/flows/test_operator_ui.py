@@ -1,4 +1,4 @@
-"""What an administrator reads in the Prefect UI (issue 15, points 4 and 5): every parameter of every
+"""What an administrator reads in the Prefect UI: every parameter of every
 deployment explained in the run form, the approval form's box explained, and artifacts that fit the
 page (no table row wider than tenantsync/uimarkdown.ROW_LIMIT, the advice naming the UI's route)."""
 

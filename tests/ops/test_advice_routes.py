@@ -1,4 +1,4 @@
-"""Advice that names a command line names the Prefect UI's route too (issue 15, point 5), so an
+"""Advice that names a command line names the Prefect UI's route too, so an
 administrator who only uses the UI can follow it (tenantsync/remedies.py)."""
 
 from __future__ import annotations

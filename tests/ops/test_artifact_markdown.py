@@ -1,4 +1,4 @@
-"""Artifacts as the Prefect UI renders them (issue 15, point 5): the on-demand artifact's attributes
+"""Artifacts as the Prefect UI renders them: the on-demand artifact's attributes
 inside their collapsible section, test connection's table narrow with the advice in lists.
 
 Both Prefect UIs end an HTML block at a blank line, and the classic one renders each block alone

@@ -23,7 +23,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 T = TypeVar("T")
-TIMEOUT_S = 30
+TIMEOUT_S = 45          # a loaded 2-core machine renders the V2 pages slowly
 
 # Everything the test reads of a page, in one round trip: its visible text, its tables (body rows),
 # its <details> sections (what is inside each) and its links.
