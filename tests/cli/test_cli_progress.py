@@ -33,14 +33,17 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 @pytest.fixture(scope="module")
 def prefect_api() -> str:
-    """The API of a Prefect server for the command lines started here (started once, in this process)."""
+    """The API of a Prefect server for the command lines started here: the one this process uses
+    (a flow test's harness on this worker), else a temporary one started once."""
     from app.runner import prefect_env
     from flows._server import start_temporary_server
 
     prefect_env()
-    url = os.environ.get("PREFECT_API_URL") or start_temporary_server()
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value() or start_temporary_server()
     assert url
-    return url
+    return str(url)
 
 
 @pytest.fixture(scope="module")
