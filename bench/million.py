@@ -450,7 +450,8 @@ def derive(r: dict[str, Any]) -> dict[str, Any]:
     return {"restart_wall_s": rs["wall_s"], "restart_cpu_s": rs["cpu_s"], "restart_cpu_ms_per_user": rs["cpu_ms_per_user"],
             "restart_requests": rs["requests"], "restart_writes": rs["writes"],
             "restart_peak_rss_mb": r["restart"]["peak_rss_mb"],
-            "incremental": {str(k): {"wall_s": v["derived"]["wall_s"], "requests": v["derived"]["requests"],
+            "incremental": {str(k): {"wall_s": v["derived"]["wall_s"], "cpu_s": v["derived"]["cpu_s"],
+                                     "requests": v["derived"]["requests"],
                                      "writes": v["derived"]["writes"], "updated": v["derived"]["updated"],
                                      "peak_rss_mb": v["peak_rss_mb"]} for k, v in inc.items()},
             "engine_peak_rss_mb": peak,
@@ -474,19 +475,20 @@ def goals(runs: list[dict[str, Any]], changes: int = 1000) -> list[tuple[bool | 
     b = big["derived"]
     if ref is not None:
         f = ref["derived"]
-        ratio = b["restart_wall_s"] / f["restart_wall_s"] if f["restart_wall_s"] else float("inf")
-        cpu = b["restart_cpu_s"] / f["restart_cpu_s"] if f.get("restart_cpu_s") else float("nan")
-        out.append((ratio <= GOAL_RATIO and b["restart_writes"] == 0,
+        # Met when the wall time and the engine's CPU time both grow ≤ 10×: on a machine shared
+        # with other work the wall time swings with the neighbours' load, the CPU time does not.
+        ratio, cpu = _ratio(b["restart_wall_s"], f["restart_wall_s"]), _ratio(b["restart_cpu_s"], f["restart_cpu_s"])
+        out.append((max(ratio, cpu) <= GOAL_RATIO and b["restart_writes"] == 0,
                     f"{GOAL_PREFIX}: restart in step ≤ 10× the 100,000-user figure: {b['restart_wall_s']:.1f} s "
                     f"against {f['restart_wall_s']:.1f} s ({ratio:.1f}×; engine CPU {cpu:.1f}×, "
                     f"{b['restart_cpu_ms_per_user']:.3f} ms per user), {b['restart_writes']} writes, "
                     f"{b['restart_requests']:,} requests"))
         bi, fi = b["incremental"].get(str(changes)), f["incremental"].get(str(changes))
         if bi and fi:
-            ratio = bi["wall_s"] / fi["wall_s"] if fi["wall_s"] else float("inf")
-            out.append((ratio <= GOAL_RATIO,
+            ratio, cpu = _ratio(bi["wall_s"], fi["wall_s"]), _ratio(bi["cpu_s"], fi["cpu_s"])
+            out.append((max(ratio, cpu) <= GOAL_RATIO,
                         f"{GOAL_PREFIX}: incremental cycle of {changes:,} changes ≤ 10× the 100,000-user figure: "
-                        f"{bi['wall_s']:.2f} s against {fi['wall_s']:.2f} s ({ratio:.1f}×), "
+                        f"{bi['wall_s']:.2f} s against {fi['wall_s']:.2f} s ({ratio:.1f}×; engine CPU {cpu:.1f}×), "
                         f"{bi['requests']} requests against {fi['requests']}"))
     else:
         out.append((None, f"{GOAL_PREFIX}: restart {b['restart_wall_s']:.1f} s: no 100,000-user reference in "
@@ -498,6 +500,10 @@ def goals(runs: list[dict[str, Any]], changes: int = 1000) -> list[tuple[bool | 
                       f" + {big['emulator_build']['target_users']:,} users): {b['emulator_rss_mb']:,.0f} MB RSS, "
                       f"peak {b['emulator_hwm_mb']:,.0f} MB"))
     return out
+
+
+def _ratio(big: float, ref: float) -> float:
+    return big / ref if ref else float("inf")
 
 
 def table(runs: list[dict[str, Any]]) -> str:
@@ -520,7 +526,8 @@ def table(runs: list[dict[str, Any]]) -> str:
                                                         f"{r['emulator_build']['target_users']:,}")
     add("built in step: wall time (s) / state store (MB)", lambda r: f"{r['build_s']:,.0f} / {r['state_db_mb']:,.0f}")
     add("restart in step: wall time (s)", lambda r: f"{d(r)['restart_wall_s']:,.1f}")
-    add("restart in step: engine CPU per user (ms)", lambda r: f"{d(r)['restart_cpu_ms_per_user']:.3f}")
+    add("restart in step: engine CPU (s) / per user (ms)",
+        lambda r: f"{d(r)['restart_cpu_s']:,.1f} / {d(r)['restart_cpu_ms_per_user']:.3f}")
     add("restart in step: begin / read+plan / finish (s)",
         lambda r: "{:.1f} / {:.1f} / {:.1f}".format(*(r["restart"]["cycles"][0]["stages"][k] or 0 for k in
                                                    ("begin_s", "read_plan_s", "finish_s"))))

@@ -3,6 +3,8 @@
     python -m bench.run                       # N = 10,000 and 100,000 (under 20 minutes on 2 cores)
     python -m bench.run --quick               # N = 1,000: a minute, to try the harness
     python -m bench.run --sizes 10000 --profile
+    python -m bench.run --million             # 1,000,000 users built in step, 100,000 as reference (bench/million.py)
+    python -m bench.run --latency             # change-to-target latency, Prefect server + worker (bench/latency.py)
 
 For each size N: a synthetic source tenant of N users (bench/generate.py) and an empty target
 tenant are loaded into the Graph emulator, which runs in its own process (`in_process=False`), under

@@ -117,13 +117,16 @@ def _run(n: int, restart_s: float, inc_s: float, rss: float) -> dict[str, Any]:
     return {"n": n, "emulator_build": {"source_users": n, "target_users": n},
             "derived": {"restart_wall_s": restart_s, "restart_cpu_s": restart_s / 2, "restart_writes": 0, "restart_requests": 2 * n // 999,
                         "restart_cpu_ms_per_user": 0.2, "restart_peak_rss_mb": rss,
-                        "incremental": {"1000": {"wall_s": inc_s, "requests": 60}},
+                        "incremental": {"1000": {"wall_s": inc_s, "cpu_s": inc_s / 4, "requests": 60}},
                         "engine_peak_rss_mb": rss, "emulator_rss_mb": 5000.0, "emulator_hwm_mb": 5100.0}}
 
 
 def test_goals_and_latest(tmp_path: Path) -> None:
     items = goals([_run(100_000, 20.0, 0.5, 300.0), _run(1_000_000, 210.0, 0.6, 1400.0)])
     assert [ok for ok, _ in items] == [False, True, True, None]     # 10.5× is over 10×
+    cpu_only = _run(1_000_000, 190.0, 0.6, 1400.0)
+    cpu_only["derived"]["restart_cpu_s"] = 110.0                     # wall 9.5×, engine CPU 11×
+    assert goals([_run(100_000, 20.0, 0.5, 300.0), cpu_only])[0][0] is False
     assert all(text.startswith(GOAL_PREFIX) for _, text in items)
     assert "(10.5×; engine CPU 10.5×" in items[0][1] and "5,000 MB RSS" in items[3][1]
     failed = goals([_run(100_000, 20.0, 0.5, 300.0), {"n": 1_000_000, "error": "MemoryError: x"}])
