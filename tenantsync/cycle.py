@@ -17,6 +17,7 @@ rows of the same cycle; on-demand runs report per user and do not repeat it.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ class Cycle:
 
     # -- the stages (pipeline.Stages) ------------------------------------------------------------
     def begin(self) -> str:
-        with collector_paused():
+        with fewer_collections():
             return cycle_begin.begin(self)
 
     def pages(self) -> Iterator[list[User]]:
@@ -140,7 +141,7 @@ class Cycle:
             yield from cycle_plan.extra_incremental_pages(self)
 
     def plan_page(self, page: Sequence[User]) -> list[Action]:
-        with collector_paused():
+        with fewer_collections():
             return cycle_plan.plan_page(self, page)
 
     def decide(self) -> str:
@@ -205,9 +206,14 @@ class Cycle:
 
     def apply(self, batch: list[Action], *, final: bool = True) -> list[Action]:
         """Write one batch (cycle_apply.py); ``final=False`` hands back writes refused for a passing reason."""
-        return cycle_apply.apply_batch(self, batch, final=final)
+        with fewer_collections():
+            return cycle_apply.apply_batch(self, batch, final=final)
 
     def finish(self) -> CycleReport:
+        with fewer_collections():
+            return self._finish()
+
+    def _finish(self) -> CycleReport:
         cfg, store = self.cfg, self.store
         # Managers last, after every create (references.py); their failures are reference escrows.
         if self.kind == "initial" and not self.opt.dry_run:
@@ -290,24 +296,36 @@ class Cycle:
         cycle_apply.record_invited(self, created)
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for one stage body, on again after it.
+# A page of 1,000 users allocates a few hundred thousand dicts and lists (actions, steps, log rows,
+# the Graph JSON). At Python's default threshold (700 allocations) that is hundreds of young
+# collections per page and, every so often, a full one over everything the cycle holds (links,
+# the target index: millions of objects at 100,000 users): a third of a restart's CPU went there.
+# During a stage the young generation may grow to YOUNG objects first. Reference cycles (the HTTP
+# client makes some) are still collected, within YOUNG allocations: turning the collector off
+# instead kept every page read during begin until its end (75 MB more at 100,000 users).
+YOUNG = 20_000
+_collector = threading.Lock()
+_collector_users: list[tuple[int, int, int]] = []     # the thresholds in force before the first stage
 
-    A page of 1,000 users allocates some hundred thousand dicts and lists (actions, steps, log
-    rows), which set off a collection every 700 and, every so often, one over everything the cycle
-    holds (its links, the target index: a 100,000-user tenant is millions of objects): a third of
-    a restart's CPU went there. What a page allocates is freed by reference counting; reference
-    cycles, if any, wait for the first collection after the stage. Left off if it was already off
-    (so a caller that turned it off keeps it off), and process-wide, as the collector is."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """The collector's young threshold raised to YOUNG while a stage runs (process-wide, as the
+    collector is: concurrent stages share one raise, the last one out puts the thresholds back)."""
+    with _collector:
+        if not _collector_users:
+            old = gc.get_threshold()
+            gc.set_threshold(max(old[0], YOUNG), *old[1:])
+            _collector_users.append(old)
+        else:
+            _collector_users.append(_collector_users[0])
     try:
         yield
     finally:
-        gc.enable()
+        with _collector:
+            old = _collector_users.pop()
+            if not _collector_users:
+                gc.set_threshold(*old)
 
 
 def entra_cycle(cfg: SyncConfig, *, source_api: Any, target_api: Any, store: Store,

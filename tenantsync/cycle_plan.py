@@ -83,6 +83,8 @@ def plan_page(cycle: Cycle, page: Sequence[User]) -> list[Action]:
     cycle.in_scope += sum(1 for s in scopes.values() if s.in_scope)
     cycle.actions.extend(planned)
     cycle.references.note(users, scopes, matches, prior)
+    if index.digest_keys:                       # planned: their digests are not needed any more
+        index.forget(m.target["id"] for m in matches.values() if m.target)
     # Skips are final once planned: their rows go out now, so a 100,000-user cycle does not hold
     # every user's provisioning steps until finish. Writes are logged once applied.
     cycle.log([a for a in planned if not (a.is_write and a.status == "success")])

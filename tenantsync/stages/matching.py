@@ -34,7 +34,7 @@ class TargetIndex:
     anchor_attribute: str
     by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_anchor: dict[str, dict[str, Any]] = field(default_factory=dict)
-    by_mail: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    by_mail: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)   # target deleted items
     # With digest_keys, users keep only what matching and planning read, plus one hash per mapped
     # attribute: a 100,000-user index then fits in tens of megabytes. differs() says which users
@@ -42,6 +42,9 @@ class TargetIndex:
     digest_keys: tuple[str, ...] = ()
     digests: dict[str, array] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
+    # one copy of the values many users share (userType, externalUserState): 100,000 users' JSON
+    # would otherwise hold 100,000 copies of "Member"
+    shared: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, users: Iterable[dict[str, Any]], anchor_attribute: str,
@@ -62,13 +65,30 @@ class TargetIndex:
             self.digests[user["id"]] = array("q", [_digest(get(k)) for k in self.digest_keys])
             # the essential properties the target has (_compact: absent and null alike)
             user = {k: v for k in (*ESSENTIAL, self.anchor_attribute) if (v := get(k)) is not None}
+            self._share(user)
         self.by_id[user["id"]] = user
         anchor = user.get(self.anchor_attribute)
         if anchor:
             self.by_anchor[anchor] = user
         for mail in _mails(user):
-            self.by_mail.setdefault(mail, []).append(user)
+            found = self.by_mail.get(mail)
+            self.by_mail[mail] = (user,) if found is None else (*found, user)
 
+    def forget(self, target_ids: Iterable[str]) -> None:
+        """Drop the digests of users planned already: the index shrinks as the cycle goes (asked
+        again, differs() answers True, which only costs a read of the user)."""
+        for tid in target_ids:
+            self.digests.pop(tid, None)
+
+    def _share(self, user: dict[str, Any]) -> None:
+        """Equal strings as one object: the same values, less memory (a restart holds the index)."""
+        for k in SHARED:
+            v = user.get(k)
+            if type(v) is str:
+                user[k] = self.shared.setdefault(v, v)
+        mail, others = user.get("mail"), user.get("otherMails")
+        if mail and others and mail in others:      # an invited user: otherMails is [mail]
+            user["otherMails"] = [mail if m == mail else m for m in others]
 
     def differs(self, target_id: str, values: Mapping[str, Any], fill_if_empty: Iterable[str] = ()) -> bool:
         """True unless every value is known to equal the target's (then no read is needed)."""
@@ -85,6 +105,7 @@ class TargetIndex:
 
 ESSENTIAL = ("id", "userPrincipalName", "mail", "otherMails", "userType", "externalUserState",
              "accountEnabled", "displayName", "manager")   # manager: $expand=manager($select=id)
+SHARED = ("userType", "externalUserState")
 
 
 def _digest(value: Any) -> int:
@@ -112,9 +133,11 @@ def _compact(user: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _mails(user: Mapping[str, Any]) -> set[str]:
-    mails = {m.lower() for m in (user.get("otherMails") or []) if m}
+    """The user's addresses in lower case (the address itself when it is already: no copy kept)."""
+    mails = {m if (low := m.lower()) == m else low for m in (user.get("otherMails") or []) if m}
     if user.get("mail"):
-        mails.add(user["mail"].lower())
+        mail = user["mail"]
+        mails.add(mail if (low := mail.lower()) == mail else low)
     return mails
 
 
@@ -131,7 +154,7 @@ def match_user(source: Mapping[str, Any], *, link_target_id: str | None, anchor:
         return Match(index.by_anchor[anchor], "anchor",
                      f"Target user found by {index.anchor_attribute} = '{anchor}'.")
     mail = (source.get("mail") or "").lower()
-    for candidate in index.by_mail.get(mail, []) if mail else []:
+    for candidate in index.by_mail.get(mail, ()) if mail else ():
         if not candidate.get(index.anchor_attribute):
             return Match(candidate, "mail",
                          f"B2B user invited earlier found by mail '{source.get('mail')}'.")

@@ -15,8 +15,11 @@ _COLUMNS = ("config", "source_id", "target_id", "state", "source_upn", "updated"
 
 
 def _link(row: Row[Any]) -> Link:
-    return Link(source_id=row.source_id, target_id=row.target_id, state=row.state,
+    return Link(source_id=row.source_id, target_id=row.target_id, state=_STATES.get(row.state, row.state),
                 source_upn=row.source_upn, updated=row.updated)
+
+
+_STATES = {s: s for s in LINK_STATES}      # one string per state, not one per row read
 
 
 def delete_all(conn: Connection, config: str) -> None:

@@ -12,9 +12,10 @@ CYCLE_KINDS = frozenset({"initial", "incremental", "on-demand", "repair", "user-
 STAGED_ACTIONS = frozenset({"delete", "disable"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Link:
-    """A source user and the target user we created or matched for it."""
+    """A source user and the target user we created or matched for it (slots: an initial cycle
+    holds one per linked user)."""
 
     source_id: str
     target_id: str
