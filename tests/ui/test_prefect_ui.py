@@ -1,7 +1,8 @@
 """The Prefect UI of `make ui`, driven in headless Chromium as an administrator would use it.
 
-One stack for the module (tests/ui/stack.py: flows/ui.py's own functions, free ports, everything
-under tmp). While the browser looks at the deployments, the worker already runs what the later
+One stack for these tests (tests/ui/stack.py: flows/ui.py's own functions, free ports, everything
+under tmp), session-scoped: under xdist other tests run between these, and a module-scoped stack
+would be started again. While the browser looks at the deployments, the worker already runs what the later
 tests need: a provision on demand of two EMEA users and the first cycle of US → HQ.
 
 1. The Deployments page lists every deployment of the sample configurations.
@@ -72,7 +73,7 @@ class Runs:
     paused: Future[str]                 # the US → HQ cycle that waits for a deletion approval
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runs(stack: Stack) -> Iterator[Runs]:
     """Started as soon as the stack is up, while the browser looks at other pages: the on-demand
     run (EMEA, after `tenantsync setup`), and in the background the first cycle of US → HQ, then
