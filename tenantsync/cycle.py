@@ -31,7 +31,7 @@ from .connectors.entra_source import EntraSource
 from .connectors.entra_target import EntraTarget
 from .errors import GraphError, QuarantinedError
 from .fingerprint import ConfigWatch
-from .model import Action
+from .model import NO_CHANGES, NO_STEPS, Action
 from .ports import Source, Store, TenantTarget, User
 from .quarantine import JobKeeper
 from .records import counts, log_rows
@@ -225,7 +225,7 @@ class Cycle:
             if self.kind != "on-demand":
                 store.replace_memberships(cfg.name, self.memberships)
             store.record_failures(cfg.name, failures, datetime.now(UTC))
-            store.clear_escrows(cfg.name, [a.source_id for a in self.actions if a.status != "failure"])
+            store.clear_escrows(cfg.name, (a.source_id for a in self.actions if a.status != "failure"))
             if self.staged:
                 store.clear_staged(cfg.name)
                 store.stage_deletions(cfg.name, self.cycle_id, [
@@ -288,9 +288,9 @@ class Cycle:
         for a in todo:
             a.logged = True
             if not keep_detail:                       # logged: counts and reasons are all that is read
-                a.steps = []
+                a.steps = NO_STEPS
                 if a.status != "success" or not a.is_removal:
-                    a.changes = {}
+                    a.changes = NO_CHANGES
 
     def _record_invited(self, created: list[Action]) -> None:
         cycle_apply.record_invited(self, created)

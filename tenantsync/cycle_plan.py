@@ -44,6 +44,9 @@ def plan_page(cycle: Cycle, page: Sequence[User]) -> list[Action]:
         cycle.links.update(store.links_for(cfg.name, ids))
     for raw in page:
         uid = raw["id"]
+        link = cycle.links.get(uid)
+        if link is not None and link.source_id is not uid:
+            uid = raw["id"] = link.source_id    # one string for the id the cycle keeps (links, seen, actions)
         cycle.seen.add(uid)
         if "@removed" in raw:
             removals[uid] = "hard" if raw["@removed"].get("reason") == "deleted" else "soft"
