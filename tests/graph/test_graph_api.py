@@ -72,7 +72,7 @@ def test_a_throttled_batch_envelope_holds_every_write_for_its_retry_after(fake, 
 
 def test_debug_logs_never_carry_the_token(fake, make_api, caplog):
     import logging
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="tenantsync")   # flows/_logs.py sets it to INFO once flows are imported
     fake.script("GET", "/organization", error(503, "serviceNotAvailable"))
     api = make_api()
     api.get_json("/organization")
