@@ -56,8 +56,18 @@ def begin(cycle: Cycle) -> str:
     read_memberships(cycle)
     if cycle.kind == "initial":
         cycle.index = cycle.target.index_all()
+        share_target_ids(cycle)
     cycle.target.initial_domain()
     return cycle.kind
+
+
+def share_target_ids(cycle: Cycle) -> None:
+    """One string per target id: a link's (read from the store) becomes the index's, an equal
+    string. An initial cycle holds both for every linked user (8 MB at 100,000 users)."""
+    stored_id = cycle.index.stored_id
+    for link in cycle.links.values():
+        if (tid := stored_id(link.target_id)) is not None:
+            link.target_id = tid
 
 
 def _prepare(cycle: Cycle) -> None:

@@ -63,13 +63,12 @@ def log_rows(actions: Iterable[Action], *, job_id: str, cycle_id: str, redacted:
                 a.target_display_name or (a.changes["displayName"].new if "displayName" in a.changes else ""),
             "modifiedProperties": [{"displayName": k, "oldValue": _shown(k, c.old, redacted),
                                     "newValue": _shown(k, c.new, redacted)} for k, c in a.changes.items()]
-            if a.changes else _NONE,
+            if a.changes else [],
             "provisioningSteps": steps, "durationInMilliseconds": 0,
         })
     return rows
 
 
-_NONE: list[Any] = []     # the modifiedProperties of a row without changes (shared, never changed)
 _VARIANT = "89ab" * 4
 
 

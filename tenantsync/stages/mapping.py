@@ -95,7 +95,7 @@ def _build(rules: Sequence[_Rule], *, creating: bool,
         default = m.default is not None and creating
         upn = m.target == "userPrincipalName" and upn_transform is not None
         if m.type == "constant" or m.type not in ("direct", "expression"):
-            value = m.value if m.type == "constant" else None     # _compile's "lambda u: None"
+            value = m.value if m.type == "constant" else None     # a type without a value: null
             if default and (value is None or value == ""):
                 value = m.default
             if not upn:                 # known now: stored as it will be sent

@@ -86,3 +86,32 @@ def test_log_rows_are_one_per_action_with_their_own_ids_and_the_documented_steps
     for a, r in zip(actions, rows):
         assert r["provisioningSteps"] == [s.as_dict() for s in a.steps] + [export_step(a).as_dict()]
         assert r["modifiedProperties"] == []
+
+
+def test_stages_raise_the_collectors_young_threshold_and_put_it_back():
+    import gc
+    import threading
+
+    from tenantsync.cycle import YOUNG, fewer_collections
+
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] == max(before[0], YOUNG)
+        assert gc.isenabled()                      # collections still happen, fewer of them
+        inner_done = threading.Event()
+
+        def other_stage():                         # a concurrent stage (another Prefect task)
+            with fewer_collections():
+                pass
+            inner_done.set()
+
+        threading.Thread(target=other_stage).start()
+        assert inner_done.wait(5)
+        assert gc.get_threshold()[0] == max(before[0], YOUNG)   # the other one did not put it back
+    assert gc.get_threshold() == before
+    try:
+        with fewer_collections():
+            raise RuntimeError("a stage failed")
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == before

@@ -35,6 +35,19 @@ def artifacts_of(state) -> list:
             flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
 
 
+def logs_of(state) -> list:
+    """The run's log lines as the UI shows them, after the API log worker has sent what it holds
+    (it batches lines in the background; reading before it drains races it)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    with get_client(sync_client=True) as client:
+        return client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
+            any_=[state.state_details.flow_run_id])), limit=200)
+
+
 def flow_run_of(state):
     from prefect import get_client
 

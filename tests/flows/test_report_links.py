@@ -13,7 +13,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 from tenantsync import report_links
 
-from .flowkit import EMEA_GROUP, artifacts_of, free_port, run, source_api
+from .flowkit import EMEA_GROUP, artifacts_of, free_port, logs_of, run, source_api
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -96,14 +96,7 @@ class _RefusingFS(MemoryFileSystem):
 
 def _texts(state) -> str:
     """Everything the UI shows of a run: its artifacts and its log lines."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=10)
-    with get_client(sync_client=True) as client:
-        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
-            any_=[state.state_details.flow_run_id])))
+    logs = logs_of(state)
     return "\n".join([f"{a.data} {a.description}" for a in artifacts_of(state)] + [log.message for log in logs]
                      + [str(state.message)])
 

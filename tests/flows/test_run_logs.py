@@ -8,21 +8,14 @@ import re
 
 import pytest
 
-from .flowkit import ZOE, artifacts_of, run
+from .flowkit import ZOE, artifacts_of, logs_of, run
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 SECRETS = ("emea-token", "hq-token", "us-token")
 
 
 def run_logs(state) -> list:
-    from prefect import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=10)
-    with get_client(sync_client=True) as client:
-        return client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
-            any_=[state.state_details.flow_run_id])), limit=200)
+    return logs_of(state)
 
 
 def info_lines(logs: list) -> list[str]:

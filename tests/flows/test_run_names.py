@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from .flowkit import flow_run_of, run
+from .flowkit import flow_run_of, logs_of, run
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def _logs(state) -> list[str]:
-    from prefect import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    with get_client(sync_client=True) as client:
-        return [r.message for r in client.read_logs(log_filter=LogFilter(
-            flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))]
+    return [log.message for log in logs_of(state)]
 
 
 @pytest.fixture

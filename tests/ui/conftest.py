@@ -26,14 +26,6 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 WINDOW = (1440, 1000)            # the approval dialog, switch included, fits
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.prefect)
-            item.add_marker(pytest.mark.xdist_group("ui"))
-
-
 def _screenshots() -> bool:
     return os.environ.get("TENANTSYNC_UI_SCREENSHOTS") == "1"
 
