@@ -64,6 +64,12 @@ class Tenant:
         self.identity_sync: dict[str, dict] = {}   # lower-case tenant id -> sync policy
         self.invitations: list[dict] = []
         self.departures: list[dict] = []           # users who left the organisation (control API)
+        # Microsoft's own provisioning service: synchronization.py (API), sync_runner.py (cycles)
+        self.service_principals: dict[str, dict] = {}   # object id -> servicePrincipal
+        self.app_role_assignments: list[dict] = []       # appRoleAssignedTo of those principals
+        self.sync_secrets: dict[str, list[dict]] = {}    # service principal id -> secrets
+        self.sync_jobs: dict[str, Any] = {}               # job id -> sync_state.SyncJob
+        self.provisioning_logs: list[dict] = []           # provisioningObjectSummary, oldest first
 
         self.users: dict[str, dict] = {}
         self.deleted: dict[str, dict] = {}         # soft-deleted users, in deletion order
