@@ -292,10 +292,15 @@ def delete_config(
     archive_dir: Path | None = typer.Option(None, "--archive-dir", metavar="DIR",
                                             help="Where the archive store goes (default: 'archive' beside a "
                                                  "SQLite store, else data/state/archive)."),
+    delete_application: bool = typer.Option(
+        False, "--delete-application",
+        help="provisioner entra: delete the sync application (enterprise app) too; by default only its "
+             "synchronization job is deleted and the application is kept."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Delete a configuration as Entra does: pause its deployments, archive its state (never dropped),
-    keep its reports and leave every synced user as it is in the target. Later syncs are refused."""
+    keep its reports and leave every synced user as it is in the target. Later syncs are refused.
+    With provisioner entra its synchronization job is deleted (the sync application is kept)."""
     import sys
 
     prefect_env()
@@ -305,6 +310,10 @@ def delete_config(
         result = guarded(lambda: dc.restore(config))
     else:
         cfg, plan, names, note = guarded(lambda: dc.plan(config, archive_dir=str(archive_dir) if archive_dir else None))
+        if delete_application and cfg.provisioner == "entra":
+            from tenantsync.entra_service.verbs import describe_deletion
+            plan.delete_application = True
+            plan.service = describe_deletion(cfg, None, delete_application=True)
         for line in plan.lines(names, note):
             (err() if json_out else out()).print(line, markup=False)
         if not yes and not plan.already:
@@ -319,6 +328,47 @@ def delete_config(
         print_json(done.as_dict())
     else:
         out().print(done.message, markup=False)
+        if result.get("service"):            # provisioner entra: the job (and application)
+            out().print(result["service"], markup=False)
+
+
+def _job_verb(config: str, verb: str, json_out: bool) -> None:
+    """pause / resume: the synchronization job's verb (provisioner entra); no flow run."""
+    prefect_env()
+
+    def go() -> dict[str, Any]:
+        from flows._common import resolve_config
+        from tenantsync.errors import ConfigError
+
+        cfg = resolve_config(config)
+        if cfg.provisioner != "entra":
+            raise ConfigError(f"{verb} drives Microsoft's provisioning service (provisioner: entra); "
+                              f"{cfg.name} runs on tenantsync's engine: its schedule is its Prefect deployments "
+                              "(pause or resume them in the Prefect UI: Deployments → … → Pause)",
+                              key="provisioner", value=cfg.provisioner)
+        from tenantsync.entra_service import verbs
+        done = verbs.pause_job(cfg) if verb == "pause" else verbs.resume_job(cfg)
+        return done.as_dict()
+
+    result = guarded(go)
+    if json_out:
+        print_json(result)
+    else:
+        out().print(result["message"], markup=False)
+
+
+@app.command()
+def pause(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
+    """Pause a configuration run by Microsoft's provisioning service (provisioner: entra): its
+    synchronization job stops after the current cycle and keeps its progress."""
+    _job_verb(config, "pause", json_out)
+
+
+@app.command()
+def resume(config: str = ConfigArg, json_out: bool = JsonOpt) -> None:
+    """Resume (start) a configuration run by Microsoft's provisioning service (provisioner: entra):
+    its job carries on from where it was paused; a quarantine is cleared."""
+    _job_verb(config, "resume", json_out)
 
 
 @app.command()

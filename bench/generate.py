@@ -333,11 +333,17 @@ class TenantGenerator:
 
     Two streams: ``rng`` for attributes and ``ids`` for object ids. ``taken_upns`` lets a second
     generator add objects to a tenant built by another one without a UPN clash.
+
+    SMS sign-in: with ``sms_sign_in_allowed`` (the tenant's SMS authentication method policy lets
+    users sign in with SMS) 95 % of the members' mobile methods are ``notAllowedByPolicy`` and 5 %
+    ``notEnabled`` (allowed, not turned on); without, all are ``notAllowedByPolicy`` (the emulator
+    derives the policy from these states: tenantsync/emulator/phone.py). A member drawn with
+    ``sms_ready`` is ``ready`` either way.
     """
 
     def __init__(self, *, seed: int | str, domains: Sequence[str], default_domain: str,
                  region: str = "global", company_name: str = "Contoso", employee_id_prefix: str = "E",
-                 taken_upns: Iterable[str] = ()):
+                 taken_upns: Iterable[str] = (), sms_sign_in_allowed: bool = True):
         if region not in REGIONS:
             raise ValueError(f"unknown region {region!r} (known: {', '.join(REGIONS)})")
         if not domains:
@@ -353,6 +359,7 @@ class TenantGenerator:
         self.upns = {u.lower() for u in taken_upns}
         self._employee_no = 100000
         self._suffix: dict[str, int] = {}
+        self.sms_sign_in_allowed = sms_sign_in_allowed
 
     # ids ---------------------------------------------------------------------------------
     def user_id(self) -> str:
@@ -440,8 +447,9 @@ class TenantGenerator:
             "businessPhones": [_fill(rng, loc.phone)] if rng.random() < 0.7 else [],
             "mobilePhone": _fill(rng, loc.mobile) if has_mobile else None,
             "createdDateTime": _when(rng),
-            "smsSignInState": "ready" if sms_ready else
-                              ("notAllowedByPolicy" if rng.random() < 0.95 else "notEnabled"),
+            "smsSignInState": "ready" if sms_ready else          # one draw either way: same users
+                              ("notEnabled" if rng.random() >= 0.95 and self.sms_sign_in_allowed
+                               else "notAllowedByPolicy"),
         }
         if mail and mail != upn.lower():
             user["proxyAddresses"].append(f"smtp:{upn.lower()}")
@@ -562,7 +570,7 @@ def make_tenant(*, tenant_id: str, display_name: str, default_domain: str, verif
                 employee_id_prefix: str = "E", sync_group_name: str = "CTS - HQ sync", sync_group_id: str | None = None,
                 sync_group_share: float = 0.9, disabled_ratio: float = 0.02, guest_ratio: float = 0.0,
                 sms_ready_ratio: float = 0.0, nested_ratio: float = 0.1, premium: bool = True,
-                allow_invites_from: str = "everyone",
+                allow_invites_from: str = "everyone", sms_sign_in_allowed: bool = True,
                 partners: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """One tenant of the emulator fixture, with ``n_users`` users and ``n_groups`` groups.
 
@@ -573,7 +581,8 @@ def make_tenant(*, tenant_id: str, display_name: str, default_domain: str, verif
     sync group always has a nested group whose members assignment must not reach.
     ``guest_ratio`` of the users are B2B guests (Accepted, #EXT# UPNs); guests are never put in
     the sync group. ``disabled_ratio`` of the members have accountEnabled false;
-    ``sms_ready_ratio`` have smsSignInState "ready" (cross-tenant sync skips those).
+    ``sms_ready_ratio`` have smsSignInState "ready" (cross-tenant sync skips those);
+    ``sms_sign_in_allowed``: see TenantGenerator.
     """
     if n_users < 0 or n_groups < 0:
         raise ValueError("n_users and n_groups must be >= 0")
@@ -583,7 +592,8 @@ def make_tenant(*, tenant_id: str, display_name: str, default_domain: str, verif
     if not n_users and not n_groups:
         return tenant
     gen = TenantGenerator(seed=seed, domains=verified_domains, default_domain=default_domain, region=region,
-                          company_name=company_name or display_name, employee_id_prefix=employee_id_prefix)
+                          company_name=company_name or display_name, employee_id_prefix=employee_id_prefix,
+                          sms_sign_in_allowed=sms_sign_in_allowed)
     rng = random.Random(f"tenantsync:{seed}:shape")       # who is a guest / disabled / in which group
     users = list(user_stream(gen, rng, n_users, guest_ratio=guest_ratio, disabled_ratio=disabled_ratio,
                              sms_ready_ratio=sms_ready_ratio))
@@ -624,7 +634,7 @@ def fixture_source_users(n_users: int, *, seed: int | str, region: str = "global
     """The users of ``make_fixture``'s source tenant one at a time, identical to its list, without
     holding them (bench/million.py builds a million-user tenant from this stream)."""
     gen = TenantGenerator(seed=f"{seed}:source", domains=[SOURCE_DOMAIN], default_domain=SOURCE_DEFAULT_DOMAIN,
-                          region=region, company_name=SOURCE_COMPANY)
+                          region=region, company_name=SOURCE_COMPANY, sms_sign_in_allowed=False)
     return user_stream(gen, random.Random(f"tenantsync:{seed}:source:shape"), n_users,
                        disabled_ratio=disabled_ratio)
 
@@ -636,14 +646,17 @@ def make_fixture(*, n_users: int, n_groups: int, seed: int | str, region: str = 
 
     Policies are set so that automatic redemption works (source outbound, target inbound) and the
     target allows user sync from the source. Every internal member is a direct member of the
-    "CTS - HQ sync" group unless ``sync_group_share`` < 1.
+    "CTS - HQ sync" group unless ``sync_group_share`` < 1. The source tenant's SMS policy lets no
+    one sign in with SMS (every mobile method ``notAllowedByPolicy``): as in a tenant that never
+    turned SMS sign-in on, a cycle then reads the policy once instead of each written user's phone
+    methods (tenantsync/sms.py).
     """
     source_id, target_id = det_uuid(f"{seed}:source-tenant"), det_uuid(f"{seed}:target-tenant")
     source = make_tenant(
         tenant_id=source_id, display_name="Contoso Source", default_domain=SOURCE_DEFAULT_DOMAIN,
         verified_domains=[SOURCE_DOMAIN], n_users=n_users, n_groups=n_groups, seed=f"{seed}:source",
         token=source_token, region=region, company_name=SOURCE_COMPANY, sync_group_share=sync_group_share,
-        disabled_ratio=disabled_ratio,
+        disabled_ratio=disabled_ratio, sms_sign_in_allowed=False,
         partners=[partner(target_id, display_name="Contoso Target", outbound=True)])
     target = make_tenant(
         tenant_id=target_id, display_name="Contoso Target", default_domain="contosotarget.onmicrosoft.com",

@@ -16,13 +16,23 @@ from prefect.states import Completed, Failed, State
 from tenantsync.config import SyncConfig, load_config
 from tenantsync.errors import ConfigError, TenantSyncError
 from tenantsync.graph.connection import GraphConnection
+from tenantsync.report_links import DEFAULT_DIR, DIR_ENV
 from tenantsync.results import ProcedureResult
 
 if TYPE_CHECKING:
     from tenantsync.usersource.config import UserSourceConfig
 
 DEFAULT_SMTP_BLOCK = "tenantsync-smtp"
-DEFAULT_REPORTS_DIR = "data/reports"
+
+
+def default_reports_dir() -> str:
+    """The flows' default reports root: the folder of TENANTSYNC_REPORTS_DIR when set (the one `make ui`
+    serves, or a worker's own), else data/reports. Read when the flows are imported: in a worker, by
+    the flow run's process (its environment); in `tenantsync deploy`, for the parameter form's default."""
+    return os.environ.get(DIR_ENV) or DEFAULT_DIR
+
+
+DEFAULT_REPORTS_DIR = default_reports_dir()
 
 Notify = Callable[[str, str], None]
 

@@ -299,7 +299,7 @@ def up(args: argparse.Namespace) -> int:
     ui_url = api.removesuffix("/api")
     print(f"\n  cluster up in {time.monotonic() - t0:.0f} s: Prefect server, "
           f"{'emulator, ' if emu is not None else ''}{args.workers} process worker(s) on {POOL}\n"
-          f"  Prefect UI:   {ui_url}  (deployments: {ui_url}/deployments)\n"
+          f"  Prefect UI:   {ui_url}  (deployments: {ui.deployments_url(ui_url)})\n"
           f"  API:          export PREFECT_API_URL={api}\n"
           f"  Emulator:     {emulator}/v1.0\n"
           f"  Reports:      {env.get(URL_ENV, 'not served (--no-reports)')}\n"

@@ -13,6 +13,17 @@ new schedule, never a second. Deployments of a configuration that the list no lo
 (earlier names, e.g. those of an older prefect.yaml) are removed; paused deployments stay paused
 (``paused`` is never sent). A configuration marked deleted (tenantsync delete-config) is not deployed.
 
+No deployment has a Prefect concurrency limit: the configuration's lock (tenantsync/store/locks.py,
+a lease row in its state store) keeps two cycles of a configuration apart on every path (scheduled,
+by hand, initial or incremental, the command line), and a refused run says who holds it. A
+deployment limit does less and loses runs: its slot is a lease that Prefect's server keeps in
+memory by default (``server.concurrency.lease_storage``: ...lease_storage.memory), so a server
+restart forgets it and the running flow's next renewal (every 225 s: 0.75 of 300 s,
+prefect/concurrency/_leases.py) fails and ends the run Crashed ("Concurrency lease renewal
+failed"); and a run paused (Running -> Paused) loses its slot the same way (Prefect's
+ReleaseFlowConcurrencySlots; PrefectHQ/prefect#20251). Deploying again sends ``concurrency_limit:
+null``, which removes a limit an earlier version created.
+
 Flows are deployed by module path (``flows.sync.sync_cycle``): a process worker imports them from the
 installed package, in the working directory ``tenantsync deploy`` ran from (pull step
 set_working_directory), where the configurations' relative paths (state, reports) resolve.
@@ -54,7 +65,6 @@ class Procedure:
     description: str                 # str.format: name, source, target, minutes
     parameters: dict[str, Any] = field(default_factory=dict)
     schedule: str = ""               # "" (manual) | "interval" | "daily"
-    concurrency_limit: int | None = None
     optional: bool = False           # deployed only when the module exists
 
     @property
@@ -71,7 +81,7 @@ PROCEDURES = (
     Procedure("flows.sync", "sync_cycle", "incremental", "incremental",
               "Incremental cycle {source} -> {target} every {minutes} minutes (settings.interval_minutes): reads "
               "the source's delta and applies the changes. While the job is quarantined, runs end at once "
-              "(Skipped) until the next attempt.", _CYCLE, schedule="interval", concurrency_limit=1),
+              "(Skipped) until the next attempt.", _CYCLE, schedule="interval"),
     Procedure("flows.sync", "sync_cycle", "initial", "initial",
               "Initial cycle {source} -> {target} (restart): reads the whole source tenant, matches and creates "
               "every user in scope. Watermarks, escrows and quarantine are cleared; links are kept. Deletions "
@@ -107,7 +117,7 @@ PROCEDURES = (
 USER_SOURCE_PROCEDURES = (
     Procedure("flows.usersource", "user_source_sync", "", "user-source",
               "User-source sync: keeps the application's own user directory in step with {source}, every "
-              "{minutes} minutes (settings.interval_minutes).", schedule="interval", concurrency_limit=1),
+              "{minutes} minutes (settings.interval_minutes).", schedule="interval"),
     Procedure("flows.reports", "export_reports", "daily", "reports",
               "Daily export of the {name} directory reports under out_dir/{name}/.", schedule="daily"),
 )
@@ -248,8 +258,6 @@ def render_prefect_yaml(configurations: list[Configuration], *, base: Path, work
                 d["schedules"] = [_Inline(interval=s.interval_s, active=True)]
             elif s.cron:
                 d["schedules"] = [_Inline(cron=s.cron, timezone="UTC", active=True)]
-            if s.procedure.concurrency_limit:
-                d["concurrency_limit"] = s.procedure.concurrency_limit
             d["work_pool"] = _Inline(name=work_pool, work_queue_name="default")
             deployments.append(d)
     doc = {"name": "tenantsync", "prefect-version": "3.9.1", "build": None, "push": None,
@@ -343,7 +351,7 @@ def _apply(client: Any, spec: Spec, *, work_pool: str, working_dir: Path) -> dic
     client.create_deployment(       # an upsert on (flow, name); schedules replaced, paused left as it is
         flow_id=client.create_flow_from_name(flow.name), name=spec.name, entrypoint=spec.procedure.entrypoint,
         description=spec.description, tags=list(spec.tags), parameters=spec.parameters, schedules=schedules,
-        concurrency_limit=spec.procedure.concurrency_limit, work_pool_name=work_pool, work_queue_name="default",
+        concurrency_limit=None, work_pool_name=work_pool, work_queue_name="default",     # module docstring
         parameter_openapi_schema=parameter_schema(flow).model_dump(exclude_unset=True),
         enforce_parameter_schema=True,
         pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": str(working_dir)}}])

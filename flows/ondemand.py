@@ -26,6 +26,9 @@ from ._cycle import publish_counts, report_result, run_stages
 def provision_users(cfg: SyncConfig, user_ids: Sequence[str], *, store: Store | None = None) -> CycleReport:
     """One on-demand cycle for up to five users, inside the rate limit's window (as tasks).
     Also the ``provision`` callable of the UPN repair."""
+    if cfg.provisioner == "entra":      # the service's provisionOnDemand (flows/service_cycle.py)
+        from .service_cycle import provision_by_service
+        return provision_by_service(cfg, user_ids, store=store)
     ids = ondemand.check_user_ids(list(user_ids))
     with on_demand_window(len(ids)):
         with open_cycle(cfg, CycleOptions(user_ids=ids), notify=notifier(cfg),

@@ -44,7 +44,11 @@ def repair_upn(config: str, csv_path: str | None = None, reports_dir: str = DEFA
     """
     cfg = resolve_config(config)
     store = Store.for_url(cfg.state_url)
-    result = run_repair(cfg, provision=lambda ids: provision_users(cfg, ids, store=store), store=store)
+    if cfg.provisioner == "entra":      # each user through the service's provisionOnDemand
+        from .service_cycle import repair_by_service
+        result = repair_by_service(cfg, store=store)
+    else:
+        result = run_repair(cfg, provision=lambda ids: provision_users(cfg, ids, store=store), store=store)
     pending_csv = Path(csv_path) if csv_path else reports.config_dir(cfg.name, reports_dir) / "pending-acceptance.csv"
     paths = write_repair_reports(result, str(pending_csv), str(pending_csv.with_name("upn-repair.csv")))
     return _finished(cfg, result, paths)

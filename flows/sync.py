@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, runtime
-from prefect.artifacts import create_link_artifact, create_markdown_artifact
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
-from prefect.input import RunInput
-from prefect.states import Running, State
-from pydantic import Field
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.states import State
 
+from flows import _approval as approval
 from tasks.limits import CycleBusy, cycle_lock
 from tasks.reports import export_cycle_reports
 from tenantsync import remedies, reports
@@ -25,15 +20,13 @@ from tenantsync.quarantine import JobKeeper
 from tenantsync.quarantine import what_to_do as quarantine_advice
 from tenantsync.results import ProcedureResult
 from tenantsync.service import open_cycle
-from tenantsync.stages.guard import planned_reason
 from tenantsync.store import Store
 from tenantsync.store.locks import Lease
-from tenantsync.uimarkdown import reasons_table
 
+from ._approval import DeletionApproval, ask_approval, staged_rows  # noqa: F401  (their former home)
 from ._common import (
     DEFAULT_REPORTS_DIR,
     artifact_key,
-    file_uri,
     final_state,
     notifier,
     resolve_config,
@@ -49,18 +42,6 @@ from ._cycle import (
     run_stages,
 )
 from .run_names import said_kind, sync_run_name
-
-PREVIEW = 50            # staged deletions listed in the approval artifact
-
-
-class DeletionApproval(RunInput):
-    """The form the Prefect UI shows when a cycle stops at the accidental-deletion threshold."""
-
-    approve: bool = Field(False, title="Approve the staged deletions", description=(
-        "Ticked: apply the staged deletions now: the portal's 'Allow deletes' (ForceDeletes, the "
-        "command line's --allow-deletes). Left unticked: nothing is deleted; the deletions stay staged "
-        "in pending-deletions.csv and the job stays quarantined (TooManyDeletes) until they are "
-        "approved or the cause is fixed and the job restarted."))
 
 
 @flow(name="sync-cycle", flow_run_name=sync_run_name, log_prints=False,
@@ -83,16 +64,27 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
             portal's "Allow deletes", ForceDeletes): lifts a TooManyDeletes quarantine.
         approval_timeout_s: When deletions are staged above the threshold, how many seconds the run
             waits, paused, for an administrator to approve them (Resume, approve ticked); 0 does not
-            wait and keeps them staged.
+            wait and keeps them staged. A deployment's run waits suspended, off its worker: the
+            cycle ends first and the state store keeps the staged list.
         ignore_quarantine: Run now even if the job is quarantined and its next attempt is later.
         reports_dir: The reports root; a cycle's reports go under reports_dir/<configuration>/.
     """
     cfg = resolve_config(config)
-    # allow_deletes is the documented ForceDeletes: it is how a TooManyDeletes quarantine is
-    # lifted, so it must not wait for the quarantine's next attempt (+6 h) first.
-    options = CycleOptions(restart=restart, dry_run=dry_run, allow_deletes=allow_deletes,
-                           ignore_quarantine=ignore_quarantine or allow_deletes)
+    if cfg.provisioner == "entra":      # Microsoft's provisioning service runs the cycle (flows/service_cycle.py)
+        from .service_cycle import service_sync
+        return service_sync(cfg, restart=restart, dry_run=dry_run, allow_deletes=allow_deletes,
+                            approval_timeout_s=approval_timeout_s, reports_dir=reports_dir)
     store = Store.for_url(cfg.state_url)
+    decided = approval.resumed()        # a run suspended for approval starts over once resumed (_approval.py)
+    if decided is not None and not decided.approve:
+        return _rejected(cfg, store, decided)
+    # allow_deletes is the documented ForceDeletes: it is how a TooManyDeletes quarantine is
+    # lifted, so it must not wait for the quarantine's next attempt (+6 h) first; nor does an approval.
+    options = CycleOptions(restart=restart and decided is None, dry_run=dry_run, allow_deletes=allow_deletes,
+                           ignore_quarantine=ignore_quarantine or allow_deletes or decided is not None)
+    waiting: list[approval.Listed] = []     # staged deletions to suspend the run for, once the cycle is over
+    # the list approved: what the state store kept staged for the suspended cycle
+    approved = approval.approved_list(store, cfg.name, decided.cycle_id) if decided else set()
     progress = Progress(f"{cfg.name} {'dry run' if dry_run else 'cycle'}", key=artifact_key(cfg.name, "progress"))
     cycle: Cycle | None = None
     setup_notes: list[str] = []        # the first cycle of a configuration runs the setup itself
@@ -101,7 +93,7 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
                 open_cycle(cfg, options, notify=notifier(cfg), store=store, on_setup=setup_notes.append) as cycle:
             for note in setup_notes:
                 get_run_logger().info("%s", note)
-            report = _run(cycle, progress, approval_timeout_s, reports_dir, lease)
+            report = _run(cycle, progress, approval_timeout_s, reports_dir, lease, decided, approved, waiting)
     except SetupRequired as exc:
         return _refused(cfg, dry_run, exc)
     except (QuarantinedError, CycleBusy) as exc:
@@ -110,11 +102,26 @@ def sync_cycle(config: str, restart: bool = False, dry_run: bool = False, allow_
         return _failed(cfg, store, cycle, exc, reports_dir)
     if setup_notes:
         report.message = " ".join([*setup_notes, report.message]).strip()
-    return _finished(cfg, report, reports_dir)
+    state = _finished(cfg, report, reports_dir)
+    if waiting and report.staged:      # the lock is released: the run leaves its worker (raises Pause)
+        approval.suspend(waiting[0], cfg.name, cfg.settings.deletion_threshold, approval_timeout_s)
+    return state
 
 
-def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str, lease: Lease | None) -> CycleReport:
+def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str, lease: Lease | None,
+         decided: approval.Resumed | None, approved: set[tuple[str, str]],
+         waiting: list[approval.Listed]) -> CycleReport:
     def staged(c: Cycle) -> bool:
+        if decided is not None and approval.covered(c, approved):
+            get_run_logger().info("%d staged deletions approved in the Resume form (cycle %s's list): applying them",
+                                  len(c.staged), decided.cycle_id)
+            return True
+        if decided is not None:
+            get_run_logger().warning("the deletions planned now are not the list approved (cycle %s's): they are "
+                                     "staged again and wait for their own approval", decided.cycle_id)
+        if approval.can_suspend(c, timeout_s):     # a deployment's run: suspended once the cycle is over
+            waiting.append(approval.list_staged(c, reports_dir))
+            return False
         # The lease stays held (renewed) while the run waits; a refused run says why it waits.
         if lease is not None and timeout_s > 0:
             lease.note("paused for deletion approval")
@@ -127,66 +134,6 @@ def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str, lea
     # The run keeps the name it started with (flows/run_names.py); the log says when the kind differs.
     return run_stages(cycle, progress=progress, on_begun=lambda kind: said_kind(kind, cycle.notes),
                       on_staged=staged)
-
-
-# -- deletion approval -----------------------------------------------------------------------------
-
-def staged_rows(cycle: Cycle) -> list[dict[str, Any]]:
-    now = datetime.now(UTC).isoformat()
-    return [{"sourceIdentity.id": a.source_id, "targetIdentity.id": a.target_id or "",
-             "displayName": a.display_name, "action": "disable" if "accountEnabled" in a.changes else "delete",
-             "reason": a.reason, "cycleId": cycle.cycle_id, "staged": now} for a in cycle.staged]
-
-
-def ask_approval(cycle: Cycle, timeout_s: int, reports_dir: str) -> bool:
-    """List the staged deletions (pending-deletions.csv and an artifact) and pause for a decision.
-    True when an administrator approved; rejection and timeout leave them staged."""
-    log = get_run_logger()
-    cfg, rows = cycle.cfg, staged_rows(cycle)
-    csv_path: Path | None = None
-    if not cycle.opt.dry_run:
-        csv_path = reports.write_csv(rows, reports.PENDING_DELETION_COLUMNS,
-                                     reports.config_dir(cfg.name, reports_dir) / "pending-deletions.csv").resolve()
-        create_link_artifact(key=artifact_key(cfg.name, "pending-deletions"), link=file_uri(csv_path),
-                             link_text=f"pending-deletions.csv ({len(rows)} staged)")
-    threshold = cfg.settings.deletion_threshold
-    head = (f"**{len(rows)} deletions** (deletes and disables) were planned in cycle `{cycle.cycle_id}` of "
-            f"`{cfg.name}`, above the accidental-deletion threshold of {threshold}. None has been applied.")
-    where = f"The full list is in `{csv_path}` ({file_uri(csv_path)})." if csv_path else "Dry run: nothing is kept."
-    shown = rows[:PREVIEW]      # a narrow table, the reasons listed under it (tenantsync/uimarkdown.py)
-    lines = [f"# Staged deletions: `{cfg.name}`", "", head, "", where, ""]
-    lines += reasons_table(("Display name", "Action", "Source id", "Target id"),
-                           [(r["displayName"], r["action"], r["sourceIdentity.id"], r["targetIdentity.id"])
-                            for r in shown], [planned_reason(r["reason"]) for r in shown], unit="user")
-    if len(rows) > PREVIEW:
-        lines += ["", f"{len(rows) - PREVIEW} more in pending-deletions.csv."]
-    create_markdown_artifact(key=artifact_key(cfg.name, "staged-deletions"), markdown="\n".join(lines),
-                             description=f"{len(rows)} staged deletions")
-    if cycle.opt.dry_run or timeout_s <= 0:
-        return False
-    form = DeletionApproval.with_initial_data(
-        description=f"{head}\n\n{where}\n\nTick **approve** (Approve the staged deletions) to apply them now: the "
-                    "portal's 'Allow deletes'. Leave it unticked to keep them staged (the job stays quarantined "
-                    "with reason TooManyDeletes).")      # no approve=...: it would drop the Field's text
-    log.warning("%d deletions staged above the threshold of %d: waiting up to %d s for approval",
-                len(rows), threshold, timeout_s)
-    try:
-        answer = pause_flow_run(wait_for_input=form, timeout=timeout_s,
-                                poll_interval=1 if timeout_s <= 60 else 5, key="deletion-approval")
-    except FlowPauseTimeout:
-        _back_to_running()
-        log.warning("no decision within %d s: the deletions stay staged", timeout_s)
-        return False
-    log.info("staged deletions %s", "approved" if answer.approve else "rejected: they stay staged")
-    return bool(answer.approve)
-
-
-def _back_to_running() -> None:
-    """After a pause times out the run is still Paused on the server: carry on to the end."""
-    from prefect import get_client
-
-    with get_client(sync_client=True) as client:
-        client.set_flow_run_state(runtime.flow_run.id, Running(message="approval timed out"), force=True)
 
 
 # -- outcomes --------------------------------------------------------------------------------------
@@ -277,6 +224,21 @@ def _skipped(cfg: SyncConfig, store: Store, exc: QuarantinedError | CycleBusy) -
                              description=f"{cfg.name}: skipped ({reason})")
     get_run_logger().warning("%s", exc)
     return final_state(result, name="Skipped", completed=True)
+
+
+def _rejected(cfg: SyncConfig, store: Store, decided: approval.Resumed) -> State:
+    """A run suspended for approval, resumed with approve unticked: no cycle runs; the deletions
+    stay staged and the job quarantined, as the suspended cycle left them."""
+    staged = len(store.staged(cfg.name))
+    result = ProcedureResult(procedure="sync", config=cfg.name, status="failure", reason="staged-deletions",
+                             kind="approval", cycle_id=decided.cycle_id, job=JobKeeper.describe(store.job(cfg.name)),
+                             message=f"{cfg.name}: the staged deletions of cycle {decided.cycle_id} were rejected: "
+                                     f"{staged} stay staged (pending-deletions.csv) and the job stays quarantined "
+                                     "(TooManyDeletes).", details={"staged": staged})
+    create_markdown_artifact(key=artifact_key(cfg.name, "summary"), markdown=summary_markdown(result, {}),
+                             description=f"{cfg.name}: staged deletions rejected")
+    get_run_logger().info("staged deletions rejected: they stay staged")
+    return final_state(result, name="Quarantined")
 
 
 def _refused(cfg: SyncConfig, dry_run: bool, exc: SetupRequired) -> State:

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         setup(env)
         if not args.no_worker:
             children.start("process worker", prefect_cmd("worker", "start", "--pool", POOL), env, home / "worker.log")
-        print(f"\n  Prefect UI:   {ui_url}\n  Deployments:  {ui_url}/deployments\n"
+        print(f"\n  Prefect UI:   {ui_url}\n  Deployments:  {deployments_url(ui_url)}\n"
               f"  Emulator:     http://127.0.0.1:{args.emulator_port}/v1.0\n"
               f"  Reports:      {reports}\n"
               f"  Logs:         {home}/{{server,emulator,reports,worker}}.log\n\n"
@@ -212,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         children.stop()
+
+
+def deployments_url(ui_url: str) -> str:
+    """The Deployments page of the UI Prefect opens at its root (V2); ``/deployments`` is the older V1 UI."""
+    return f"{ui_url}/v2/deployments"
 
 
 if __name__ == "__main__":

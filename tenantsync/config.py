@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import remedies
-from .configchecks import check_connections, check_credentials, check_database_url, check_guids
+from .configchecks import check_connections, check_credentials, check_database_url, check_guid, check_guids
 from .errors import ConfigError, ExpressionError
 from .expressions.dotnet_regex import compile_pattern
 from .graph.connection import GraphConnection
@@ -174,6 +174,12 @@ class Settings(_Strict):
 
 class SyncConfig(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    # engine: tenantsync's own cycles (invitations); entra: Microsoft's provisioning service, driven
+    # through Graph's synchronization API (the source tenant's cross-tenant sync application, found
+    # by the display name `name` unless service_principal_id is given; docs/contracts.md).
+    provisioner: Literal["engine", "entra"] = "engine"
+    service_principal_id: str | None = None
+    job_id: str | None = Field(default=None, min_length=1, max_length=200)
     source: Source
     target: Target
     scope: Scope = Field(default_factory=Scope)
@@ -242,6 +248,28 @@ def check_file_values(cfg: SyncConfig, file: str, lines: dict[Loc, int]) -> None
         check_database_url(cfg.state, ("state",), file, lines)
     if cfg.target.directory is not None:
         check_database_url(cfg.target.directory, ("target", "directory"), file, lines)
+    check_provisioner(cfg, file, lines)
+
+
+def check_provisioner(cfg: SyncConfig, file: str, lines: dict[Loc, int]) -> None:
+    """The service's keys belong to ``provisioner: entra``, which provisions into a tenant."""
+    def error(message: str, loc: Loc, value: Any) -> ConfigError:
+        return ConfigError(message, file=file, line=line_of(lines, loc) or 1, key=dotted(loc), value=value)
+
+    if cfg.provisioner == "engine":
+        for key in ("service_principal_id", "job_id"):
+            value = getattr(cfg, key)
+            if value is not None:
+                raise error(f"{key} names Microsoft's provisioning service: it is read with "
+                            "'provisioner: entra' only (add it, or remove the key)", (key,), value)
+        return
+    if cfg.target.connection is None:
+        raise error("provisioner 'entra' provisions into a tenant: the target needs 'connection' "
+                    "(an application directory is provisioned by the engine)", ("target", "directory"),
+                    cfg.target.directory)
+    if cfg.service_principal_id is not None:
+        check_guid(cfg.service_principal_id, "a service principal's object id",
+                   ("service_principal_id",), file, lines)
 
 
 def _expand(data: dict[str, Any], file: str, lines: dict[Loc, int]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from ..errors import GraphError
 from ..graph.api import GraphApi
 from ..graph.errors import from_response
 from ..graph.urls import path, relative
@@ -26,6 +27,8 @@ from ..ports import MembershipRead, SmsRead
 from ..references import EXPAND_MANAGER, manager_from_delta, manager_from_expand
 
 MOBILE_METHOD_ID = "3179e48a-750b-4051-897c-87b9720928f7"
+# smsauthenticationmethodconfiguration-get (Policy.Read.All or Policy.ReadWrite.AuthenticationMethod)
+SMS_POLICY = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms"
 # group-delta, $filter: "There is a limit of 50 filtered objects."
 MAX_FILTER_IDS = 50
 
@@ -42,6 +45,7 @@ class EntraSource:
         self.api = api
         self.select = list(dict.fromkeys(["id", *select]))
         self.manager = manager
+        self._sms_allowed: bool | None = None      # the SMS policy, read once (a cycle builds its source)
 
     def user_pages(self, link: str | None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         """Pages of users from /users/delta: the whole tenant first, then only changes.
@@ -118,9 +122,12 @@ class EntraSource:
 
         A read that fails (403 without UserAuthenticationMethod.Read.All, a 5xx or 429 still failing
         after the batch's retries, a 404) is reported as failed, never as "not ready": a user is not
-        written without knowing (tenantsync/sms.py).
+        written without knowing (tenantsync/sms.py). No user is read when the tenant's SMS
+        policy lets nobody sign in with SMS (``sms_sign_in_allowed``).
         """
         ids = list(dict.fromkeys(ids))
+        if not ids or not self.sms_sign_in_allowed():
+            return SmsRead()
         replies = self.api.batch([{"method": "GET", "url": path("users", i, "authentication", "phoneMethods")}
                                   for i in ids])
         out = SmsRead()
@@ -132,6 +139,28 @@ class EntraSource:
                 if method.get("id") == MOBILE_METHOD_ID and method.get("smsSignInState") == "ready":
                     out.ready.add(i)
         return out
+
+    def sms_sign_in_allowed(self) -> bool:
+        """Whether the tenant's SMS authentication method policy lets anyone sign in with SMS.
+
+        One GET of the smsAuthenticationMethodConfiguration (smsauthenticationmethodconfiguration-get):
+        when its ``state`` is ``disabled``, or none of its ``includeTargets`` is ``isUsableForSignIn``
+        (smsauthenticationmethodtarget), no user's SMS sign-in can be ``ready`` (the phone method's
+        smsSignInState is then ``notAllowedByPolicy``), so no phone methods need reading. Read once
+        per source object (a cycle builds its own). A policy that cannot be read (403 without
+        Policy.Read.All, any error) counts as allowing it: the users are then read one by one.
+        """
+        if self._sms_allowed is None:
+            try:
+                body = self.api.get_json(SMS_POLICY)
+            except GraphError:
+                self._sms_allowed = True
+            else:
+                # the page's example wraps the configuration in "value"; the resource is the object itself
+                conf = body["value"] if isinstance(body.get("value"), dict) else body
+                self._sms_allowed = conf.get("state") != "disabled" and any(
+                    t.get("isUsableForSignIn") is not False for t in conf.get("includeTargets") or [])
+        return self._sms_allowed
 
 
 __all__ = ["MAX_FILTER_IDS", "MOBILE_METHOD_ID", "EntraSource", "MembershipRead", "SmsRead", "odata_quote"]

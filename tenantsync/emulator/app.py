@@ -26,6 +26,9 @@ from tenantsync.emulator import (
     manager,
     phone,
     policies,
+    provisioning_logs,
+    service_principals,
+    synchronization,
     users,
 )
 from tenantsync.emulator.asgi import send_error, serve_graph
@@ -39,6 +42,11 @@ _SYNC = _PARTNERS + "/{tenant_id}/identitySynchronization"
 _APP_BY_APP_ID = "/applications(appId='{app_id}')"       # application-get: alternate key
 _EXT = "/applications/{id}/extensionProperties"
 _EXT_BY_APP_ID = _APP_BY_APP_ID + "/extensionProperties"
+_SP = "/servicePrincipals/{id}"
+_SP_BY_APP_ID = "/servicePrincipals(appId='{app_id}')"
+_ASSIGNED = _SP + "/appRoleAssignedTo"
+_JOBS = _SP + "/synchronization/jobs"
+_JOB = _JOBS + "/{job_id}"
 
 # Literal routes before parameterised ones: the first match wins.
 ROUTES: list[Route] = [
@@ -51,6 +59,7 @@ ROUTES: list[Route] = [
     Route("GET", _PHONE + "/{method_id}", phone.get_phone_method),
     Route("POST", _PHONE + "/{method_id}/disableSmsSignIn", phone.disable_sms_sign_in),
     Route("POST", _PHONE + "/{method_id}/enableSmsSignIn", phone.enable_sms_sign_in),
+    Route("GET", phone.SMS_POLICY_ROUTE, phone.get_sms_configuration),
     Route("GET", "/users/{id}/memberOf", groups.list_member_of),
     Route("GET", "/users/{id}/manager", manager.get_manager),
     Route("GET", "/users/{id}/manager/$ref", manager.get_manager_ref),
@@ -102,6 +111,29 @@ ROUTES: list[Route] = [
     Route("GET", _PARTNERS + "/{tenant_id}", policies.get_partner),
     Route("PATCH", _PARTNERS + "/{tenant_id}", policies.update_partner),
     Route("DELETE", _PARTNERS + "/{tenant_id}", policies.delete_partner),
+    # Microsoft's provisioning service (service_principals.py, synchronization.py)
+    Route("POST", "/applicationTemplates/{id}/instantiate", service_principals.instantiate),
+    Route("GET", "/servicePrincipals", service_principals.list_service_principals),
+    Route("GET", _SP_BY_APP_ID, service_principals.get_service_principal),
+    Route("GET", _SP, service_principals.get_service_principal),
+    Route("GET", _ASSIGNED, service_principals.list_assignments),
+    Route("POST", _ASSIGNED, service_principals.create_assignment),
+    Route("DELETE", _ASSIGNED + "/{assignment_id}", service_principals.delete_assignment),
+    Route("GET", _SP + "/synchronization/secrets", synchronization.get_secrets),
+    Route("PUT", _SP + "/synchronization/secrets", synchronization.put_secrets),
+    Route("POST", _JOBS + "/validateCredentials", synchronization.validate_credentials),
+    Route("GET", _JOBS, synchronization.list_jobs),
+    Route("POST", _JOBS, synchronization.create_job),
+    Route("GET", _JOB, synchronization.get_job),
+    Route("DELETE", _JOB, synchronization.delete_job),
+    Route("POST", _JOB + "/validateCredentials", synchronization.validate_credentials),
+    Route("POST", _JOB + "/start", synchronization.start_job),
+    Route("POST", _JOB + "/pause", synchronization.pause_job),
+    Route("POST", _JOB + "/restart", synchronization.restart_job),
+    Route("GET", _JOB + "/schema", synchronization.get_schema),
+    Route("PUT", _JOB + "/schema", synchronization.put_schema),
+    Route("POST", _JOB + "/provisionOnDemand", synchronization.provision_on_demand),
+    Route("GET", "/auditLogs/provisioning", provisioning_logs.list_provisioning),
 ]
 ROUTER = Router(ROUTES)
 

@@ -197,7 +197,49 @@ def _tenant(spec: Any, index: int) -> Tenant:
                 raise FixtureError(f"{where}: groups[{i}]: member {member_id} is not a user or "
                                    "group of this tenant")
             tenant.add_member(gid, member_id, kind, record=False)
+    _service_principals(tenant, _typed(spec, "servicePrincipals", list, "a list", where) or [],
+                        where)
     return tenant
+
+
+_SP_FIELDS = ("id", "appId", "displayName", "appRoleId", "applicationTemplateId", "assignedTo")
+
+
+def _service_principals(tenant: Tenant, entries: list, where: str) -> None:
+    """`servicePrincipals`: configuration applications that exist already (as instantiating the
+    template makes them, service_principals.py), with the users and groups assigned to them."""
+    from tenantsync.emulator import service_principals as sps
+
+    for i, raw in enumerate(entries):
+        at = f"{where}: servicePrincipals[{i}]"
+        if not isinstance(raw, dict):
+            raise FixtureError(f"{at}: expected an object")
+        for key in raw:
+            if key not in _SP_FIELDS:
+                raise FixtureError(f"{at}: unknown field '{key}' (fields: {', '.join(_SP_FIELDS)})")
+        for key in ("id", "appId", "appRoleId"):
+            if raw.get(key) is not None and not apps.is_guid(raw[key]):
+                raise FixtureError(f"{at}: '{key}' must be a GUID")
+        name = _require(raw, "displayName", at)
+        template = str(raw.get("applicationTemplateId") or sps.CTS_TEMPLATE_ID).lower()
+        if template not in sps.TEMPLATES:
+            raise FixtureError(f"{at}: 'applicationTemplateId' must be one of "
+                               f"{', '.join(sps.TEMPLATES)}")
+        if (raw.get("id") or "").lower() in tenant.service_principals or (
+                raw.get("appId") and apps.find_by_app_id(tenant, raw["appId"])):
+            raise FixtureError(f"{at}: duplicate service principal {raw.get('id') or raw['appId']}")
+        _app, sp = sps.create_service_principal(tenant, name, template, sp_id=raw.get("id"),
+                                                app_id=raw.get("appId"),
+                                                app_role_id=raw.get("appRoleId"))
+        assigned = _typed(raw, "assignedTo", list, "a list of user or group ids", at) or []
+        for principal in assigned:
+            if not isinstance(principal, str) or tenant.object_type(principal.lower()) is None:
+                raise FixtureError(f"{at}: assignedTo: {principal!r} is not a user or group of "
+                                   "this tenant")
+            try:
+                sps.assign(tenant, sp, principal, sp["appRoles"][0]["id"])
+            except GraphHttpError as exc:
+                raise FixtureError(f"{at}: assignedTo: {exc.message}") from None
 
 
 _TOKEN_FIELDS = ("token", "appId", "roles")

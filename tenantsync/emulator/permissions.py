@@ -37,6 +37,8 @@ class Rule:
     page: str
     any_of: tuple[str, ...]
     narrow: dict[str, frozenset[str]] = field(default_factory=dict)  # permission -> properties
+    # "X and Y" rows (serviceprincipal-post-approleassignedto): one of these is needed as well
+    and_one_of: tuple[str, ...] = ()
 
 
 _USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All",
@@ -61,6 +63,14 @@ _PHONE = "/users/{id}/authentication/phoneMethods"
 _PARTNERS = "/policies/crossTenantAccessPolicy/partners"
 _SYNC = _PARTNERS + "/{tenant_id}/identitySynchronization"
 _EXT = "/applications/{id}/extensionProperties"
+# Synchronization pages: Application.ReadWrite.OwnedBy (least), then Synchronization.*.All
+_SYNC_READ = (OWNED_BY, "Synchronization.Read.All", "Synchronization.ReadWrite.All")
+_SYNC_WRITE = (OWNED_BY, "Synchronization.ReadWrite.All")
+_SP_READ = ("Application.Read.All", OWNED_BY, "Application.ReadWrite.All", "Directory.Read.All",
+            "Directory.ReadWrite.All")
+_SP = "/servicePrincipals/{id}"
+_JOBS = _SP + "/synchronization/jobs"
+_JOB = _JOBS + "/{job_id}"
 
 # (method, route template) -> rule. Every route of app.ROUTES has a row (tested).
 RULES: dict[tuple[str, str], Rule] = {
@@ -75,6 +85,8 @@ RULES: dict[tuple[str, str], Rule] = {
         Rule("phoneauthenticationmethod-disablesmssignin", _PHONE_WRITE),
     ("POST", _PHONE + "/{method_id}/enableSmsSignIn"):
         Rule("phoneauthenticationmethod-enablesmssignin", _PHONE_WRITE),
+    ("GET", "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms"):
+        Rule("smsauthenticationmethodconfiguration-get", ("Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod")),
     # user-list-manager (its $ref form too); user-post-manager and user-delete-manager list
     # User.ReadWrite.All, then Directory.ReadWrite.All
     ("GET", "/users/{id}/manager"): Rule("user-list-manager", _USER_READ),
@@ -169,6 +181,50 @@ RULES: dict[tuple[str, str], Rule] = {
                          (OWNED_BY, "Application.ReadWrite.All", "Directory.ReadWrite.All")),
     ("DELETE", _EXT + "/{ext_id}"): Rule("application-delete-extensionproperty",
                                          (OWNED_BY, "Application.ReadWrite.All")),
+    ("POST", "/applicationTemplates/{id}/instantiate"):
+        Rule("applicationtemplate-instantiate",
+             (OWNED_BY, "Application.ReadWrite.All", "Directory.ReadWrite.All")),
+    # serviceprincipal-list / -get: "Application.ReadWrite.OwnedBy ... to list all"
+    ("GET", "/servicePrincipals"): Rule("serviceprincipal-list", _SP_READ),
+    ("GET", "/servicePrincipals(appId='{app_id}')"): Rule("serviceprincipal-get", _SP_READ),
+    ("GET", _SP): Rule("serviceprincipal-get", _SP_READ),
+    ("GET", _SP + "/appRoleAssignedTo"):
+        Rule("serviceprincipal-list-approleassignedto",
+             ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All",
+              "Directory.ReadWrite.All")),
+    # "AppRoleAssignment.ReadWrite.All and Application.Read.All, AppRoleAssignment.ReadWrite.All
+    # and Directory.Read.All"
+    ("POST", _SP + "/appRoleAssignedTo"):
+        Rule("serviceprincipal-post-approleassignedto", ("AppRoleAssignment.ReadWrite.All",),
+             and_one_of=("Application.Read.All", "Directory.Read.All")),
+    ("DELETE", _SP + "/appRoleAssignedTo/{assignment_id}"):
+        Rule("serviceprincipal-delete-approleassignedto", ("AppRoleAssignment.ReadWrite.All",)),
+    ("PUT", _SP + "/synchronization/secrets"):
+        Rule("synchronization-serviceprincipal-put-synchronization", _SYNC_WRITE),
+    # GET secrets has no v1.0 page: those of synchronization-synchronization-list-jobs
+    ("GET", _SP + "/synchronization/secrets"):
+        Rule("synchronization-synchronization-list-jobs", _SYNC_READ),
+    ("POST", _JOBS + "/validateCredentials"):
+        Rule("synchronization-synchronizationjob-validatecredentials", _SYNC_WRITE),
+    ("POST", _JOB + "/validateCredentials"):
+        Rule("synchronization-synchronizationjob-validatecredentials", _SYNC_WRITE),
+    ("GET", _JOBS): Rule("synchronization-synchronization-list-jobs", _SYNC_READ),
+    ("POST", _JOBS): Rule("synchronization-synchronization-post-jobs", _SYNC_WRITE),
+    ("GET", _JOB): Rule("synchronization-synchronizationjob-get", _SYNC_READ),
+    ("DELETE", _JOB): Rule("synchronization-synchronizationjob-delete", _SYNC_WRITE),
+    ("POST", _JOB + "/start"): Rule("synchronization-synchronizationjob-start", _SYNC_WRITE),
+    ("POST", _JOB + "/pause"): Rule("synchronization-synchronizationjob-pause", _SYNC_WRITE),
+    ("POST", _JOB + "/restart"): Rule("synchronization-synchronizationjob-restart", _SYNC_WRITE),
+    ("GET", _JOB + "/schema"):
+        Rule("synchronization-synchronizationschema-get",
+             _SYNC_READ + ("CustomSecAttributeProvisioning.Read.All",
+                           "CustomSecAttributeProvisioning.ReadWrite.All")),
+    ("PUT", _JOB + "/schema"):
+        Rule("synchronization-synchronizationschema-update",
+             _SYNC_WRITE + ("CustomSecAttributeProvisioning.ReadWrite.All",)),
+    ("POST", _JOB + "/provisionOnDemand"):
+        Rule("synchronization-synchronizationjob-provisionondemand", _SYNC_WRITE),
+    ("GET", "/auditLogs/provisioning"): Rule("provisioningobjectsummary-list", ("AuditLog.Read.All",)),
 }
 
 
@@ -197,7 +253,7 @@ def check(req: GraphRequest, method: str, template: str) -> GraphResponse | None
     if not rule.any_of:
         return None
     granted = [p for p in rule.any_of if holds(roles, p)]
-    if not granted:
+    if not granted or (rule.and_one_of and not any(holds(roles, p) for p in rule.and_one_of)):
         return denied(req)
     broad = [p for p in granted if p not in rule.narrow]
     if not broad:

@@ -74,3 +74,29 @@ def disable_sms_sign_in(req: GraphRequest, id: str, method_id: str) -> GraphResp
 def enable_sms_sign_in(req: GraphRequest, id: str, method_id: str) -> GraphResponse:
     """POST .../phoneMethods/{method_id}/enableSmsSignIn; 204."""
     return _set_sms(req, id, method_id, "ready")
+
+
+# States a mobile method can have only where the SMS policy lets its user sign in with SMS
+# (phoneauthenticationmethod: smsSignInState; notAllowedByPolicy is the state of everyone else).
+SIGN_IN_ALLOWED_STATES = frozenset({"ready", "notEnabled", "phoneNumberNotUnique"})
+SMS_POLICY_ROUTE = "/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms"
+
+
+def get_sms_configuration(req: GraphRequest) -> GraphResponse:
+    """GET .../authenticationMethodConfigurations/sms (smsauthenticationmethodconfiguration-get).
+
+    Emulator decision: the fixture has no policy of its own; it is derived from the users' SMS
+    sign-in states, so that the two always agree: SMS is enabled for all users, usable for sign-in
+    when any user's mobile method has a state that only an allowing policy gives
+    (SIGN_IN_ALLOWED_STATES), else not (every user is then notAllowedByPolicy or has no method).
+    The body is the resource itself (the page's example shows it inside "value").
+    """
+    usable = any((f.get("smsSignInState") in SIGN_IN_ALLOWED_STATES)
+                 for f in req.home_tenant.fixture_fields.values())
+    return GraphResponse(200, {
+        "@odata.context": req.context("policies/authenticationMethodsPolicy/authenticationMethodConfigurations/$entity"),
+        "@odata.type": "#microsoft.graph.smsAuthenticationMethodConfiguration",
+        "id": "Sms", "state": "enabled",
+        "includeTargets": [{"targetType": "group", "id": "all_users", "isRegistrationRequired": False,
+                            "isUsableForSignIn": usable}],
+        "excludeTargets": []})

@@ -221,6 +221,10 @@ class EmulatorServer:
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self.emulator is not None:         # the provisioning service's job threads first
+            from tenantsync.emulator.sync_runner import stop_runner
+
+            stop_runner(self.emulator)
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

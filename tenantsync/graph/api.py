@@ -24,6 +24,7 @@ from tenantsync.graph.errors import to_graph_error, translatable
 from tenantsync.graph.loop import LoopThread
 from tenantsync.graph.pages import collection_request, link_request, query
 from tenantsync.graph.quota import LimiterSettings, WriteLimiter
+from tenantsync.graph.shared_budget import gate_for
 from tenantsync.graph.token_claims import UNKNOWN, TokenClaims, read_claims
 from tenantsync.graph.urls import relative
 
@@ -72,7 +73,8 @@ class GraphApi:
         credential = build_credential(connection.auth, connection.tenant_id,
                                       where=f"connections.{connection.name}.auth")
         policy = retry_policy or RetryPolicy(max_retries=max_retries)
-        write_limiter = limiter if isinstance(limiter, WriteLimiter) else WriteLimiter(limiter)
+        write_limiter = limiter if isinstance(limiter, WriteLimiter) else WriteLimiter(
+            limiter, gate=gate_for(connection, read_only=read_only))    # one target, one budget
         self._credential = credential
         self._loop = LoopThread(name=f"graph-{connection.name}")
 

@@ -23,6 +23,8 @@ The whole algorithm:
   without a 429 (up to 8 %/s), to find budget freed by other writers or an estimate that was
   low. A slow probe overshoots by little, so the 429 that ends it refuses a write or two, and
   its sample (≈ 19 of 20 accepted) is precise.
+- A shared gate (shared_budget.py), when given, is passed first: it spreads the budget of one
+  application in one tenant over every cycle that writes there; this limiter then paces behind it.
 - Retry-After: refused batch *items* are retried after their own Retry-After (batch.py) while the
   other writes go on at the cut rate; a whole request answered 429 holds every write until its
   Retry-After. (The emulator's Retry-After is >= 1 s even when time-scaled: pausing all writes per
@@ -105,8 +107,10 @@ class WriteLimiter:
 
     def __init__(self, settings: LimiterSettings | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 gate: Callable[[int], None] | None = None) -> None:
         self.settings = settings or LimiterSettings()
+        self.gate = gate                     # blocking: returns once n writes may go (shared_budget.py)
         self._sleep = sleep                  # (clock and sleep: a simulated time in tests)
         self.state = LimiterState(rate=self.settings.start_rate)
         self._clock = clock
@@ -142,6 +146,8 @@ class WriteLimiter:
             await self._slot_freed.wait()
         self._in_flight += 1
         try:
+            if self.gate is not None:
+                await asyncio.to_thread(self.gate, writes)
             await self._pace(writes)
         except BaseException:          # cancelled while waiting: the caller never sends
             self.release()

@@ -150,6 +150,9 @@ def test_connection(cfg: SyncConfig, *, source_api: Any = None, target_api: Any 
                     store: Any = None) -> ConnectionReport:
     """Run every check against the configuration's two tenants; never writes anything. ``store``
     (optional, read only) lets the anchor check compare with what setup recorded."""
+    if cfg.provisioner == "entra":           # Microsoft's service: validateCredentials + these policies
+        from ..entra_service.connection import test_service_connection
+        return test_service_connection(cfg, source_api=source_api, target_api=target_api, store=store)
     source_tid = cfg.connection(cfg.source.connection).tenant_id
     if cfg.target.connection is None:
         raise ValueError(f"{cfg.name}: the target is an application directory; test-connection "
@@ -166,13 +169,19 @@ test_connection.__test__ = False  # type: ignore[attr-defined]   # not a pytest 
 
 def _run_checks(report: ConnectionReport, cfg: SyncConfig, src: Any, tgt: Any, store: Any) -> None:
     facts = check_permissions(report, cfg, src, tgt, Check)      # from the tokens: no Graph call
-    s_org = _credentials(report, "Source credentials", "source", src)
-    t_org = _credentials(report, "Target credentials", "target", tgt)
+    s_org = credentials(report, "Source credentials", "source", src)
+    t_org = credentials(report, "Target credentials", "target", tgt)
     if s_org is None or t_org is None:
         report.not_checked.extend(AFTER_CREDENTIALS)
         return
+    check_anchor(report, cfg, tgt, facts, store, Check)
+    policy_checks(report, src, tgt, s_org, t_org)
+
+
+def policy_checks(report: ConnectionReport, src: Any, tgt: Any, s_org: dict[str, Any],
+                  t_org: dict[str, Any]) -> None:
+    """The tenants' policies, licences and domains (both provisioners run them after the credentials)."""
     steps: list[Callable[[], None]] = [
-        lambda: check_anchor(report, cfg, tgt, facts, store, Check),
         lambda: _inbound_sync(report, tgt),
         lambda: _premium(report, s_org, t_org),
         lambda: _auto_redemption(report, src, tgt),
@@ -184,7 +193,7 @@ def _run_checks(report: ConnectionReport, cfg: SyncConfig, src: Any, tgt: Any, s
         step()
 
 
-def _credentials(report: ConnectionReport, name: str, side: str, api: Any) -> dict[str, Any] | None:
+def credentials(report: ConnectionReport, name: str, side: str, api: Any) -> dict[str, Any] | None:
     """A token is accepted and can read the directory (organization, then one user)."""
     tenant = report.source_tenant if side == "source" else report.target_tenant
     path = "/organization"
@@ -394,5 +403,5 @@ def suffix_states(suffixes: Any, domains: list[dict[str, Any]]) -> dict[str, str
     return {s: ("Verified" if known[s] else "Not verified") if s in known else "Not added" for s in suffixes}
 
 
-__all__ = ["Check", "ConnectionReport", "has_premium", "source_upn_suffixes", "suffix_states",
+__all__ = ["Check", "ConnectionReport", "credentials", "has_premium", "policy_checks", "source_upn_suffixes", "suffix_states",
            "test_connection"]

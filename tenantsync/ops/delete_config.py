@@ -5,7 +5,10 @@ synchronization) is to stop it; the users it synchronized stay in the target as 
 sync relationship is severed, are external users who were previously managed by cross-tenant
 synchronization deleted in the target tenant? No.", Cross-tenant synchronization overview FAQ). So:
 
-- no Graph call at all: nothing is read from or written to either tenant;
+- no Graph call at all: nothing is read from or written to either tenant. With ``provisioner: entra``
+  the one exception: the configuration's synchronization job is deleted in the source tenant, so
+  Microsoft's service stops (synchronization-synchronizationjob-delete); the sync application is kept
+  unless ``delete_application`` asks (tenantsync/entra_service/verbs.py says why);
 - the state is archived, never dropped: every row of the configuration is copied into a new SQLite
   store (same tables, ``<archive dir>/<name>-<UTC time>.db``), the copy is checked row count by row
   count, and only then is the configuration marked deleted in its own store. The rows stay in place
@@ -46,6 +49,8 @@ class DeletionPlan:
     reports: str                     # the reports folder, left as it is
     report_files: int
     already: dict[str, Any] | None = None    # the existing mark when already deleted
+    service: str = ""                # provisioner entra: what happens to the job (a plan line)
+    delete_application: bool = False  # provisioner entra: delete the sync application too
 
     def lines(self, deployments: list[str] | None = None, note: str = "") -> list[str]:
         """What will be done, in words; ``deployments`` (found on the server) or ``note`` (why none)."""
@@ -60,7 +65,10 @@ class DeletionPlan:
                f"- archive its state: {sum(self.rows.values())} rows of {self.state} copied to {self.archive}, "
                "then marked deleted in the store (nothing is dropped);",
                f"- keep its reports: {self.reports} ({self.report_files} files) is not touched;",
-               f"- leave the {self.links} users it synchronized untouched in the target (no Graph call)."]
+               f"- leave the {self.links} users it synchronized untouched in the target"
+               + (" (no Graph call)." if not self.service else ".")]
+        if self.service:
+            out.insert(2, self.service)
         if self.staged:
             out.append(f"- the {self.staged} deletions staged over the threshold are never applied.")
         out.append(f"Later cycles of {self.config} are refused. {restore_hint(self.config)}")
@@ -76,6 +84,7 @@ class DeletionResult:
     links: int
     reports: str
     already: bool = False
+    service: str = ""                # provisioner entra: what was done to the job (and application)
     deployments: list[str] = field(default_factory=list)
     deployments_note: str = ""
 
@@ -97,7 +106,15 @@ def plan_deletion(cfg: SyncConfig, *, archive_dir: str | Path | None = None,
         config=cfg.name, state=store.url.render_as_string(hide_password=True),
         archive=str(_free(folder.resolve() / f"{cfg.name}-{now:%Y%m%dT%H%M%SZ}.db")), rows=counts,
         links=store.count_links(cfg.name), staged=len(store.staged(cfg.name)),
-        reports=str(reports.resolve()), report_files=files, already=store.deleted_mark(cfg.name))
+        reports=str(reports.resolve()), report_files=files, already=store.deleted_mark(cfg.name),
+        service=_service_line(cfg, store))
+
+
+def _service_line(cfg: SyncConfig, store: Store) -> str:
+    if cfg.provisioner != "entra":
+        return ""
+    from tenantsync.entra_service.verbs import describe_deletion
+    return describe_deletion(cfg, store)
 
 
 def delete_configuration(cfg: SyncConfig, plan: DeletionPlan | None = None, *,
@@ -123,9 +140,13 @@ def delete_configuration(cfg: SyncConfig, plan: DeletionPlan | None = None, *,
             raise TenantSyncError(f"{cfg.name}: the archive {path} does not hold every row of the state "
                                   f"({copied} copied, {plan.rows} expected; a cycle may have run meanwhile): "
                                   "nothing was marked deleted; run delete-config again")
+        service = ""
+        if cfg.provisioner == "entra":   # the service stops before the mark; a refusal marks nothing
+            from tenantsync.entra_service.verbs import delete_service
+            service = delete_service(cfg, store, delete_application=plan.delete_application)
         archive.mark_deleted(cfg.name, archive=url, details=details, when=when)
     store.mark_deleted(cfg.name, archive=url, details=details, when=when)
-    return DeletionResult(cfg.name, when.isoformat(), url, copied, plan.links, plan.reports)
+    return DeletionResult(cfg.name, when.isoformat(), url, copied, plan.links, plan.reports, service=service)
 
 
 def restore_configuration(cfg: SyncConfig, *, store: Store | None = None) -> dict[str, Any]:
@@ -136,10 +157,12 @@ def restore_configuration(cfg: SyncConfig, *, store: Store | None = None) -> dic
     if mark is None:
         return {"config": cfg.name, "restored": False, "message": f"{cfg.name} is not deleted: nothing to restore"}
     store.unmark_deleted(cfg.name)
+    again = (" Its synchronization job was deleted: run `tenantsync setup CONFIG` to create it again."
+             if cfg.provisioner == "entra" else "")
     return {"config": cfg.name, "restored": True, "deleted": mark["deleted"].isoformat(),
             "archive": mark["archive"],
             "message": f"{cfg.name} restored (deleted on {mark['deleted']:%Y-%m-%d %H:%M} UTC); its archive "
-                       f"{mark['archive']} is kept."}
+                       f"{mark['archive']} is kept.{again}"}
 
 
 def _free(path: Path) -> Path:

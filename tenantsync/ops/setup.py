@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import permissions
 from ..config import SyncConfig
+from ..entra_service.setup import ServiceSetupReport
 from ..errors import ConfigError
 from ..preflight import AnchorResult, ensure_anchor, fixes, missing_for, record, side_facts
 from ..service import read_only_apis
@@ -78,12 +79,17 @@ class SetupReport:
 
 
 def run_setup(cfg: SyncConfig, *, dry_run: bool = False, source_api: Any = None, target_api: Any = None,
-              store: Store | None = None) -> SetupReport:
+              store: Store | None = None) -> SetupReport | ServiceSetupReport:
     """Find or register the anchor extension and check both sides' permissions.
 
     Graph clients passed in are used as they are (the target one must be writable unless
     ``dry_run``); the ones made here are read-only for the source, and for the target in a dry run.
+    ``provisioner: entra``: the configuration is created in Microsoft's provisioning service
+    instead (tenantsync/entra_service/setup.py; a source client passed in must be writable).
     """
+    if cfg.provisioner == "entra":
+        from ..entra_service.setup import run_service_setup
+        return run_service_setup(cfg, dry_run=dry_run, source_api=source_api, store=store)
     if cfg.target.connection is None:
         raise ConfigError("the target is an application directory: setup prepares an Entra target "
                           "tenant (a user-source configuration needs none)", key="target")

@@ -1,0 +1,102 @@
+"""A run waiting for a deletion approval survives its worker (flows/_approval.py). On the cluster
+(Prefect server on PostgreSQL, process workers), a scheduled incremental cycle that plans more
+deletions than the threshold ends its cycle and is suspended: the deletions staged in the state
+store, the lock released, the run's process gone. The worker that ran it is then killed with
+SIGKILL and a new one started under its name; the administrator approves in the run's Resume form
+(the API call the UI makes); the run starts over on a worker, finds the decision and the staged
+list, and applies exactly those deletions."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from flows.cluster import running
+
+from ._procs import deploy_config, kill_tree, leave_group, replace_process, snapshot_process, worker_online
+from .conftest import Cluster
+
+pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.xdist_group("cluster"),
+              pytest.mark.timeout(600)]          # the first test of the session starts the cluster
+
+CONFIG = "approval-check"
+
+
+def rows(cluster: Cluster, query: str, *args: object) -> list[sqlite3.Row]:
+    with sqlite3.connect(cluster.work / "state" / f"{CONFIG}.db") as db:
+        db.row_factory = sqlite3.Row
+        return list(db.execute(query, args))
+
+
+def test_a_suspended_approval_survives_a_worker_killed_and_is_applied_once_approved(cluster: Cluster) -> None:
+    from tenantsync.store import Store
+    from tenantsync.store.locks import holder
+
+    cluster.reset()
+    deploy_config(cluster, CONFIG, deletion_threshold=3)
+    t0 = time.monotonic()
+    first = cluster.wait(cluster.start(f"{CONFIG}-initial"))
+    assert first["state"]["type"] == "COMPLETED", first["state"]
+    print(f"initial cycle: {time.monotonic() - t0:.1f} s")
+    with Store(cluster.state_url(CONFIG)) as store:
+        leaving = sorted(s for s, link in store.links(CONFIG).items() if link.state == "active")[:5]
+        targets = {store.links(CONFIG)[s].target_id for s in leaving}
+    assert len(leaving) == 5
+    leave_group(cluster, leaving)
+
+    # the scheduled incremental cycle plans 5 deletions (threshold 3): suspended, off its worker
+    run_id = cluster.start(f"{CONFIG}-incremental")
+    deadline = time.monotonic() + 120
+    while (run := cluster.run(run_id))["state"]["type"] not in ("PAUSED", "COMPLETED", "FAILED", "CRASHED"):
+        assert time.monotonic() < deadline, run["state"]
+        time.sleep(0.5)
+    assert run["state"]["type"] == "PAUSED" and run["state"]["name"] == "Suspended", run["state"]
+    worker_name = run["labels"]["prefect.worker.name"]
+    assert not running(int(run["infrastructure_pid"]))                     # the run left its process
+    staged = rows(cluster, "SELECT source_id, cycle_id, action FROM ts_staged_deletions WHERE config = ?", CONFIG)
+    assert sorted(r["source_id"] for r in staged) == leaving and {r["action"] for r in staged} == {"delete"}
+    cycle_id = staged[0]["cycle_id"]
+    assert run["state"]["state_details"]["pause_key"] == f"deletion-approval-{cycle_id}"
+    job = rows(cluster, "SELECT code, quarantine_reason FROM ts_jobs WHERE config = ?", CONFIG)[0]
+    assert (job["code"], job["quarantine_reason"]) == ("Quarantine", "TooManyDeletes")
+    with Store(cluster.state_url(CONFIG)) as store:
+        assert holder(store.writer, CONFIG) is None                         # the lock is free while it waits
+    assert targets <= {u["id"] for u in cluster.target_users()}             # nothing deleted yet
+    said = "\n".join(cluster.logs(run_id))
+    assert "5 deletions staged above the threshold of 3" in said and "suspended" in said
+
+    # the worker that ran it dies (SIGKILL, its machine); a new worker starts under its name
+    worker_pid = cluster.pids()[worker_name]
+    cmd, env = snapshot_process(worker_pid)
+    kill_tree(worker_pid)
+    restarted = time.time()
+    new_pid = replace_process(cluster, worker_name, cmd, env)
+    deadline = time.monotonic() + 90
+    while not worker_online(cluster, worker_name, restarted):
+        assert running(new_pid) and time.monotonic() < deadline, f"{worker_name} not back online"
+        time.sleep(0.5)
+    assert cluster.run(run_id)["state"]["name"] == "Suspended"             # still waiting, decision to come
+
+    # the administrator approves in the Resume form (the UI's call): the run starts over and applies them
+    answer = cluster.http.post(f"{cluster.api}/flow_runs/{run_id}/resume", json={"run_input": {"approve": True}})
+    assert answer.status_code in (200, 201) and answer.json()["status"] == "ACCEPT", answer.text
+    t1 = time.monotonic()
+    done = cluster.wait(run_id, timeout_s=120)
+    print(f"resumed run: {time.monotonic() - t1:.1f} s")
+    assert done["state"]["type"] == "COMPLETED", f"{done['state']}\n" + "\n".join(cluster.logs(run_id)[-30:])
+    assert "delete 5" in done["state"]["message"], done["state"]
+    assert f"5 staged deletions approved in the Resume form (cycle {cycle_id}'s list)" in "\n".join(
+        cluster.logs(run_id))
+    assert not targets & {u["id"] for u in cluster.target_users()}          # soft-deleted in HQ
+
+    # the provisioning log: one successful delete per approved user, in the resumed run's cycle
+    last = rows(cluster, "SELECT cycle_id, status FROM ts_cycles WHERE config = ? ORDER BY started DESC", CONFIG)[0]
+    deleted = rows(cluster, "SELECT source_id, status FROM ts_provisioning_log WHERE config = ? AND cycle_id = ? "
+                            "AND provisioning_action = 'delete'", CONFIG, last["cycle_id"])
+    assert last["cycle_id"] != cycle_id and last["status"] == "success"
+    assert sorted(r["source_id"] for r in deleted) == leaving and {r["status"] for r in deleted} == {"success"}
+    assert rows(cluster, "SELECT count(*) AS n FROM ts_staged_deletions WHERE config = ?", CONFIG)[0]["n"] == 0
+    job = rows(cluster, "SELECT code FROM ts_jobs WHERE config = ?", CONFIG)[0]
+    assert job["code"] == "Active"
