@@ -564,10 +564,12 @@ def copy_to_latest(results: Path, latest: Path = LATEST) -> None:
     their goals) of the last ones kept: those scenarios run on their own (bench.run --million,
     --latency), so a full run that did not run them does not drop their figures."""
     from bench.latency import GOAL_PREFIX as LATENCY_PREFIX
+    from bench.scale_out import GOAL_PREFIX as SCALE_OUT_PREFIX
 
     new = json.loads(results.read_text(encoding="utf-8"))
     old = json.loads(latest.read_text(encoding="utf-8")) if latest.exists() else {}
-    for section, prefix in (("million", GOAL_PREFIX), ("latency", LATENCY_PREFIX)):
+    for section, prefix in (("million", GOAL_PREFIX), ("latency", LATENCY_PREFIX),
+                            ("scale_out", SCALE_OUT_PREFIX)):
         if section in old and section not in new:
             new[section] = old[section]
             new["goals"] = [g for g in new.get("goals", []) if not str(g.get("text", "")).startswith(prefix)] + [

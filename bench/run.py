@@ -5,6 +5,7 @@
     python -m bench.run --sizes 10000 --profile
     python -m bench.run --million             # 1,000,000 users built in step, 100,000 as reference (bench/million.py)
     python -m bench.run --latency             # change-to-target latency, Prefect server + worker (bench/latency.py)
+    python -m bench.run --scale-out           # 3 configurations x 10,000 users into one hub (bench/scale_out.py)
 
 For each size N: a synthetic source tenant of N users (bench/generate.py) and an empty target
 tenant are loaded into the Graph emulator, which runs in its own process (`in_process=False`), under
@@ -604,7 +605,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="run only 1,000,000 users built in step, and 100,000 as its reference (bench/million.py)")
     ap.add_argument("--latency", action="store_true",
                     help="run only the change-to-target latency on a Prefect server (bench/latency.py)")
+    ap.add_argument("--scale-out", action="store_true",
+                    help="run only 3 configurations of 10,000 users into one hub at once, and one of "
+                         "30,000 as reference (bench/scale_out.py; about 6 minutes)")
     args = ap.parse_args(argv)
+    if args.scale_out:                   # into bench/latest.json under its own key, scale_out
+        from bench import scale_out
+        return scale_out.main(["--seed", args.seed] + (["--no-latest"] if args.no_latest else []))
     if args.only == "chaos":
         return chaos_only(args)
     if args.million or args.latency:     # each goes into bench/latest.json under its own key

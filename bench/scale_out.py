@@ -27,6 +27,7 @@ Goals: utilisation ≥ 90 %, 429 share < 1 %, every share within 25 % of the oth
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -35,6 +36,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ REGIONS = (("emea", "Contoso EMEA", "emea.contoso.com"), ("apac", "Contoso APAC"
 GOAL_UTILISATION = 0.90
 GOAL_429_SHARE = 0.01
 GOAL_SHARE_SPREAD = 1.25            # max share / min share
+GOAL_PREFIX = "scale-out"           # the goals this module owns in bench/latest.json
 SAMPLE_S = 0.2
 DEFAULT_N, DEFAULT_WORKERS, DEFAULT_SCALE = 10_000, 3, 20.0
 
@@ -112,7 +115,7 @@ def run_cycle(job: dict[str, Any]) -> dict[str, Any]:
     from tenantsync.graph.api import GraphApi
     from tenantsync.store import Store
 
-    if job.get("budget") == "prefect":
+    if job.get("budget") in ("sql", "prefect"):
         from flows import _budget  # the Prefect layer's shared rate limit (flows/_budget.py)
         _budget.install()
     cfg = load_config(job["config"])
@@ -168,7 +171,7 @@ def run_concurrent(configs: list[Path], env: dict[str, str], workdir: Path, *,
             for t in threads:
                 t.join()
         finally:
-            if any(job.get("budget") == "prefect" for job in jobs):
+            if any(job.get("budget") in ("sql", "prefect") for job in jobs):
                 from tenantsync.graph import shared_budget
                 shared_budget.install(None)
             for k, v in saved.items():
@@ -314,7 +317,11 @@ def scenario(sizes: list[int], *, scale: float, workdir: Path, seed: str, groups
         if not server_env:
             raise ValueError("budget 'prefect' needs a Prefect server (prefect_server())")
         forget_limits(server_env)
-        env = {**env, **server_env, "TENANTSYNC_BUDGET_TIME_SCALE": str(scale)}
+        env = {**env, **server_env, "TENANTSYNC_BUDGET_URL": "prefect"}
+    elif budget == "sql":
+        env = {**env, "TENANTSYNC_BUDGET_URL": f"sqlite:///{workdir / 'write-budget.db'}"}
+    if budget != "adaptive":
+        env["TENANTSYNC_BUDGET_TIME_SCALE"] = str(scale)
     hub_id = fixture["tenants"][-1]["id"]
     del fixture
     with EmulatorServer(path, in_process=inline, throttle="graph", time_scale=scale) as em:
@@ -354,7 +361,7 @@ def drain_writes(graph_url: str, hub_id: str) -> None:
 
 
 def run(n: int = DEFAULT_N, workers: int = DEFAULT_WORKERS, *, scale: float = DEFAULT_SCALE,
-        workdir: Path, seed: str = "1", groups: int = 20, budget: str = "prefect",
+        workdir: Path, seed: str = "1", groups: int = 20, budget: str = "sql",
         reference: bool = True, log: Any = print) -> dict[str, Any]:
     """The scale-out and, if ``reference``, one configuration of ``workers × n`` users alone."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -386,7 +393,7 @@ def _run(n: int, workers: int, *, scale: float, workdir: Path, seed: str, groups
 def goals(r: dict[str, Any]) -> list[tuple[bool | None, str]]:
     """(met, text) like bench.run's goals."""
     k = len(r["sizes"])
-    what = f"scale-out {k} × {r['sizes'][0]:,} into one hub"
+    what = f"{GOAL_PREFIX} {k} × {r['sizes'][0]:,} into one hub ({r.get('budget', 'sql')} budget)"
     u, s, sp = r["utilisation"], r["share_429"], spread(r["shares"])
     out: list[tuple[bool | None, str]] = [
         (u is not None and u >= GOAL_UTILISATION, f"{what}: aggregate write-quota utilisation ≥ 90 %: {_pct(u)}"),
@@ -411,15 +418,35 @@ def main(argv: list[str] | None = None) -> int:
         job = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
         Path(argv[2]).write_text(json.dumps(run_cycle(job)), encoding="utf-8")
         return 0
-    budget = "adaptive" if "--adaptive" in argv else "prefect"
-    argv = [a for a in argv if not a.startswith("--")]
-    n = int(argv[0]) if argv else DEFAULT_N
-    workers = int(argv[1]) if len(argv) > 1 else DEFAULT_WORKERS
-    result = run(n, workers, workdir=ROOT / "bench" / "results" / "work" / f"scale-out-{budget}",
-                 budget=budget, log=lambda *a: print(*a, flush=True))
-    for met, text in goals(result):
+    ap = argparse.ArgumentParser(prog="python -m bench.scale_out", description=__doc__.split("\n\n")[0])
+    ap.add_argument("n", nargs="?", type=int, default=DEFAULT_N, help="users per source tenant")
+    ap.add_argument("workers", nargs="?", type=int, default=DEFAULT_WORKERS)
+    ap.add_argument("--budget", choices=("sql", "prefect", "adaptive"), default="sql",
+                    help="the shared write gate (flows/_budget.py), or none (each cycle's adaptive limiter)")
+    ap.add_argument("--time-scale", type=float, default=DEFAULT_SCALE)
+    ap.add_argument("--seed", default="1")
+    ap.add_argument("--no-reference", action="store_true", help="skip the one-configuration reference")
+    ap.add_argument("--no-latest", action="store_true", help="do not update bench/latest.json")
+    args = ap.parse_args(argv)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    t = time.perf_counter()
+    result = run(args.n, args.workers, scale=args.time_scale, seed=args.seed, budget=args.budget,
+                 reference=not args.no_reference,
+                 workdir=ROOT / "bench" / "results" / "work" / f"scale-out-{args.budget}",
+                 log=lambda *a: print(*a, flush=True))
+    result["total_s"] = round(time.perf_counter() - t, 1)
+    items = goals(result)
+    out = ROOT / "bench" / "results" / f"results-scale-out-{stamp}.json"
+    out.write_text(json.dumps({"when": stamp, "scale_out": result,
+                               "goals": [{"met": ok, "text": text} for ok, text in items]},
+                              indent=1, ensure_ascii=False), encoding="utf-8")
+    default = args.n == DEFAULT_N and args.workers == DEFAULT_WORKERS and args.budget == "sql"
+    if default and not args.no_latest and not args.no_reference:
+        from bench.million import merge_latest
+        merge_latest("scale_out", result, items, GOAL_PREFIX)
+    for met, text in items:
         print({True: "✔", False: "✘", None: "·"}[met], text)
-    print(json.dumps({k: v for k, v in result.items() if k != "configs"}, indent=1))
+    print(f"results: {out.relative_to(ROOT)}; total {result['total_s'] / 60:.1f} min", flush=True)
     return 0
 
 

@@ -20,9 +20,11 @@ failed results end Completed because the job itself is fine (failed users retrie
 CompletedWithFailures; a run skipped while the job waits: Skipped).
 """
 
+from . import _budget
 from ._common import ProcedureFailed
 from ._logs import engine_logs
 
 engine_logs()           # the engine's INFO lines in the run logs (flows/_logs.py)
+_budget.install()       # one target, one budget: the write gate shared by the workers (flows/_budget.py)
 
 __all__ = ["ProcedureFailed"]

@@ -241,6 +241,8 @@ def up(args: argparse.Namespace) -> int:
     ui.LABEL = "make cluster"
     env = ui.environment(args.port, args.emulator_port, home)
     env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = str(HEARTBEAT_S)
+    # one target, one budget: the workers' cycles share each target's write budget (flows/_budget.py)
+    env.setdefault("TENANTSYNC_BUDGET_URL", f"sqlite:///{home / 'write-budget.db'}")
     if not args.no_emulator:
         env["TENANTSYNC_GRAPH_URL"] = f"{emulator}/v1.0"
     server_env = {**env, "PREFECT_API_DATABASE_CONNECTION_URL": args.database_url}

@@ -24,8 +24,9 @@ def check_connections(cfg: SyncConfig) -> connection_test.ConnectionReport:
 
 @flow(name="test-connection", flow_run_name=run_name("test-connection"),
       description="Checks both connections of a configuration the way an administrator fixes them: "
-                  "application permissions per side, credentials, the anchor extension, inbound identity "
-                  "sync allowed, automatic redemption, guest invitations, premium licences, UPN suffixes. "
+                  "application permissions per side, credentials, the anchor extension (with provisioner "
+                  "entra: the provisioning service's validateCredentials instead), inbound identity sync "
+                  "allowed, automatic redemption, guest invitations, premium licences, UPN suffixes. "
                   "Fails when a blocking check fails.")
 def test_connection(config: str) -> Any:
     """Check both connections of a configuration, as the portal's "Test Connection".

@@ -29,7 +29,7 @@ from tenantsync.entra_service import follow as svc
 from tenantsync.entra_service import ondemand as svc_ondemand
 from tenantsync.entra_service import quarantine as svc_quarantine
 from tenantsync.entra_service import repair as svc_repair
-from tenantsync.errors import GraphError, TenantSyncError
+from tenantsync.errors import GraphError, SetupRequired, TenantSyncError
 from tenantsync.ops.ondemand import check_user_ids
 from tenantsync.ops.repair import RepairResult
 from tenantsync.results import ProcedureResult
@@ -79,6 +79,8 @@ def service_sync(cfg: SyncConfig, *, restart: bool | str = False, dry_run: bool 
                 reports = svc.report_cycles(ref, store, cfg, job, kind="initial", notify=notifier(cfg))
             else:
                 reports = _incremental(ref, store, cfg, job, follow_s)
+            if not reports:
+                return _nothing_new(cfg, store, ref.read())
             last = reports[-1]
             if _held(last) and (allow_deletes or _approved(cfg, store, last, approval_timeout_s)):
                 reports += _force_deletes(ref, store, cfg, ref.read(), follow_s)
@@ -172,6 +174,21 @@ def _planned(cfg: SyncConfig, store: Store, job: dict[str, Any], *, initial: boo
                                        message=text, details={"staged": 0, "provisioner": "entra"}))
 
 
+def _nothing_new(cfg: SyncConfig, store: Store, job: dict[str, Any]) -> State:
+    """The service ran no cycle the store does not hold yet (its next one had not ended)."""
+    status = svc_quarantine.observe(store, cfg, job, notify=notifier(cfg))
+    code = status.code
+    message = (f"{cfg.name}: no new cycle of the service to report (job status {code}, schedule "
+               f"{svc.schedule_state(job)} every {(job.get('schedule') or {}).get('interval')}).")
+    get_run_logger().info("%s", message)
+    held = status.quarantine is not None
+    return final_state(ProcedureResult(
+        procedure="sync", config=cfg.name, status="failure" if held else "success",
+        reason="quarantined" if held else None, kind="incremental", cycle_id="",
+        job=svc_quarantine.describe(status), message=message,
+        details={"staged": len(store.staged(cfg.name)), "provisioner": "entra"}), name="Quarantined" if held else None)
+
+
 def _failed(cfg: SyncConfig, store: Store, exc: TenantSyncError) -> State:
     get_run_logger().error("%s", exc)
     result = ProcedureResult(procedure="sync", config=cfg.name, status="failure",
@@ -194,7 +211,9 @@ def provision_by_service(cfg: SyncConfig, user_ids: Sequence[str], *, store: Sto
             ref = svc.JobRef(jobs, str(found.sp_id), str(found.job_id))
             rule = svc_ondemand.rule_id(jobs.schema(ref.sp_id, ref.job_id))
         except GraphError as exc:
-            raise explain(exc, "job", cfg) from None
+            raise SetupRequired(explain(exc, "job", cfg).message) from None
+        except (ServiceError, svc_ondemand.NoOnDemandRule) as exc:    # no job, or no schema: setup's work
+            raise SetupRequired(str(exc)) from None
         with on_demand_window(len(ids)):
             return svc_ondemand.provision(ref, cfg, ids, store=store, rule=rule)
 

@@ -126,6 +126,7 @@ ROUTES: list[Route] = [
     Route("POST", _JOBS, synchronization.create_job),
     Route("GET", _JOB, synchronization.get_job),
     Route("DELETE", _JOB, synchronization.delete_job),
+    Route("PATCH", _JOB, synchronization.update_job),
     Route("POST", _JOB + "/validateCredentials", synchronization.validate_credentials),
     Route("POST", _JOB + "/start", synchronization.start_job),
     Route("POST", _JOB + "/pause", synchronization.pause_job),

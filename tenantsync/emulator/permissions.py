@@ -190,7 +190,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", _SP): Rule("serviceprincipal-get", _SP_READ),
     ("GET", _SP + "/appRoleAssignedTo"):
         Rule("serviceprincipal-list-approleassignedto",
-             ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All",
+             ("Application.Read.All", "Application.ReadWrite.All", OWNED_BY, "Directory.Read.All",
               "Directory.ReadWrite.All")),
     # "AppRoleAssignment.ReadWrite.All and Application.Read.All, AppRoleAssignment.ReadWrite.All
     # and Directory.Read.All"
@@ -212,6 +212,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", _JOBS): Rule("synchronization-synchronization-post-jobs", _SYNC_WRITE),
     ("GET", _JOB): Rule("synchronization-synchronizationjob-get", _SYNC_READ),
     ("DELETE", _JOB): Rule("synchronization-synchronizationjob-delete", _SYNC_WRITE),
+    # no v1.0 page (the SDKs' Update-MgServicePrincipalSynchronizationJob): those of start
+    ("PATCH", _JOB): Rule("synchronization-synchronizationjob-start", _SYNC_WRITE),
     ("POST", _JOB + "/start"): Rule("synchronization-synchronizationjob-start", _SYNC_WRITE),
     ("POST", _JOB + "/pause"): Rule("synchronization-synchronizationjob-pause", _SYNC_WRITE),
     ("POST", _JOB + "/restart"): Rule("synchronization-synchronizationjob-restart", _SYNC_WRITE),

@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +68,31 @@ def run(fixture_path: str | Path | None, port: int = DEFAULT_PORT, latency_ms: i
                         for t in emulator.directory.tenants.values()) or "none"
     print(f"tenantsync emulator on http://{bound_host}:{bound_port}/v1.0 - tenants: {tenants}",
           flush=True)
+    SELF_BASE[emulator] = own_base(bound_host, bound_port)
     server = uvicorn.Server(_config(build_app(emulator)))
+    # uvicorn raises SIGTERM again once it has shut down: exit through `finally` (the provisioning
+    # service's threads and stores) instead of dying there.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         server.run(sockets=[sock])
     finally:
+        from tenantsync.emulator.sync_runner import stop_runner
+
+        stop_runner(emulator)
         sock.close()
+
+
+# Emulator -> where it reaches itself (sync_runner.py), for the servers started here.
+SELF_BASE: weakref.WeakKeyDictionary[Emulator, str] = weakref.WeakKeyDictionary()
+
+
+def own_base(host: str, port: int) -> str:
+    """Where the emulator reaches itself (its provisioning service's Graph calls): the bound
+    address, loopback for a wildcard one, so a client's Host header (a port mapping, a
+    container name) never matters."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +167,7 @@ class EmulatorServer:
         emulator = self.emulator = create_emulator(self.fixture, throttle=throttle, time_scale=time_scale,
                                                    faults=faults, latency_ms=latency_ms,
                                                    delta_token_ttl=self.delta_token_ttl)
+        SELF_BASE[emulator] = own_base(self.host, self.port)
         server = self._server = uvicorn.Server(_config(build_app(emulator)))
         sock = self._bound()
         self._thread = threading.Thread(

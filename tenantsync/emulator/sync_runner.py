@@ -29,14 +29,17 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tenantsync.cycle import CycleOptions, CycleReport
 from tenantsync.emulator import provisioning_logs, sync_engine
 from tenantsync.emulator.directory import Tenant
+from tenantsync.emulator.server import SELF_BASE
 from tenantsync.errors import QuarantinedError
 from tenantsync.quarantine import JobKeeper
 from tenantsync.store import Store
@@ -131,8 +134,8 @@ class SyncRunner:
         if run is not None:
             run.stop.set()
             run.wake.set()
-            threading.Thread(target=self._close_run, args=(run,), daemon=True,
-                             name=f"tenantsync-sync-close-{job.id[:8]}").start()
+            threading.Thread(target=self._close_run, args=(run,), kwargs={"forget": True}, daemon=True,
+                             name=f"tenantsync-sync-close-{job.id[-8:]}").start()
 
     def provision_on_demand(self, tenant: Tenant, job: Any, rule_id: str, subjects: list[dict[str, Any]],
                             base: str) -> dict[str, Any]:
@@ -162,7 +165,7 @@ class SyncRunner:
             if run is None or run.tenant is not tenant:
                 url = f"sqlite:///{self.root}/{sync_engine.config_name(job.id)}.db"
                 run = self.runs[job.id] = JobRun(tenant, job, base, Store.for_url(url))
-            run.base = base
+            run.base = SELF_BASE.get(self.emulator) or base      # server.own_base
             return run
 
     def _ensure_thread(self, run: JobRun) -> bool:
@@ -173,7 +176,7 @@ class SyncRunner:
             old = run.thread
             run.stop = threading.Event()
             run.thread = threading.Thread(target=self._loop, args=(run, old), daemon=True,
-                                          name=f"tenantsync-sync-{run.job.id[:8]}")
+                                          name=f"tenantsync-sync-{run.job.id[-8:]}")
             run.thread.start()
             return True
 
@@ -186,15 +189,22 @@ class SyncRunner:
             if self.emulator.directory.tenant(run.tenant.id) is not run.tenant:
                 return                       # the fixture was replaced: the job is gone
             self.cycle(run)
-            with run.job.lock:
-                wait = interval_seconds(run.job.schedule.get("interval")) / self.emulator.time_scale
-            run.wake.wait(timeout=wait)
+            ended = time.monotonic()
+            while not stop.is_set():         # the interval read again each second: a PATCH takes effect
+                with run.job.lock:
+                    wait = interval_seconds(run.job.schedule.get("interval")) / self.emulator.time_scale
+                left = ended + wait - time.monotonic()
+                if left <= 0 or run.wake.wait(timeout=min(left, 1.0)):
+                    break
 
-    def _close_run(self, run: JobRun) -> None:
+    def _close_run(self, run: JobRun, *, forget: bool = False) -> None:
         thread = run.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=STOP_WAIT_S)
         run.store.close()
+        if forget:                           # a deleted job: its state goes with it
+            for path in Path(self.root).glob(sync_engine.config_name(run.job.id) + ".db*"):
+                path.unlink(missing_ok=True)
 
     # -- one cycle --------------------------------------------------------------------------------
     def cycle(self, run: JobRun) -> CycleReport | None:

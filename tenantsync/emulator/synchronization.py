@@ -27,6 +27,7 @@ Emulator decisions where the pages are silent:
   on-demand provisioning is not supported for cross-tenant synchronization: provision-on-demand);
   the 5-per-10-seconds limit counts per source tenant, its window divided by the time scale.
 - PUT schema is refused (400) when tenantsync cannot run it (tenantsync/syncschema.py).
+- An unknown job answers 404 code NotFound, naming the job and the service principal.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import threading
 import time
 import uuid
@@ -53,6 +55,7 @@ HIDDEN_SECRETS = frozenset({"password", "secrettoken", "clientsecret", "appkey"}
 ON_DEMAND_LIMIT, ON_DEMAND_WINDOW = 5, 10.0     # synchronization-synchronizationjob-provisionondemand
 MAX_SUBJECTS = 5
 NEVER = "0001-01-01T00:00:00Z"                  # steadyState*Time of a job that never ran
+_DURATION = re.compile(r"P(?=\d|T\d)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?")
 
 _on_demand: weakref.WeakKeyDictionary[Tenant, deque[float]] = weakref.WeakKeyDictionary()
 _on_demand_lock = threading.Lock()
@@ -213,6 +216,33 @@ def delete_job(req: GraphRequest, id: str, job_id: str) -> GraphResponse:
     job = _job_or_404(req, sp, job_id)
     _runner(req).delete(req.home_tenant, job)
     req.home_tenant.sync_jobs.pop(job.id, None)
+    return GraphResponse(204)
+
+
+def update_job(req: GraphRequest, id: str, job_id: str) -> GraphResponse:
+    """PATCH .../jobs/{jobId} {"schedule": {...}}: 204. No v1.0 page documents it (the SDKs have
+    it: Update-MgServicePrincipalSynchronizationJob); emulator decision: only the schedule's
+    interval (an ISO 8601 duration, synchronization-synchronizationschedule) and expiration are
+    written; its state changes through start and pause only."""
+    sp = sp_or_404(req, id)
+    job = _job_or_404(req, sp, job_id)
+    body = {k: v for k, v in read_json_body(req).items() if not k.startswith("@odata.")}
+    schedule = body.pop("schedule", None)
+    if body or not isinstance(schedule, dict):
+        raise bad_request("Only the property 'schedule' of a synchronizationJob can be updated.")
+    for key, value in schedule.items():
+        if key == "interval" and not (isinstance(value, str) and _DURATION.fullmatch(value)
+                                      and any(c.isdigit() and c != "0" for c in value)):
+            raise bad_request(f"Invalid value specified for property 'interval': {value!r} is "
+                              "not an ISO 8601 duration such as PT40M.")
+        if key == "expiration" and value is not None and not isinstance(value, str):
+            raise bad_request("Invalid value specified for property 'expiration'.")
+        if key == "state" and value != job.schedule.get("state"):
+            raise bad_request("The schedule's state changes through start and pause.")
+        if key not in ("interval", "expiration", "state"):
+            raise bad_request(f"Property '{key}' does not exist on synchronizationSchedule.")
+    with job.lock:
+        job.schedule.update({k: v for k, v in schedule.items() if k != "state"})
     return GraphResponse(204)
 
 

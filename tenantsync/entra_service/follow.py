@@ -105,21 +105,28 @@ class Started:
     before: str                 # execution_key before the start
     at: datetime                # when we asked
     verb: str                   # start | restart (resetScope ...)
+    quarantined: str = ""       # the quarantine's currentBegan before the start ("" none)
+
+
+def _quarantine_began(job: Mapping[str, Any]) -> str:
+    return str(((job.get("status") or {}).get("quarantine") or {}).get("currentBegan") or "")
 
 
 def begin(ref: JobRef, *, scope: str | None = None, job: Mapping[str, Any] | None = None) -> Started:
     """``start``, or ``restart`` with ``scope``; remembers the execution seen before."""
-    before = execution_key(job if job is not None else ref.read())
+    job = job if job is not None else ref.read()
+    before, quarantined = execution_key(job), _quarantine_began(job)
     at = datetime.now(UTC)
     if scope:
         ref.jobs.restart(ref.sp_id, ref.job_id, scope)
-        return Started(before, at, f"restart (resetScope {scope})")
+        return Started(before, at, f"restart (resetScope {scope})", quarantined)
     ref.jobs.start(ref.sp_id, ref.job_id)
-    return Started(before, at, "start")
+    return Started(before, at, "start", quarantined)
 
 
 def cycle_over(job: Mapping[str, Any], started: Started) -> bool:
-    """The cycle begun at ``started`` has ended, or the job went into quarantine since."""
+    """The cycle begun at ``started`` has ended, or the job went into a quarantine since (not the
+    one it was in before)."""
     last = last_execution(job)
     began, ended = when(last.get("timeBegan")), when(last.get("timeEnded"))
     if ended is not None and execution_key(job) != started.before and (began or ended) >= started.at - SKEW:
@@ -127,7 +134,8 @@ def cycle_over(job: Mapping[str, Any], started: Started) -> bool:
     status = job.get("status") or {}
     q = status.get("quarantine") or {}
     since = when(q.get("currentBegan"))
-    return status.get("code") == "Quarantine" and since is not None and since >= started.at - SKEW
+    return (status.get("code") == "Quarantine" and since is not None and since >= started.at - SKEW
+            and _quarantine_began(job) != started.quarantined)
 
 
 def follow(ref: JobRef, started: Started, polling: Polling | None = None) -> dict[str, Any]:
@@ -152,7 +160,8 @@ def follow(ref: JobRef, started: Started, polling: Polling | None = None) -> dic
 
 def wait_for_next(ref: JobRef, job: Mapping[str, Any], polling: Polling | None = None) -> dict[str, Any]:
     """Follow until the service's next scheduled cycle ends (incremental with nothing new yet)."""
-    started = Started(execution_key(job), datetime.now(UTC) - timedelta(days=1), "the schedule")
+    started = Started(execution_key(job), datetime.now(UTC) - timedelta(days=1), "the schedule",
+                      _quarantine_began(job))
     return follow(ref, started, polling)
 
 

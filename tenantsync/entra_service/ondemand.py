@@ -80,8 +80,13 @@ def _status(item: Mapping[str, Any], verdict: Mapping[str, Any]) -> tuple[str, s
         flat = {"status": info.get("status"), "errorInformation": info.get("errorInformation") or {
             "errorCode": info.get("errorCode"), "reason": info.get("reason")}}
         status, code, reason = status_of(flat)
-    else:
+    elif verdict.get("result"):
         status, code, reason = status_of({"status": verdict.get("result")})
+    else:                     # the guide's shape: steps only; the outcome is the last step's
+        steps = [step_of(s) for s in item.get("provisioningSteps") or []]
+        failed = next((s for s in steps if s.status == "failure"), None)
+        status = "failure" if failed else (steps[-1].status if steps else "warning")
+        code, reason = "", failed.description if failed else ""
     details = verdict.get("details") or {}
     return status, code or str(details.get("errorCode") or ""), reason or str(details.get("errorMessage") or "")
 

@@ -8,17 +8,27 @@ its own share and keeps the ratio it started with (its cuts and growth are multi
 configuration can starve the others (docs/internals.md, "One target, one budget", has the figures).
 
 The engine does not know how the processes meet: whoever runs the cycles installs a factory here
-(the Prefect layer installs one backed by a Prefect rate limit, flows/_budget.py), and a Graph
-client that writes asks it for the gate of its target and application. A gate is a plain blocking
-callable: ``gate(n)`` returns once n writes may be sent. The adaptive limiter still paces behind
-the gate: it reacts to 429s caused by writers outside the gate (another application, an admin).
+(the Prefect layer does, flows/_budget.py), and a Graph client that writes asks it for the gate of
+its target and application. A gate is a plain blocking callable: ``gate(n)`` returns once n writes
+may be sent. The adaptive limiter still paces behind the gate: it reacts to 429s caused by writers
+outside the gate (another application, an administrator).
+
+``SqlBudget`` is such a gate over a SQL database every writer reaches (a SQLite file on one host,
+PostgreSQL across hosts): Graph's token bucket as a GCRA, one row per budget holding its
+theoretical arrival time. A writer reserves its n writes in one short transaction (the row
+locked: BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE on PostgreSQL) and sleeps until its slot:
+first come, first served, so writers asking alike get alike, and nobody polls.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable
+
+from sqlalchemy import Column, Float, MetaData, String, Table, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tenantsync.graph.connection import GraphConnection
 from tenantsync.graph.token_claims import read_claims
@@ -66,4 +76,53 @@ def gate_for(connection: GraphConnection, *, read_only: bool = False) -> WriteGa
     return _factory(connection.tenant_id, application_of(connection))
 
 
-__all__ = ["GateFactory", "WriteGate", "application_of", "budget_key", "gate_for", "install", "installed"]
+_meta = MetaData()
+budgets = Table("ts_write_budget", _meta,
+                Column("key", String(200), primary_key=True),
+                Column("tat", Float, nullable=False))    # tokens at t: min(burst, (t - tat) × rate)
+
+
+class SqlBudget:
+    """Token buckets (capacity ``burst`` writes, refilled at ``per_second``) kept in a database."""
+
+    def __init__(self, url: str, *, per_second: float, burst: float,
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        from tenantsync.sql import open_engine, writer
+
+        if per_second <= 0 or burst < 0:
+            raise ValueError("per_second must be > 0 and burst >= 0")
+        self.per_second, self.burst = per_second, burst
+        self._clock, self._sleep = clock, sleep
+        self._engine = writer(open_engine(url))
+        with self._engine.begin() as conn:    # the write lock first: several processes start at once
+            _meta.create_all(conn)
+
+    def reserve(self, key: str, writes: int) -> float:
+        """Take ``writes`` from budget ``key``; returns when (epoch s) they may be sent."""
+        cost, tau = writes / self.per_second, self.burst / self.per_second
+        for _ in range(3):
+            now = self._clock()
+            try:
+                with self._engine.begin() as conn:
+                    tat = conn.execute(select(budgets.c.tat).where(budgets.c.key == key)
+                                       .with_for_update()).scalar()
+                    new = max(tat if tat is not None else now - tau, now - tau) + cost
+                    if tat is None:
+                        conn.execute(budgets.insert().values(key=key, tat=new))
+                    else:
+                        conn.execute(update(budgets).where(budgets.c.key == key).values(tat=new))
+                return new
+            except IntegrityError:       # another writer made the row meanwhile: read it again
+                continue
+        raise RuntimeError(f"write budget {key}: could not reserve")
+
+    def gate(self, key: str) -> WriteGate:
+        def wait(writes: int) -> None:
+            delay = self.reserve(key, writes) - self._clock()
+            if delay > 0:
+                self._sleep(delay)
+        return wait
+
+
+__all__ = ["SqlBudget", "budgets", "GateFactory", "WriteGate", "application_of", "budget_key", "gate_for", "install", "installed"]

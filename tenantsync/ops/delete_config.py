@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tenantsync import remedies
 from tenantsync.config import SyncConfig
 from tenantsync.errors import TenantSyncError
 from tenantsync.store import Store
@@ -157,7 +158,7 @@ def restore_configuration(cfg: SyncConfig, *, store: Store | None = None) -> dic
     if mark is None:
         return {"config": cfg.name, "restored": False, "message": f"{cfg.name} is not deleted: nothing to restore"}
     store.unmark_deleted(cfg.name)
-    again = (" Its synchronization job was deleted: run `tenantsync setup CONFIG` to create it again."
+    again = (f" Its synchronization job was deleted: run {remedies.setup(cfg.name)} to create it again."
              if cfg.provisioner == "entra" else "")
     return {"config": cfg.name, "restored": True, "deleted": mark["deleted"].isoformat(),
             "archive": mark["archive"],

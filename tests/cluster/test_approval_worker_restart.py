@@ -16,7 +16,7 @@ import pytest
 from flows.cluster import running
 
 from ._procs import deploy_config, kill_tree, leave_group, replace_process, snapshot_process, worker_online
-from .conftest import Cluster
+from .conftest import CRASH_AFTER_S, Cluster
 
 pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.xdist_group("cluster"),
               pytest.mark.timeout(600)]          # the first test of the session starts the cluster
@@ -53,8 +53,12 @@ def test_a_suspended_approval_survives_a_worker_killed_and_is_applied_once_appro
         assert time.monotonic() < deadline, run["state"]
         time.sleep(0.5)
     assert run["state"]["type"] == "PAUSED" and run["state"]["name"] == "Suspended", run["state"]
+    suspended = time.monotonic()
     worker_name = run["labels"]["prefect.worker.name"]
-    assert not running(int(run["infrastructure_pid"]))                     # the run left its process
+    engine, deadline = int(run["infrastructure_pid"]), time.monotonic() + 30
+    while running(engine):                                                  # the run leaves its process
+        assert time.monotonic() < deadline, "the suspended run's process did not exit"
+        time.sleep(0.2)
     staged = rows(cluster, "SELECT source_id, cycle_id, action FROM ts_staged_deletions WHERE config = ?", CONFIG)
     assert sorted(r["source_id"] for r in staged) == leaving and {r["action"] for r in staged} == {"delete"}
     cycle_id = staged[0]["cycle_id"]
@@ -77,6 +81,8 @@ def test_a_suspended_approval_survives_a_worker_killed_and_is_applied_once_appro
     while not worker_online(cluster, worker_name, restarted):
         assert running(new_pid) and time.monotonic() < deadline, f"{worker_name} not back online"
         time.sleep(0.5)
+    # longer than the cluster's automation gives a run without heartbeats: a suspended run is no zombie
+    time.sleep(max(0.0, suspended + CRASH_AFTER_S + 10 - time.monotonic()))
     assert cluster.run(run_id)["state"]["name"] == "Suspended"             # still waiting, decision to come
 
     # the administrator approves in the Resume form (the UI's call): the run starts over and applies them

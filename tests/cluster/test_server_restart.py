@@ -40,6 +40,8 @@ def counts(message: str) -> dict[str, int]:
 def test_the_server_restarted_mid_cycle_the_run_ends_clearly_and_the_next_run_converges(cluster: Cluster) -> None:
     cluster.reset(latency_ms=150)
     deploy_config(cluster, CONFIG)
+    scheduled = cluster.http.get(f"{cluster.api}/deployments/name/sync-cycle/{CONFIG}-incremental").json()
+    assert not scheduled.get("concurrency_limit") and not scheduled.get("global_concurrency_limit"), scheduled
     run_id = cluster.start(f"{CONFIG}-initial")
     deadline = time.monotonic() + 120
     while cluster.writes() < 20:                   # into the invitations

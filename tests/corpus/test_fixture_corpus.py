@@ -71,6 +71,10 @@ CASES: dict[str, str | re.Pattern] = {
     "group-security-enabled-a-string.json": f"{T}: groups[0]: 'securityEnabled' must be a boolean "
                                             "(got a string)",
     "duplicate-tenant.json": f"{T}: duplicate tenant id",
+    "service-principals-an-object.json": f"{T}: 'servicePrincipals' must be a list (got an object)",
+    "service-principal-assigned-unknown.json": f"{T}: servicePrincipals[0]: assignedTo: "
+                                               "'00000000-0000-4000-8000-000000000099' is not a "
+                                               "user or group of this tenant",
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -126,7 +127,7 @@ def test_without_the_permission_every_route_is_refused(emu, http, fake):
         r.put(f"{base}/secrets", json={"value": []}), r.get(f"{base}/secrets"),
         r.post(f"{base}/jobs/validateCredentials", json={"credentials": []}),
         r.get(f"{base}/jobs"), r.post(f"{base}/jobs", json={"templateId": "Azure2Azure"}),
-        r.get(jb), r.delete(jb), r.post(f"{jb}/start"), r.post(f"{jb}/pause"),
+        r.get(jb), r.delete(jb), r.patch(jb, json={"schedule": {}}), r.post(f"{jb}/start"), r.post(f"{jb}/pause"),
         r.post(f"{jb}/restart", json={}), r.get(f"{jb}/schema"), r.put(f"{jb}/schema", json={}),
         r.post(f"{jb}/provisionOnDemand", json={"parameters": []}),
     ]
@@ -210,6 +211,22 @@ def test_second_job_of_a_template_is_refused(emu, http, fake):
                   json={"templateId": "Azure2Azure"})
     assert resp.status_code == 409
     assert len(c.get(f"/servicePrincipals/{SP_ID}/synchronization/jobs").json()["value"]) == 1
+
+
+def test_schedule_interval_is_settable_and_its_state_is_not(emu, http, fake):
+    emu.reset(fixture(service_principals=existing_app()))
+    c = http(ALL)
+    job = _job(c)
+    url = f"/servicePrincipals/{SP_ID}/synchronization/jobs/{job}"
+    assert c.patch(url, json={"schedule": {"interval": "PT5M", "state": "Disabled"}}
+                   ).status_code == 204
+    assert c.get(url).json()["schedule"] == {"expiration": None, "interval": "PT5M",
+                                             "state": "Disabled"}
+    for bad in ({"schedule": {"interval": "40 minutes"}}, {"schedule": {"interval": "PT0M"}},
+                {"schedule": {"state": "Active"}}, {"schedule": {"every": "PT1M"}},
+                {"templateId": "Other"}):
+        assert c.patch(url, json=bad).status_code == 400, bad
+    assert c.get(url).json()["schedule"]["interval"] == "PT5M"
 
 
 def test_validate_credentials_passes_saved_or_given_credentials(emu, http, fake):
@@ -318,7 +335,7 @@ def test_cts_setup_sequence_through_msgraph_sdk_provisions_the_assigned_user(emu
         assert job.schedule.interval == datetime.timedelta(minutes=40)          # "PT40M"
         await sync.secrets.put(SecretsPutRequestBody(value=credentials))
         await client.service_principals.by_service_principal_id(sp.id).app_role_assigned_to.post(
-            AppRoleAssignment(principal_id=_uid(1), resource_id=sp.id,
+            AppRoleAssignment(principal_id=uuid.UUID(_uid(1)), resource_id=uuid.UUID(sp.id),
                               app_role_id=sp.app_roles[0].id))
         schema = await sync.jobs.by_synchronization_job_id(job.id).schema.get()
         assert schema.synchronization_rules[0].name == "USER_INBOUND_USER"

@@ -86,7 +86,7 @@ def hq_user(srv: EmulatorServer, mail: str) -> dict[str, Any] | None:
 
 
 def sync_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("tenantsync-sync-")]
+    return [t for t in threading.enumerate() if t.name.startswith(("tenantsync-sync-", "graph-source", "graph-target"))]
 
 
 @pytest.fixture
@@ -222,3 +222,27 @@ def test_provision_on_demand_answers_the_steps_and_creates_the_user(srv):
     assert json.loads(again["key"])["result"] == "Skipped"
     assert json.loads(again["key"])["details"]["errorCode"] == "RedundantExport"
     assert len([r for r in job.logs(jobId=job.id) if r["sourceIdentity"]["id"] == ELINE]) == 2
+    both = job.ok(job.emea.post(f"{job.path}/provisionOnDemand", json={"parameters": [{
+        "ruleId": rule["id"], "subjects": [{"objectId": ELINE, "objectTypeName": "User"},
+                                           {"objectId": ZOE, "objectTypeName": "User"}]}]}), 200)
+    objects = json.loads(both["value"])
+    assert sorted(o["sourceIdentity"]["id"] for o in objects) == sorted([ELINE, ZOE])
+    zoe = next(o for o in objects if o["sourceIdentity"]["id"] == ZOE)
+    assert zoe["action"] == "Update"                    # her pending B2B user in HQ, matched and updated
+    assert json.loads(both["key"])["result"] == "Skipped"    # the least successful of the two (Eline's)
+
+
+def test_a_deleted_job_stops_its_schedule_and_a_patched_interval_takes_effect(srv):
+    job = Job(srv)
+    job.post("start")
+    first = job.next_cycle()
+    assert job.emea.patch(job.path, json={"schedule": {"interval": "PT1S"}}).status_code == 204
+    second = job.next_cycle(after=first["lastExecution"]["activityIdentifier"], timeout=20)   # not PT40M
+    assert second["code"] == "Active" and second["lastExecution"]["state"] == "Succeeded"
+    assert sync_threads()
+    assert job.emea.delete(job.path).status_code == 204
+    deadline = time.monotonic() + 30
+    while sync_threads() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sync_threads() == []
+    assert job.emea.get(job.path).status_code == 404

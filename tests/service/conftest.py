@@ -40,6 +40,15 @@ def emulator(sample_world):
         yield server
 
 
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server for the flow tests of this folder."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 @pytest.fixture
 def world(emulator, sample_world, monkeypatch):
     """A fresh copy of the sample tenants for this test; the tokens the configurations name."""

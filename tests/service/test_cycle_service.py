@@ -104,6 +104,15 @@ def hq_users(emulator: Any) -> dict[str, dict[str, Any]]:
         {u["id"]: u for u in tenant.users}
 
 
+def wait_for(check: Any, timeout_s: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
 def rows_of(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
@@ -179,6 +188,7 @@ def test_quarantine_is_seen_notified_and_lifted_by_restart(svc_config, svc_emula
     run_sync(config, tmp_path / "reports")
     hq = svc_emulator.emulator.directory.tenant(HQ)
     hq.identity_sync[EMEA.lower()]["userSyncInbound"]["isSyncAllowed"] = False     # HQ stops allowing sync
+    wait_for(lambda: job_of(config)["status"]["code"] == "Quarantine")               # the service's next cycle
     state, result = run_sync(config, tmp_path / "reports")
     assert state.is_failed() and result["reason"] == "quarantined", result["message"]
     assert result["job"]["quarantine"]["reason"] == "EncounteredQuarantineException"
@@ -212,6 +222,7 @@ def test_staged_deletions_wait_then_are_applied_with_force_deletes(svc_config, s
     with GraphApi(cfg.connection("emea")) as emea:
         for uid in leaving:
             emea.request("DELETE", f"groups/{CTS_GROUP}/members/{uid}/$ref")
+    wait_for(lambda: job_of(config)["status"]["code"] == "Quarantine")               # the service's next cycle
     state, held = run_sync(config, tmp_path / "reports", approval_timeout_s=0)
     assert state.is_failed() and held["reason"] == "staged-deletions", held["message"]
     assert held["job"]["quarantine"]["reason"] == "TooManyDeletes" and held["counts"]["stagedDelete"] == 5

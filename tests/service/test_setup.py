@@ -107,7 +107,7 @@ def test_secret_values_that_are_credentials_are_masked():
 
 def test_assignments_follow_the_file(make_config, world):
     run_setup(make_config())
-    swap = lambda t: t.replace(f"    groups:\n      - {EMEA_GROUP}", f"    users:\n      - {ZOE}")   # noqa: E731
+    swap = lambda t: t.replace(f"    groups:\n      - {EMEA_GROUP}", f"    users:\n      - {ZOE}")
     report = run_setup(make_config(text_edit=swap))
     assert report.ok, report.message
     tenant = source_tenant(world)
@@ -116,7 +116,7 @@ def test_assignments_follow_the_file(make_config, world):
 
 
 def test_scope_all_syncs_everyone(make_config, world):
-    everyone = lambda t: t.replace("  mode: assigned\n", "  mode: all\n")   # noqa: E731
+    everyone = lambda t: t.replace("  mode: assigned\n", "  mode: all\n")
     run_setup(make_config(text_edit=everyone))
     (stored,) = source_tenant(world).sync_secrets.values()
     assert {s["key"]: s["value"] for s in stored}["SyncAll"] == "true"
@@ -160,7 +160,7 @@ def test_service_keys_are_validated(make_config, top, key, words):
 
 
 def test_entra_needs_a_tenant_target(make_config):
-    to_directory = lambda t: t.replace("target: {connection: hq}", "target: {directory: 'sqlite:///x.db'}")  # noqa: E731
+    to_directory = lambda t: t.replace("target: {connection: hq}", "target: {directory: 'sqlite:///x.db'}")
     with pytest.raises(ConfigError) as err:
         make_config(text_edit=to_directory)
     assert err.value.key == "target.directory" and "provisioner 'entra'" in str(err.value)

@@ -36,3 +36,16 @@ def test_pause_before_setup_fails_naming_setup(make_config, world, tmp_path):
     make_config()
     result = runner.invoke(app, ["pause", str(tmp_path / "emea-to-hq-entra.yaml")], catch_exceptions=False)
     assert result.exit_code == 1 and "tenantsync setup" in result.stderr
+
+
+def test_delete_config_deletes_the_job_and_says_the_application_is_kept(make_config, world, tmp_path, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    run_setup(make_config())
+    path = str(tmp_path / "emea-to-hq-entra.yaml")
+    result = runner.invoke(app, ["delete-config", path, "--yes", "--archive-dir", str(tmp_path / "archive")],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "delete its synchronization job" in result.stdout                     # the plan, before
+    assert "deleted; sync application" in result.stdout and "kept" in result.stdout  # what was done
+    tenant = source_tenant(world)
+    assert not tenant.sync_jobs and len(tenant.service_principals) == 1

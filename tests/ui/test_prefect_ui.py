@@ -9,7 +9,7 @@ steps need: a provision on demand of two EMEA users, the first cycles of US → 
    folder typed in): it completes, and each of its artifacts, and those of the on-demand run,
    render in the UI: tables with rows, no empty <details>, report links that a browser can open
    (http, served by `make ui`) and that return the CSV.
-3. A cycle that stages more deletions than the threshold pauses; the run's Resume dialog explains
+3. A cycle that stages more deletions than the threshold is suspended; the run's Resume dialog explains
    the staged deletions and shows the approve switch; approving it applies them.
 
 TENANTSYNC_UI_SCREENSHOTS=1 writes docs/img/ui-deployments.png and docs/img/ui-approval.png.
@@ -246,9 +246,8 @@ def approval(browser: WebDriver, stack: Stack, paused: Future[str], shots: Path)
     """The paused cycle's Resume dialog (V1 and V2) explains the staged deletions and shows the
     approve switch; approving applies them."""
     run_id = paused.result(timeout=300)
-    # Paused runs of a deployment with a concurrency limit (the -incremental ones: one run at a
-    # time) lose their slot and crash minutes later (PrefectHQ/prefect#20251): still paused?
-    assert stack.run(run_id)["state"]["type"] == "PAUSED", f"{stack.run(run_id)['state']}\n{stack.log_text(run_id)}"
+    # a deployment's run waits suspended, off its worker (flows/_approval.py): still waiting?
+    assert stack.run(run_id)["state"]["name"] == "Suspended", f"{stack.run(run_id)['state']}\n{stack.log_text(run_id)}"
     for ui in ("v1", "v2"):             # v2 last: its dialog is the screenshot, and approves
         text = resume_dialog(browser, stack, run_id, ui)
         assert "5 deletions" in text and "threshold of 3" in text, text
@@ -273,10 +272,10 @@ def approval(browser: WebDriver, stack: Stack, paused: Future[str], shots: Path)
 def resume_dialog(browser: WebDriver, stack: Stack, run_id: str, ui: str) -> str:
     """Open the paused run's page and its Resume dialog (V1: a button; V2: the run's menu); its text."""
     if ui == "v1":
-        open_page(browser, f"{stack.ui_url}/runs/flow-run/{run_id}", "Paused")
+        open_page(browser, f"{stack.ui_url}/runs/flow-run/{run_id}", "Suspended")
         click_text(browser, "Resume")
     else:
-        open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Paused")
+        open_page(browser, f"{stack.ui_url}/v2/runs/flow-run/{run_id}", "Suspended")
         click_text(browser, "Open menu", within="//main")
         click_text(browser, "Resume", role="menuitem")
     return wait(browser, "the Resume dialog with the approve field", lambda d: next(
