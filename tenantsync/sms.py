@@ -14,7 +14,10 @@ Which users are read (cost):
   RedundantExport rather than the SMS clause. An incremental cycle reads only users it evaluates;
   an initial cycle over a target in step (restart, changed configuration) reads none; a first
   initial cycle reads one per user it creates, 20 to a $batch request, as it always did.
-- a user disabled in the source is never created, so it is not read either.
+- a user disabled in the source is never created, so it is not read either;
+- none at all when the tenant's SMS authentication method policy lets no one sign in with SMS
+  (smsauthenticationmethodconfiguration-get, read once per cycle: EntraSource.sms_sign_in_allowed);
+  a policy that cannot be read counts as allowing it.
 
 A user already provisioned whose SMS sign-in becomes ready: the page says such users are skipped
 and is silent on their target user. Decision: skipped with the documented reason, no update of any

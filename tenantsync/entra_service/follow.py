@@ -210,7 +210,10 @@ def new_cycles(ref: JobRef, store: Store, config: str, job: Mapping[str, Any], *
     mine = [c for c in store.cycles(config) if c["kind"] in ("initial", "incremental")]
     ends = [c["ended"] or c["started"] for c in mine]
     since = max(ends) - SKEW if ends else None
-    rows = log_rows(read_log(ref.jobs, ref.job_id, since=since, window=window))
+    last = last_execution(job)
+    first = str(last.get("activityIdentifier") or "") if since is None else ""
+    # Nothing recorded yet: the cycle just followed only, not the job's whole history.
+    rows = log_rows(read_log(ref.jobs, ref.job_id, cycle_id=first or None, since=since, window=window))
     kept = recorded(store, config)
     on_demand = _on_demand_changes(store, config)
     by_cycle: dict[str, list[dict[str, Any]]] = {}
@@ -219,7 +222,6 @@ def new_cycles(ref: JobRef, store: Store, config: str, job: Mapping[str, Any], *
             by_cycle.setdefault(r["cycleId"], []).append(r)
     for cid in [c for c, got in by_cycle.items() if all(r["changeId"] and r["changeId"] in on_demand for r in got)]:
         del by_cycle[cid]             # provision on demand's rows, recorded by the on-demand run
-    last = last_execution(job)
     if when(last.get("timeEnded")) is not None:
         cid = cycle_id_of(last, rows)
         if cid not in kept and cid not in by_cycle:

@@ -20,13 +20,11 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
-from ..connectors.entra_source import odata_quote
-from ..connectors.sync_jobs import LOG_PAGE_SIZE
 from ..cycle import CycleReport
 from ..model import Action, Change, Step
 from ..records import counts
@@ -76,7 +74,8 @@ def read_log(jobs: Any, job_id: str, *, cycle_id: str | None = None, since: date
     """Every provisioningObjectSummary of the job (one cycle's, or those since ``since``), each page
     asked for inside the reports window."""
     window = window or REPORTS_WINDOW
-    pages: Iterator[list[dict[str, Any]]] = iter(_pages(jobs, job_id, cycle_id, since))
+    pages: Iterator[list[dict[str, Any]]] = iter(jobs.provisioning_logs(job_id=job_id, cycle_id=cycle_id,
+                                                                        since=since))
     out: list[dict[str, Any]] = []
     while True:
         window.wait()
@@ -84,19 +83,6 @@ def read_log(jobs: Any, job_id: str, *, cycle_id: str | None = None, since: date
         if page is None:
             return out
         out.extend(page)
-
-
-def _pages(jobs: Any, job_id: str, cycle_id: str | None, since: datetime | None) -> Iterator[list[dict[str, Any]]]:
-    """The connector's pages; with ``since``, asked here with ``gt``: provisioningobjectsummary-list
-    supports eq, contains, gt and lt in $filter (no ge)."""
-    api = getattr(jobs, "api", None)
-    if since is None or api is None:
-        return iter(jobs.provisioning_logs(job_id=job_id, cycle_id=cycle_id, since=since))
-    clauses = [f"jobId eq {odata_quote(job_id)}"]
-    if cycle_id is not None:
-        clauses.append(f"cycleId eq {odata_quote(cycle_id)}")
-    clauses.append(f"activityDateTime gt {since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
-    return iter(api.iter_pages("auditLogs/provisioning", filter=" and ".join(clauses), top=LOG_PAGE_SIZE))
 
 
 # -- one provisioningObjectSummary ----------------------------------------------------------------

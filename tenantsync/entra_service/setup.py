@@ -129,10 +129,11 @@ class _Steps:
         except GraphError as err:
             raise explain(err, self.call, self.cfg, self.report.sp_id or self.ids.sp_id,
                           self.report.job_id or self.ids.job_id) from None
-        if self.report.sp_id == NEW_SP:
-            self.report.sp_id = None
-        if self.report.job_id == NEW_JOB:
-            self.report.job_id = None
+        finally:                       # a dry run's placeholders are no ids
+            if self.report.sp_id == NEW_SP:
+                self.report.sp_id = None
+            if self.report.job_id == NEW_JOB:
+                self.report.job_id = None
 
     # 1. the application ----------------------------------------------------------------
     def application(self) -> dict[str, Any]:

@@ -164,3 +164,26 @@ def test_entra_needs_a_tenant_target(make_config):
     with pytest.raises(ConfigError) as err:
         make_config(text_edit=to_directory)
     assert err.value.key == "target.directory" and "provisioner 'entra'" in str(err.value)
+
+
+def test_given_ids_are_used_and_recorded(make_config, world):
+    first = run_setup(make_config())
+    cfg = make_config(top={"service_principal_id": first.sp_id, "job_id": first.job_id},
+                      text_edit=lambda t: t.replace("/state/emea-to-hq.db", "/state/given.db"))
+    report = run_setup(cfg)
+    assert report.ok and report.changes == [], report.message
+    assert (report.sp_id, report.job_id) == (first.sp_id, first.job_id)
+    assert not any("$filter" in c for c in report.calls)            # no lookup by name
+    assert Store.for_url(cfg.state_url).setup_values(cfg.name)["job_id"] == first.job_id
+
+
+def test_an_application_deleted_since_the_last_setup_is_created_again(make_config, world):
+    cfg = make_config()
+    first = run_setup(cfg)
+    tenant = source_tenant(world)
+    tenant.service_principals.clear()          # an administrator deleted the enterprise application
+    tenant.sync_jobs.clear()
+    report = run_setup(cfg)
+    assert report.ok, report.message
+    assert report.sp_id != first.sp_id and set(tenant.service_principals) == {report.sp_id}
+    assert Store.for_url(cfg.state_url).setup_values(cfg.name)["service_principal_id"] == report.sp_id

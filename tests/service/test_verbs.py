@@ -76,3 +76,14 @@ def test_delete_config_deletes_the_job_and_keeps_the_application(configured, wor
     assert len(tenant.service_principals) == 1 and tenant.app_role_assignments   # the application stays
     assert "deleted" in result.service and "kept" in result.service
     assert store.deleted_mark(configured.name) is not None
+
+
+def test_delete_config_can_remove_the_application_when_asked(configured, world, tmp_path):
+    store = Store.for_url(configured.state_url)
+    plan = plan_deletion(configured, archive_dir=tmp_path / "archive", reports_dir=tmp_path / "reports",
+                         store=store)
+    plan.delete_application = True
+    result = delete_configuration(configured, plan, store=store)
+    tenant = source_tenant(world)
+    assert not tenant.sync_jobs and not tenant.service_principals
+    assert "service principal" in result.service and "deleted" in result.service
