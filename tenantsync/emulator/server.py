@@ -72,7 +72,8 @@ def run(fixture_path: str | Path | None, port: int = DEFAULT_PORT, latency_ms: i
     server = uvicorn.Server(_config(build_app(emulator)))
     # uvicorn raises SIGTERM again once it has shut down: exit through `finally` (the provisioning
     # service's threads and stores) instead of dying there.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         server.run(sockets=[sock])
     finally:

@@ -11,7 +11,9 @@ the permission its route needs (tenantsync/permissions.py). The external user le
 last (ops/leave_settings.py): a warning at most, never blocking.
 
 Read-only: both Graph clients refuse writes, and nothing here writes the state store, so a test
-connection never quarantines a job.
+connection never quarantines a job. With ``provisioner: entra`` the service's validateCredentials
+replaces the permission and anchor checks (tenantsync/entra_service/connection.py), followed by
+the same ``policy_checks``.
 
 Licence rule (our decision: "Configure cross-tenant synchronization" says only that the
 automatic-redemption checkbox is disabled in a tenant without Microsoft Entra ID P1/P2;

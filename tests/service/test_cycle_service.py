@@ -237,3 +237,52 @@ def test_staged_deletions_wait_then_are_applied_with_force_deletes(svc_config, s
     assert sorted(r["sourceIdentity.id"] for r in removed if r["provisioningAction"] in ("delete", "disable")) == leaving
     users = hq_users(svc_emulator)
     assert all(created[u] not in users or users[created[u]].get("accountEnabled") is False for u in leaving)
+
+
+def test_staged_deletions_approved_in_the_paused_runs_form_restart_with_force_deletes(svc_config, svc_emulator,
+                                                                                        tmp_path):
+    import threading
+    import time
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_runs import resume_flow_run
+
+    from tenantsync.config import load_config
+    from tenantsync.graph.api import GraphApi
+    from tenantsync.store import Store
+
+    config = svc_config(deletion_threshold=3)
+    _, first = run_sync(config, tmp_path / "reports")
+    cfg = load_config(config)
+    store = Store.for_url(cfg.state_url)
+    leaving = sorted(r["sourceIdentity.id"] for r in store.log(cfg.name, first["cycle_id"], action="create"))[:4]
+    with GraphApi(cfg.connection("emea")) as emea:
+        for uid in leaving:
+            emea.request("DELETE", f"groups/{CTS_GROUP}/members/{uid}/$ref")
+    wait_for(lambda: job_of(config)["status"]["code"] == "Quarantine")
+    resumed: list[Any] = []
+
+    def approve() -> None:        # an administrator ticks approve in the Resume form
+        paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+        deadline = time.monotonic() + 60
+        with get_client(sync_client=True) as client:
+            while time.monotonic() < deadline and not resumed:
+                for fr in client.read_flow_runs(flow_run_filter=paused):
+                    resumed.append(fr.id)
+                    resume_flow_run(fr.id, run_input={"approve": True})
+                    return
+                time.sleep(0.3)
+
+    helper = threading.Thread(target=approve)
+    helper.start()
+    state, result = run_sync(config, tmp_path / "reports", approval_timeout_s=60)
+    helper.join(5)
+    assert resumed and state.is_completed(), state.message
+    assert result["job"]["code"] == "Active" and not store.staged(cfg.name)
+    removed = [r["sourceIdentity.id"] for r in store.log(cfg.name, result["cycle_id"])
+               if r["provisioningAction"] in ("delete", "disable")]
+    assert sorted(removed) == leaving
+    kinds = [c["kind"] for c in store.cycles(cfg.name)]
+    assert kinds[0] == "initial" and len(kinds) >= 3          # initial, the staged cycle, the ForceDeletes one

@@ -1,0 +1,202 @@
+"""Both provisioners on the same scenario: the sample tenants, an initial cycle, a rename and a
+user leaving scope in the source, the next cycle. Once with ``provisioner: engine``
+(data/configs/emea-to-hq.yaml) and once with ``provisioner: entra``
+(data/configs/emea-to-hq-entra.yaml), each on a fresh emulator, through the sync-cycle flow the
+command line runs. The target tenant (the emulator's dump) and the reports must agree.
+
+Where they legitimately differ, and how the test checks it:
+- the configuration's name, hence the reports' folder, the cycle ids and the job id (the engine's
+  jobId is its own configuration's job, the service's the synchronization job's id);
+- the anchor: the engine writes the source object id into its registered directory extension
+  (settings.anchor_extension, ``extension_<HQ appId>_tenantsyncSourceAnchor``); the service's schema
+  carries no such mapping, so the service's users have none; the test compares the users without
+  directory extensions and asserts that difference;
+- the target object ids (each run creates its own users): users are compared by their source;
+- incremental cycles: the engine's incremental cycle is the run itself; the service's are its own
+  schedule (PT40M, 8 s at this time scale), the run reporting each cycle since the last one reported,
+  so the service may report the change in one of several cycles: the rows of every cycle after the
+  initial one are compared;
+- the log's activity times, ids, change ids and durations.
+In the emulator both create the users through the same engine (an invitation with automatic
+redemption: creationType Invitation). Microsoft's service creates synchronized members instead; the
+README's "Choosing a provisioner" says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+os.environ.update({"EMEA_TOKEN": "emea-token", "HQ_TOKEN": "hq-token",
+                   "TENANTSYNC_SERVICE_POLL_S": "0.2", "TENANTSYNC_SERVICE_FOLLOW_S": "60"})
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "data" / "samples" / "tenants.json"
+CONFIGS = {"engine": ROOT / "data" / "configs" / "emea-to-hq.yaml",
+           "entra": ROOT / "data" / "configs" / "emea-to-hq-entra.yaml"}
+EMEA, HQ = "2cee517d-601a-44f9-82ff-f26697be201f", "7242482c-0038-4818-b3af-70b2766b9f27"
+CTS_GROUP = "15dd8750-8a60-4194-afda-cad956a8afdd"
+RENAMED = "2c61be39-a49f-4975-a086-bbe7b399a465"        # Zoë Schmidt, in scope
+TIME_SCALE = 300.0            # the job's PT40M schedule: a cycle every 8 s
+# What an object in HQ is compared by (every property a mapping writes, and the B2B state).
+COMPARED = ("displayName", "givenName", "surname", "userType", "accountEnabled", "mail", "userPrincipalName",
+            "jobTitle", "department", "companyName", "country", "city", "employeeId", "mobilePhone",
+            "officeLocation", "postalCode", "state", "streetAddress", "usageLocation", "preferredLanguage",
+            "creationType", "externalUserState", "otherMails", "showInAddressList")
+ANCHOR = re.compile(r"^extension_[0-9a-f]{32}_tenantsyncSourceAnchor$")
+
+pytestmark = [pytest.mark.prefect, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def run_flow(fn: Any, **params: Any) -> dict[str, Any]:
+    state = fn(return_state=True, **params)
+    data = state.result(raise_on_failure=False)
+    result = getattr(data, "result", data)
+    out = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+    assert state.is_completed(), (state.message, out.get("message"))
+    return out
+
+
+def rows_of(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def scenario(provisioner: str, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The scenario on a fresh emulator; what a user notices afterwards."""
+    from flows.setup import setup_config
+    from flows.sync import sync_cycle
+    from tenantsync.config import load_config
+    from tenantsync.emulator.server import EmulatorServer
+    from tenantsync.graph.api import GraphApi
+
+    world = json.loads(SAMPLES.read_text(encoding="utf-8"))
+    reports = tmp / "reports"
+    with EmulatorServer(world, time_scale=TIME_SCALE) as server:
+        monkeypatch.setenv("TENANTSYNC_GRAPH_URL", server.url)
+        text = CONFIGS[provisioner].read_text(encoding="utf-8").replace("sqlite:///data/state/", f"sqlite:///{tmp}/")
+        config = tmp / CONFIGS[provisioner].name
+        config.write_text(text, encoding="utf-8")
+        name = load_config(config).name
+        setup = run_flow(setup_config, config=str(config))
+        before = {u["id"] for u in server.dump(HQ)["users"]}
+        initial = run_flow(sync_cycle, config=str(config), reports_dir=str(reports))
+        cfg = load_config(config)
+        with GraphApi(cfg.connection("emea")) as emea:
+            renamed = emea.get_json(f"/users/{RENAMED}?$select=id,givenName")
+            emea.request("PATCH", f"/users/{RENAMED}", {"surname": "Nakamura",
+                                                        "displayName": f"{renamed['givenName']} Nakamura"})
+            members = sorted(m["id"] for m in emea.group_members(CTS_GROUP))
+            created = {r["sourceIdentity.id"] for r in rows_of(reports / name / initial["cycle_id"]
+                                                               / "provisioning-log.csv")[1]
+                       if r["provisioningAction"] == "create"}
+            leaving = next(m for m in members if m in created and m != RENAMED)
+            emea.request("DELETE", f"/groups/{CTS_GROUP}/members/{leaving}/$ref")
+        t0 = time.monotonic()
+        later = run_flow(sync_cycle, config=str(config), reports_dir=str(reports))
+        seconds = time.monotonic() - t0
+        dump = server.dump(HQ)
+    users = {u["id"]: u for u in [*dump["users"], *dump.get("deletedItems", [])] if u["id"] not in before}
+    header, cycles = rows_of(reports / name / "cycles.csv")
+    logs = {c["cycleId"]: rows_of(reports / name / c["cycleId"] / "provisioning-log.csv") for c in cycles}
+    return {"name": name, "setup": setup, "initial": initial, "later": later, "seconds": seconds,
+            "leaving": leaving, "users": users, "deleted": {u["id"] for u in dump.get("deletedItems", [])},
+            "cycles_header": header, "cycles": cycles, "logs": logs}
+
+
+@pytest.fixture(scope="module")
+def runs(harness, tmp_path_factory, request) -> dict[str, dict[str, Any]]:
+    mp = pytest.MonkeyPatch()
+    request.addfinalizer(mp.undo)
+    return {p: scenario(p, tmp_path_factory.mktemp(p), mp) for p in ("engine", "entra")}
+
+
+def by_source(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """HQ's new users keyed by their source object: the initial cycle's create rows link them."""
+    first = run["cycles"][0]["cycleId"]
+    links = {r["targetIdentity.id"]: r["sourceIdentity.id"] for r in run["logs"][first][1]
+             if r["provisioningAction"] == "create"}
+    return {links[tid]: user for tid, user in run["users"].items() if tid in links}
+
+
+def compared(user: dict[str, Any]) -> dict[str, Any]:
+    return {k: user.get(k) for k in COMPARED}
+
+
+def actions(run: dict[str, Any], cycles: list[dict[str, str]]) -> Counter[tuple[str, str, str, str]]:
+    """(source, action, status, reason) of each log row of these cycles."""
+    return Counter((r["sourceIdentity.id"], r["provisioningAction"], r["status"], r["errorCode"])
+                   for c in cycles for r in run["logs"][c["cycleId"]][1])
+
+
+def test_both_provisioners_leave_the_same_users_in_the_target(runs):
+    engine, entra = by_source(runs["engine"]), by_source(runs["entra"])
+    assert len(engine) > 100
+    assert set(engine) == set(entra)                                # the same users were provisioned
+    differing = {s: (compared(engine[s]), compared(entra[s])) for s in engine
+                 if compared(engine[s]) != compared(entra[s])}
+    assert not differing, list(differing.items())[:3]
+    zoe_engine, zoe_entra = engine[RENAMED], entra[RENAMED]
+    assert zoe_engine["displayName"] == zoe_entra["displayName"] == "Zoë Nakamura"     # the rename followed
+    assert zoe_engine["surname"] == zoe_entra["surname"] == "Nakamura"
+    for run, users in ((runs["engine"], engine), (runs["entra"], entra)):
+        gone = users[run["leaving"]]                                # on_leave_scope: delete -> soft deleted
+        assert gone["id"] in run["deleted"], run["name"]
+    # The one expected difference: the engine's anchor extension, which the service does not write.
+    anchors = {k for u in engine.values() for k in u if ANCHOR.match(k)}
+    assert len(anchors) == 1
+    anchor = anchors.pop()
+    assert all(u.get(anchor) == s for s, u in engine.items())
+    assert not any(ANCHOR.match(k) for u in entra.values() for k in u)
+
+
+def test_both_provisioners_write_the_same_reports(runs):
+    from tenantsync import reports
+
+    engine, entra = runs["engine"], runs["entra"]
+    assert tuple(engine["cycles_header"]) == tuple(entra["cycles_header"]) == reports.CYCLE_COLUMNS
+    for run in (engine, entra):
+        assert {tuple(h) for h, _ in run["logs"].values()} == {reports.LOG_COLUMNS}, run["name"]
+        assert run["cycles"][0]["kind"] == "initial" and run["cycles"][0]["cycleId"] == run["initial"]["cycle_id"]
+        assert all(c["kind"] == "incremental" for c in run["cycles"][1:])
+        # one row per object per cycle
+        for cid, (_, rows) in run["logs"].items():
+            ids = [r["sourceIdentity.id"] for r in rows if r["provisioningAction"] != "other"
+                   or r["status"] != "warning"]
+            assert len(ids) == len(set(ids)), (run["name"], cid)
+    # The initial cycle: the same rows (source, action, status, error code) and the same counts.
+    first = actions(engine, engine["cycles"][:1])
+    assert first == actions(entra, entra["cycles"][:1])
+    assert sum(1 for (_, a, _, _) in first.elements() if a == "create") > 100
+    counted = [*reports.ACTIONS, *reports.STATUSES]
+    assert {k: engine["cycles"][0][k] for k in counted} == {k: entra["cycles"][0][k] for k in counted}
+    # The next cycle(s): the rename and the user leaving scope, the same actions for both.
+    later_engine, later_entra = actions(engine, engine["cycles"][1:]), actions(entra, entra["cycles"][1:])
+    assert later_engine == later_entra
+    assert {(s, a) for s, a, _, _ in later_engine} >= {(RENAMED, "update"), (engine["leaving"], "delete")}
+    assert entra["leaving"] == engine["leaving"]
+    summed = {k: sum(int(c[k]) for c in run["cycles"][1:]) for run in (engine,) for k in counted}
+    assert summed == {k: sum(int(c[k]) for c in entra["cycles"][1:]) for k in counted}
+    rename = next(r for c in entra["cycles"][1:] for r in entra["logs"][c["cycleId"]][1]
+                  if r["sourceIdentity.id"] == RENAMED)
+    changed = {p["displayName"]: p["newValue"] for p in json.loads(rename["modifiedProperties"])}
+    assert changed.get("displayName") == "Zoë Nakamura" and changed.get("surname") == "Nakamura"
+    # The job column says whose job it is; the configuration's name, whose reports.
+    assert engine["name"] == "emea-to-hq" and entra["name"] == "emea-to-hq-entra"
