@@ -8,7 +8,7 @@ per 5 minutes, whatever the number of processes (throttling-limits). Here WORKER
 tenants of N users each (bench/generate.py, each with its own verified domain) are synced into one
 empty hub by WORKERS configurations that share the hub's application (one token, so one appId).
 The emulator runs in its own process under the ``graph`` throttle profile, time-scaled by S (as in
-bench/run.py); each configuration's initial cycle runs in its own OS process (``_worker`` below),
+bench/run.py); each configuration's initial cycle runs in its own OS process (bench/scale_out_workers.py),
 all started at the same instant. Each process samples its Graph client's counters every 0.2 s,
 which gives every configuration's writes over time.
 
@@ -30,15 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.scale_out_workers import run_concurrent
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB_TOKEN = "hub-token"
@@ -48,7 +48,6 @@ GOAL_UTILISATION = 0.90
 GOAL_429_SHARE = 0.01
 GOAL_SHARE_SPREAD = 1.25            # max share / min share
 GOAL_PREFIX = "scale-out"           # the goals this module owns in bench/latest.json
-SAMPLE_S = 0.2
 DEFAULT_N, DEFAULT_WORKERS, DEFAULT_SCALE = 10_000, 3, 20.0
 
 
@@ -99,104 +98,6 @@ def write_configs(fixture: dict[str, Any], workdir: Path) -> tuple[list[Path], d
                         encoding="utf-8")
         paths.append(path)
     return paths, env
-
-
-# ------------------------------------------------------------------------------------------------
-# One configuration's initial cycle (in its own process), sampled
-# ------------------------------------------------------------------------------------------------
-
-def run_cycle(job: dict[str, Any]) -> dict[str, Any]:
-    """Build the clients, wait for ``start_at`` (epoch seconds), run the initial cycle; counters
-    of the target client are sampled every SAMPLE_S seconds: [t, writes sent, 429s]."""
-    for key, value in (job.get("env") or {}).items():
-        os.environ[key] = str(value)
-    from tenantsync.config import load_config
-    from tenantsync.cycle import drive, entra_cycle
-    from tenantsync.graph.api import GraphApi
-    from tenantsync.store import Store
-
-    if job.get("budget") in ("sql", "prefect"):
-        from flows import _budget  # the Prefect layer's shared rate limit (flows/_budget.py)
-        _budget.install()
-    cfg = load_config(job["config"])
-    store = Store.for_url(cfg.state_url)
-    source_api = GraphApi(cfg.connection(cfg.source.connection), read_only=True)
-    target_api = GraphApi(cfg.connection(cfg.target.connection or "target"))
-    samples: list[tuple[float, int, int]] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            st = target_api.stats
-            samples.append((round(time.time(), 3), st.writes, st.throttled))
-            done.wait(SAMPLE_S)
-
-    time.sleep(max(0.0, float(job.get("start_at") or 0) - time.time()))
-    sampler = threading.Thread(target=sample, daemon=True)
-    started = time.time()
-    sampler.start()
-    try:
-        report = drive(entra_cycle(cfg, source_api=source_api, target_api=target_api, store=store))
-    finally:
-        done.set()
-        sampler.join()
-        st = target_api.stats
-        samples.append((round(time.time(), 3), st.writes, st.throttled))
-        source_api.close()
-        target_api.close()
-        store.close()
-    lim = target_api.limiter.state
-    return {"config": cfg.name, "started": started, "ended": samples[-1][0],
-            "wall_s": round(samples[-1][0] - started, 3), "counts": dict(report.counts),
-            "target": target_api.stats.as_dict(), "samples": samples,
-            "limiter": {"rate": lim.rate, "estimate": lim.estimate, "cuts": lim.cuts}}
-
-
-def run_concurrent(configs: list[Path], env: dict[str, str], workdir: Path, *,
-                   extra: dict[str, Any] | None = None, inline: bool = False) -> list[dict[str, Any]]:
-    """Every configuration's initial cycle at once: an OS process each (threads if ``inline``)."""
-    start_at = time.time() + (1.0 if inline else 6.0)     # after every process has imported
-    jobs = [{"config": str(p), "env": env, "start_at": start_at, **(extra or {})} for p in configs]
-    if inline:
-        out: list[Any] = [None] * len(jobs)
-        saved = {k: os.environ.get(k) for k in env}
-
-        def one(i: int) -> None:
-            out[i] = run_cycle(jobs[i])
-
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(jobs))]
-        try:
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-        finally:
-            if any(job.get("budget") in ("sql", "prefect") for job in jobs):
-                from tenantsync.graph import shared_budget
-                shared_budget.install(None)
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        if any(r is None for r in out):
-            raise RuntimeError("a configuration's cycle failed (see the log above)")
-        return out
-    procs = []
-    for i, job in enumerate(jobs):
-        jp, rp = workdir / f"job-{i}.json", workdir / f"result-{i}.json"
-        jp.write_text(json.dumps(job), encoding="utf-8")
-        rp.unlink(missing_ok=True)
-        procs.append((subprocess.Popen([sys.executable, "-m", "bench.scale_out", "_worker", str(jp), str(rp)],
-                                       cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), rp))
-    results = []
-    for proc, rp in procs:
-        _, err = proc.communicate()
-        if proc.returncode != 0 or not rp.exists():
-            raise RuntimeError(f"worker failed ({proc.returncode}):\n{err[-4000:]}")
-        results.append(json.loads(rp.read_text(encoding="utf-8")))
-    return results
 
 
 # ------------------------------------------------------------------------------------------------
@@ -414,10 +315,6 @@ def _pct(x: float | None, digits: int = 1) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["_worker"]:
-        job = json.loads(Path(argv[1]).read_text(encoding="utf-8"))
-        Path(argv[2]).write_text(json.dumps(run_cycle(job)), encoding="utf-8")
-        return 0
     ap = argparse.ArgumentParser(prog="python -m bench.scale_out", description=__doc__.split("\n\n")[0])
     ap.add_argument("n", nargs="?", type=int, default=DEFAULT_N, help="users per source tenant")
     ap.add_argument("workers", nargs="?", type=int, default=DEFAULT_WORKERS)

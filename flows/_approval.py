@@ -37,6 +37,7 @@ concurrency limit either (flows/deploy.py): the configuration's lock serialises 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,6 +212,6 @@ def approved_list(store: Store, config: str, cycle_id: str) -> set[tuple[str, st
     return {(r["source_id"], r["action"]) for r in store.staged(config) if r["cycle_id"] == cycle_id}
 
 
-def covered(cycle: Cycle, approved: set[tuple[str, str]]) -> bool:
-    """Every deletion the cycle staged was in the list approved."""
-    return bool(cycle.staged) and {(a.source_id, staged_action(a)) for a in cycle.staged} <= approved
+def covered(staged: Sequence[Action], approved: set[tuple[str, str]]) -> bool:
+    """Every deletion staged (a cycle's ``staged``) was in the list approved."""
+    return bool(staged) and {(a.source_id, staged_action(a)) for a in staged} <= approved

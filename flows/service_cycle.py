@@ -107,13 +107,14 @@ def _incremental(ref: svc.JobRef, store: Store, cfg: SyncConfig, job: dict[str, 
     """The schedule made Active at the configured interval; every cycle since the last one
     recorded reported, or, when none ended yet, the next one followed to its end."""
     log = get_run_logger()
-    if svc.schedule_state(job) == "Paused":
+    paused = svc.schedule_state(job) == "Paused"
+    if paused:
         log.warning("%s: the job is paused (tenantsync resume starts it again): reporting what it ran", cfg.name)
     else:
         for note in svc.ensure_schedule(ref, job, cfg.settings.interval_minutes):
             log.info("%s: %s", cfg.name, note)
     reports = svc.report_cycles(ref, store, cfg, job, kind="incremental", notify=notifier(cfg))
-    if reports:
+    if reports or paused:           # a paused job runs no next cycle to wait for
         return reports
     log.info("%s: no cycle since the last one recorded: following the service's next cycle", cfg.name)
     job = svc.wait_for_next(ref, ref.read(), polling(follow_s or cfg.settings.interval_minutes * 60 + 120))

@@ -112,7 +112,7 @@ def _run(cycle: Cycle, progress: Progress, timeout_s: int, reports_dir: str, lea
          decided: approval.Resumed | None, approved: set[tuple[str, str]],
          waiting: list[approval.Listed]) -> CycleReport:
     def staged(c: Cycle) -> bool:
-        if decided is not None and approval.covered(c, approved):
+        if decided is not None and approval.covered(c.staged, approved):
             get_run_logger().info("%d staged deletions approved in the Resume form (cycle %s's list): applying them",
                                   len(c.staged), decided.cycle_id)
             return True

@@ -106,3 +106,79 @@ def test_a_suspended_approval_survives_a_worker_killed_and_is_applied_once_appro
     assert rows(cluster, "SELECT count(*) AS n FROM ts_staged_deletions WHERE config = ?", CONFIG)[0]["n"] == 0
     job = rows(cluster, "SELECT code FROM ts_jobs WHERE config = ?", CONFIG)[0]
     assert job["code"] == "Active"
+
+
+def _suspended(cluster: Cluster, run_id: str, not_key: str = "") -> dict:
+    """The run once suspended (for a pause key other than not_key)."""
+    deadline = time.monotonic() + 120
+    while True:
+        run = cluster.run(run_id)
+        state = run["state"]
+        if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") or (
+                state["name"] == "Suspended" and state["state_details"]["pause_key"] != not_key):
+            return run
+        assert time.monotonic() < deadline, state
+        time.sleep(0.5)
+
+
+def test_a_server_restart_keeps_the_suspended_approval_and_only_the_list_shown_is_approved(cluster: Cluster) -> None:
+    """The Prefect server restarted while a run waits: still suspended, its form answered after.
+    One more user left meanwhile: the approval of the list shown does not cover the new list, which
+    is staged again and asked for; rejected, nothing is deleted and the six stay staged."""
+    from tenantsync.store import Store
+
+    name = "approval-recheck"
+    cluster.reset()
+    deploy_config(cluster, name, deletion_threshold=3)
+    first = cluster.wait(cluster.start(f"{name}-initial"))
+    assert first["state"]["type"] == "COMPLETED", first["state"]
+    with Store(cluster.state_url(name)) as store:
+        links = store.links(name)
+    active = sorted(s for s, link in links.items() if link.state == "active")
+    leaving, later = active[:5], active[5]
+    targets = {links[s].target_id for s in [*leaving, later]}
+    leave_group(cluster, leaving)
+    run_id = cluster.start(f"{name}-incremental")
+    run = _suspended(cluster, run_id)
+    shown = run["state"]["state_details"]["pause_key"]
+    assert run["state"]["name"] == "Suspended" and shown.startswith("deletion-approval-"), run["state"]
+
+    # the Prefect server dies and comes back (same PostgreSQL database): the run still waits
+    server = cluster.pids()["prefect-server"]
+    cmd, env = snapshot_process(server)
+    kill_tree(server)
+    replace_process(cluster, "prefect-server", cmd, env)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if cluster.http.get(f"{cluster.api}/health", timeout=2).status_code == 200:
+                break
+        except Exception:
+            pass
+        assert time.monotonic() < deadline, "the Prefect server did not come back"
+        time.sleep(0.5)
+    assert cluster.run(run_id)["state"]["name"] == "Suspended"
+
+    # one more user leaves before the answer: the list approved is not the list planned now
+    leave_group(cluster, [later])
+    answer = cluster.http.post(f"{cluster.api}/flow_runs/{run_id}/resume", json={"run_input": {"approve": True}})
+    assert answer.json()["status"] == "ACCEPT", answer.text
+    again = _suspended(cluster, run_id, not_key=shown)
+    assert again["state"]["name"] == "Suspended", again["state"]
+    said = "\n".join(cluster.logs(run_id))
+    assert "the deletions planned now are not the list approved" in said
+    assert "6 deletions staged above the threshold of 3" in said
+    assert targets <= {u["id"] for u in cluster.target_users()}             # nothing deleted
+    with sqlite3.connect(cluster.work / "state" / f"{name}.db") as db:
+        staged = {r[0]: r[1] for r in db.execute("SELECT source_id, cycle_id FROM ts_staged_deletions "
+                                                  "WHERE config = ?", (name,))}
+    assert sorted(staged) == sorted([*leaving, later])
+    assert again["state"]["state_details"]["pause_key"] == f"deletion-approval-{staged[later]}"
+
+    # rejected: the run ends Quarantined, the six stay staged, nothing deleted
+    answer = cluster.http.post(f"{cluster.api}/flow_runs/{run_id}/resume", json={"run_input": {"approve": False}})
+    assert answer.json()["status"] == "ACCEPT", answer.text
+    done = cluster.wait(run_id, timeout_s=120)
+    assert done["state"]["type"] == "FAILED" and done["state"]["name"] == "Quarantined", done["state"]
+    assert "were rejected: 6 stay staged" in done["state"]["message"], done["state"]
+    assert targets <= {u["id"] for u in cluster.target_users()}

@@ -6,7 +6,6 @@ own approval."""
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 from flows._approval import approved_list, covered
 from tenantsync.model import Action, Change
@@ -15,11 +14,10 @@ from tenantsync.store import Store
 CONFIG = "emea-to-hq"
 
 
-def _staged(*pairs: tuple[str, str]) -> SimpleNamespace:
-    """A cycle whose decide staged these (source id, action) removals."""
-    return SimpleNamespace(staged=[
-        Action("stagedDelete", sid, f"t-{sid}", changes={"accountEnabled": Change(True, False)} if how == "disable"
-               else {}, status="skipped") for sid, how in pairs])
+def _staged(*pairs: tuple[str, str]) -> list[Action]:
+    """What a cycle's decide staged: these (source id, action) removals."""
+    return [Action("stagedDelete", sid, f"t-{sid}", changes={"accountEnabled": Change(True, False)}
+                   if how == "disable" else {}, status="skipped") for sid, how in pairs]
 
 
 def _store(tmp_path: Path, cycle_id: str, *pairs: tuple[str, str]) -> Store:

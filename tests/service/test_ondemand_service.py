@@ -95,7 +95,7 @@ def no_window(monkeypatch):
 def run_on_demand(config: Any, user_ids: list[str]) -> tuple[Any, dict[str, Any]]:
     from flows.ondemand import provision_on_demand
 
-    state = provision_on_demand(config=str(config), user_ids=user_ids, return_state=True)
+    state: Any = provision_on_demand(config=str(config), user_ids=user_ids, return_state=True)
     data = state.result(raise_on_failure=False)
     return state, getattr(data, "result", data).as_dict()
 
