@@ -7,8 +7,11 @@ extension registered on HQ's application, the permissions listed); test connecti
 the pending-acceptance UPN repair (Zoë, invited into HQ by hand in 2019 under her old name); the
 initial cycles EMEA → HQ and US → HQ; changes to EMEA users through Graph (rename, department
 change, removal from the assigned group, disable, delete); incremental cycles; provision on demand
-of a user changed after the incremental cycle; the reports (``data/reports/demo-<stamp>/``); and
-a summary table. Nothing outside those two folders is written; the emulator stops at the end.
+of a user changed after the incremental cycle; the reports (``data/reports/demo-<stamp>/``); then
+EMEA → HQ by Microsoft's provisioning service (``provisioner: entra``, app/demo_service.py) on a
+second emulator with the same sample tenants: setup, the initial cycle followed to its end, provision
+on demand, and both initial cycles side by side; and a summary table. Nothing outside those two
+folders is written; the emulators stop at the end.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from rich.table import Table
 
 from tenantsync.results import ProcedureResult
 
-from . import runner
+from . import demo_service, runner
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "data" / "samples" / "tenants.json"
@@ -62,6 +65,7 @@ class Demo:
     reports_dir: Path
     configs: dict[str, Path] = field(default_factory=dict)
     steps: list[StepResult] = field(default_factory=list)
+    emulator: Any = None
 
     def step(self, title: str, fn: Callable[[], Any], describe: Callable[[Any], str] | None = None) -> Any:
         """Run one step, print its outcome line; its result as a dict (a procedure's JSON form), or
@@ -182,12 +186,14 @@ def run_demo(*, console: Console | None = None, keep: bool = False, root: Path |
     runner.prefect_env()
     for k, v in TOKENS.items():
         os.environ.setdefault(k, v)
+    os.environ.setdefault("TENANTSYNC_SERVICE_POLL_S", "0.5")     # following the service's cycle
 
     from tenantsync.emulator import EmulatorServer
 
     console.print(f"[bold]tenantsync demo[/] — sample tenants from {FIXTURE.relative_to(REPO)}")
     emu = EmulatorServer(FIXTURE, port=0, in_process=False)   # its own process: the second core
     emu.__enter__()
+    demo.emulator = emu
     try:
         os.environ["TENANTSYNC_GRAPH_URL"] = emu.url
         console.print(f"Graph emulator on {emu.url}; state in {_rel(demo.state_dir)}")
@@ -265,7 +271,8 @@ def _run_steps(demo: Demo) -> None:
     # documented repair provisions her on demand so that her UPN follows her current source UPN.
     demo.step("Repair pending-acceptance UPNs in HQ (Zoë, invited by hand in 2019)",
               flow(repair_upn, config=emea, reports_dir=out), describe_repair)
-    demo.step("Initial cycle EMEA → HQ", cycle(emea))
+    seen = demo_service.measure(demo, demo.emulator)
+    engine = seen(demo.step("Initial cycle EMEA → HQ", cycle(emea)))    # for the side-by-side table
     demo.step("Initial cycle US → HQ", cycle(us))
 
     cfg = load_config(emea)
@@ -289,6 +296,9 @@ def _run_steps(demo: Demo) -> None:
         target.close()
     for name, path in demo.configs.items():
         demo.step(f"Export reports {name}", flow(export_reports, config=str(path), out_dir=out), describe_reports)
+    # The same configuration run by Microsoft's provisioning service (provisioner: entra), on
+    # fresh sample tenants, then both initial cycles side by side (app/demo_service.py).
+    demo_service.run_service(demo, engine, flow)
 
 
 def describe_setup(result: Any) -> str:

@@ -229,6 +229,8 @@ def scenario(sizes: list[int], *, scale: float, workdir: Path, seed: str, groups
         env = {**env, "TENANTSYNC_GRAPH_URL": em.url}
         if drain:
             drain_writes(em.url, hub_id)
+            if budget == "sql":
+                drain_shared(env, hub_id, scale)
         em.reset_stats()
         t = time.time()
         results = run_concurrent(configs, env, workdir, extra={"budget": budget}, inline=inline)
@@ -259,6 +261,16 @@ def drain_writes(graph_url: str, hub_id: str) -> None:
             if any(int(a["status"]) == 429 for a in answers):
                 return
     raise RuntimeError(f"the write bucket of hub {hub_id} never emptied")
+
+
+def drain_shared(env: dict[str, str], hub_id: str, scale: float) -> None:
+    """Spend the shared bucket too (its 3,000-write burst would let a small run through unpaced)."""
+    from flows import _budget
+    from tenantsync.graph.shared_budget import SqlBudget, budget_key
+
+    rate = _budget.WRITES / _budget.WINDOW_S * _budget.RATE_SHARE * scale
+    SqlBudget(env[_budget.URL_ENV], per_second=rate, burst=_budget.WRITES).reserve(
+        budget_key(hub_id, "env-HUB_TOKEN"), _budget.WRITES)
 
 
 def run(n: int = DEFAULT_N, workers: int = DEFAULT_WORKERS, *, scale: float = DEFAULT_SCALE,

@@ -1,8 +1,8 @@
 """One target, one budget: configurations writing into one hub with one application share its write
 budget fairly (bench/scale_out.py, flows/_budget.py, tenantsync/graph/shared_budget.py).
 
-The small scenario spends the hub's full write bucket first (the buckets start full: 1,800 writes
-would never meet the budget), then runs three configurations' initial cycles at once, each in its
+The small scenario spends the hub's full write bucket and the shared one first (the buckets start
+full: 1,800 writes would never meet the budget), then runs three configurations' initial cycles at once, each in its
 own process, under the `graph` throttle profile time-scaled by 20."""
 
 from __future__ import annotations
