@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tenantsync import reports
 from tenantsync.config import SyncConfig
+from tenantsync.errors import SetupRequired
 from tenantsync.ops.repair import RepairResult, run_repair
 from tenantsync.results import ProcedureResult
 from tenantsync.store import Store
@@ -46,7 +47,11 @@ def repair_upn(config: str, csv_path: str | None = None, reports_dir: str = DEFA
     store = Store.for_url(cfg.state_url)
     if cfg.provisioner == "entra":      # each user through the service's provisionOnDemand
         from .service_cycle import repair_by_service
-        result = repair_by_service(cfg, store=store)
+        try:
+            result = repair_by_service(cfg, store=store)
+        except SetupRequired as exc:    # no job or no permission: nothing ran
+            return final_state(ProcedureResult(procedure="repair-upn", config=cfg.name, status="failure",
+                                               reason="setup-required", message=str(exc)))
     else:
         result = run_repair(cfg, provision=lambda ids: provision_users(cfg, ids, store=store), store=store)
     pending_csv = Path(csv_path) if csv_path else reports.config_dir(cfg.name, reports_dir) / "pending-acceptance.csv"

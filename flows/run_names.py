@@ -8,7 +8,9 @@ starts, from what the cycle itself will decide (tenantsync/cycle_begin.py, ``_pr
 - ``restart`` -> ``initial``;
 - no users delta link in the state store (a first cycle), or a changed scope or mapping
   (tenantsync/fingerprint.py) -> ``initial``; otherwise ``incremental``;
-- a dry run adds ``-dry-run`` (``emea-to-hq-initial-dry-run``).
+- a dry run adds ``-dry-run`` (``emea-to-hq-initial-dry-run``);
+- ``provisioner: entra``: Microsoft's service keeps the watermark, so ``incremental`` once the state
+  store holds a cycle of the job (tenantsync/entra_service/follow.py decides the same way).
 
 What cannot be known in advance: an expired delta link (Graph's 410 resyncRequired, "Synchronization
 reset" in delta-query-overview) turns an incremental cycle into an initial one when it begins. The
@@ -54,6 +56,8 @@ def _has_delta_link(cfg: Any) -> bool:
             and not Path(str(url.database)).exists():
         return False
     store = Store.for_url(cfg.state_url)
+    if cfg.provisioner == "entra":
+        return any(c["kind"] in ("initial", "incremental") for c in store.cycles(cfg.name))
     if not store.watermarks(cfg.name).get("users"):
         return False
     return not ConfigWatch(cfg, store.config_fingerprint(cfg.name)).changed

@@ -207,24 +207,32 @@ def provision_by_service(cfg: SyncConfig, user_ids: Sequence[str], *, store: Sto
     store = store or Store.for_url(cfg.state_url)
     ids = check_user_ids(list(user_ids))
     with service_jobs(cfg) as jobs:
+        ref = _job_ref(cfg, jobs, store)
         try:
-            found = resolve_ids(cfg, jobs, store)
-            ref = svc.JobRef(jobs, str(found.sp_id), str(found.job_id))
             rule = svc_ondemand.rule_id(jobs.schema(ref.sp_id, ref.job_id))
         except GraphError as exc:
             raise SetupRequired(explain(exc, "job", cfg).message) from None
-        except (ServiceError, svc_ondemand.NoOnDemandRule) as exc:    # no job, or no schema: setup's work
+        except svc_ondemand.NoOnDemandRule as exc:    # no schema: setup's work
             raise SetupRequired(str(exc)) from None
         with on_demand_window(len(ids)):
             return svc_ondemand.provision(ref, cfg, ids, store=store, rule=rule)
 
 
+def _job_ref(cfg: SyncConfig, jobs: Any, store: Store) -> svc.JobRef:
+    """The configuration's job; SetupRequired (nothing ran) when it cannot be found or read."""
+    try:
+        found = resolve_ids(cfg, jobs, store)
+    except GraphError as exc:
+        raise SetupRequired(explain(exc, "job", cfg).message) from None
+    except ServiceError as exc:           # no service principal or job: setup's work
+        raise SetupRequired(str(exc)) from None
+    return svc.JobRef(jobs, str(found.sp_id), str(found.job_id))
+
+
 def repair_by_service(cfg: SyncConfig, *, store: Store) -> RepairResult:
     """flows/repair.py's repair for ``provisioner: entra``: each user through provisionOnDemand."""
     with service_jobs(cfg) as jobs:
-        found = resolve_ids(cfg, jobs, store)
-        ref = svc.JobRef(jobs, str(found.sp_id), str(found.job_id))
-        return svc_repair.repair(ref, cfg, store=store, window=on_demand_window)
+        return svc_repair.repair(_job_ref(cfg, jobs, store), cfg, store=store, window=on_demand_window)
 
 
 __all__ = ["provision_by_service", "repair_by_service", "service_sync"]

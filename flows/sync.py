@@ -1,4 +1,8 @@
-"""The sync cycle flow: initial or incremental (restart, dry run, deletion approval)."""
+"""The sync cycle flow: initial or incremental (restart, dry run, deletion approval).
+
+Above the deletion threshold a deployment's run ends its cycle and is suspended until an
+administrator decides, then starts over and applies the list approved; a run without a deployment
+pauses in its process (flows/_approval.py says why and how)."""
 
 from __future__ import annotations
 

@@ -182,3 +182,28 @@ def test_a_server_restart_keeps_the_suspended_approval_and_only_the_list_shown_i
     assert done["state"]["type"] == "FAILED" and done["state"]["name"] == "Quarantined", done["state"]
     assert "were rejected: 6 stay staged" in done["state"]["message"], done["state"]
     assert targets <= {u["id"] for u in cluster.target_users()}
+
+
+def test_no_answer_within_approval_timeout_fails_the_run_and_keeps_the_deletions_staged(cluster: Cluster) -> None:
+    """approval_timeout_s as the README says: after it, the run ends (Prefect's pause expiration)
+    and the deletions stay staged, the job quarantined."""
+    name = "approval-timeout"
+    cluster.reset()
+    deploy_config(cluster, name, deletion_threshold=3)
+    first = cluster.wait(cluster.start(f"{name}-initial"))
+    assert first["state"]["type"] == "COMPLETED", first["state"]
+    with sqlite3.connect(cluster.work / "state" / f"{name}.db") as db:
+        leaving = sorted(r[0] for r in db.execute("SELECT source_id FROM ts_links WHERE config = ? AND state = "
+                                                  "'active' ORDER BY source_id LIMIT 5", (name,)))
+    leave_group(cluster, leaving)
+    found = cluster.http.get(f"{cluster.api}/deployments/name/sync-cycle/{name}-incremental").json()
+    made = cluster.http.post(f"{cluster.api}/deployments/{found['id']}/create_flow_run", json={"parameters": {
+        "reports_dir": str(cluster.work / "reports"), "approval_timeout_s": 10}})
+    run_id = made.json()["id"]
+    assert _suspended(cluster, run_id)["state"]["name"] == "Suspended"
+    done = cluster.wait(run_id, timeout_s=90)
+    assert done["state"]["type"] == "FAILED" and "never resumed" in done["state"]["message"], done["state"]
+    with sqlite3.connect(cluster.work / "state" / f"{name}.db") as db:
+        staged = sorted(r[0] for r in db.execute("SELECT source_id FROM ts_staged_deletions WHERE config = ?", (name,)))
+        job = db.execute("SELECT code, quarantine_reason FROM ts_jobs WHERE config = ?", (name,)).fetchone()
+    assert staged == leaving and tuple(job) == ("Quarantine", "TooManyDeletes")

@@ -87,6 +87,13 @@ def run_sync(config: Path, reports: Path, **params: Any) -> tuple[Any, dict[str,
     return state, result.as_dict()
 
 
+def run_name(state: Any) -> str:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id).name
+
+
 def job_of(config: Path) -> dict[str, Any]:
     from tenantsync.config import load_config
     from tenantsync.entra_service import resolve_ids, service_jobs
@@ -174,6 +181,7 @@ def test_incremental_runs_report_each_cycle_of_the_jobs_schedule(svc_config, svc
     state, result = run_sync(config, tmp_path / "reports")
     assert state.is_completed(), state.message
     assert result["kind"] == "incremental"
+    assert run_name(state) == "emea-to-hq-entra-incremental"          # named so from its start
     from tenantsync.store import Store
 
     cycles = Store.for_url(cfg.state_url).cycles(cfg.name)

@@ -51,3 +51,18 @@ def test_pending_upn_is_repaired_by_provision_on_demand(svc_config, svc_emulator
     cfg = load_config(config)
     kinds = [c["kind"] for c in Store.for_url(cfg.state_url).cycles(cfg.name)]
     assert kinds == ["on-demand"]                             # recorded like the engine's on-demand run
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("svc_harness")
+def test_repair_before_setup_fails_saying_to_run_setup(svc_config, tmp_path):  # noqa: F811
+    from flows.repair import repair_upn
+
+    config = svc_config(setup=False)                          # no sync application, no job yet
+    state = repair_upn(config=str(config), reports_dir=str(tmp_path / "reports"), return_state=True)
+    assert state.is_failed()
+    result = state.result(raise_on_failure=False)
+    result = getattr(result, "result", result).as_dict()
+    assert result["reason"] == "setup-required"
+    assert "tenantsync setup" in result["message"], result["message"]
+    assert not (tmp_path / "reports" / "emea-to-hq-entra" / "upn-repair.csv").exists()
