@@ -1,16 +1,19 @@
 """Scale-out: three configurations write into one hub tenant at once, with one application.
 
     python -m bench.run --scale-out           # N = 10,000 per source, 3 workers, and the reference
-    python -m bench.scale_out [N] [WORKERS]   # the scenario alone
+    python -m bench.scale_out [N] [WORKERS] [--budget sql|prefect|adaptive] [--no-reference]
 
 Graph gives one application in one tenant 3,000 writes per 150 s, and the tenant 18,000 writes
 per 5 minutes, whatever the number of processes (throttling-limits). Here WORKERS regional source
 tenants of N users each (bench/generate.py, each with its own verified domain) are synced into one
 empty hub by WORKERS configurations that share the hub's application (one token, so one appId).
 The emulator runs in its own process under the ``graph`` throttle profile, time-scaled by S (as in
-bench/run.py); each configuration's initial cycle runs in its own OS process (bench/scale_out_workers.py),
-all started at the same instant. Each process samples its Graph client's counters every 0.2 s,
-which gives every configuration's writes over time.
+bench/run.py); each configuration's initial cycle runs in its own OS process
+(bench/scale_out_workers.py), all started at the same instant. Each process samples its Graph
+client's counters every 0.2 s, which gives every configuration's writes over time. The write
+budget (``--budget``): ``sql`` (default), the shared bucket every worker of ``make cluster`` uses
+(flows/_budget.py); ``prefect``, a Prefect global concurrency limit on a Prefect server of its
+own; ``adaptive``, none (each cycle's adaptive limiter learns its share alone).
 
 Figures:
 - utilisation: writes accepted by the hub / what the budget allowed from the first write to the

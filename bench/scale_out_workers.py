@@ -136,14 +136,20 @@ def run_concurrent(configs: list[Path], env: dict[str, str], workdir: Path, *,
             procs.append((subprocess.Popen(
                 [sys.executable, "-m", "bench.scale_out_workers", str(jp), str(rp)], cwd=ROOT,
                 env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, stdout=log_file, stderr=subprocess.STDOUT), rp))
-    _start_together(jobs, procs, go)
     results = []
-    for i, (proc, rp) in enumerate(procs):
-        proc.wait()
-        if proc.returncode != 0 or not rp.exists():
-            err = (workdir / f"worker-{i}.log").read_text(encoding="utf-8", errors="replace")
-            raise RuntimeError(f"worker failed ({proc.returncode}):\n{err[-4000:]}")
-        results.append(json.loads(rp.read_text(encoding="utf-8")))
+    try:
+        _start_together(jobs, procs, go)
+        for i, (proc, rp) in enumerate(procs):
+            proc.wait()
+            if proc.returncode != 0 or not rp.exists():
+                err = (workdir / f"worker-{i}.log").read_text(encoding="utf-8", errors="replace")
+                raise RuntimeError(f"worker failed ({proc.returncode}):\n{err[-4000:]}")
+            results.append(json.loads(rp.read_text(encoding="utf-8")))
+    finally:
+        for proc, _ in procs:              # one failed (or we were interrupted): stop the others
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return results
 
 

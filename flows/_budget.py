@@ -12,8 +12,8 @@ targets, or other applications, have their own. Where it lives: ``TENANTSYNC_BUD
   served, one short transaction per $batch;
 - ``prefect``: a global concurrency limit of the Prefect server used as a rate limit (``limit``
   3,000 slots decaying at the same rate; ``rate_limit(name, occupy=writes)``). Measured against
-  the first (docs/internals.md, "One target, one budget"): clients poll and back off, so the
-  budget is neither filled nor split evenly; kept to compare;
+  the first (docs/internals.md, "One target, one budget"): split evenly, but clients poll and back
+  off, so half the budget went unused; kept to compare;
 - unset: no shared gate; each cycle's adaptive limiter learns its share alone (the command line).
 
 ``TENANTSYNC_BUDGET_TIME_SCALE`` divides the window like the emulator's ``--time-scale`` (benchmarks).

@@ -13,15 +13,11 @@ new schedule, never a second. Deployments of a configuration that the list no lo
 (earlier names, e.g. those of an older prefect.yaml) are removed; paused deployments stay paused
 (``paused`` is never sent). A configuration marked deleted (tenantsync delete-config) is not deployed.
 
-No deployment has a Prefect concurrency limit: the configuration's lock (tenantsync/store/locks.py,
-a lease row in its state store) keeps two cycles of a configuration apart on every path (scheduled,
-by hand, initial or incremental, the command line), and a refused run says who holds it. A
-deployment limit does less and loses runs: its slot is a lease that Prefect's server keeps in
-memory by default (``server.concurrency.lease_storage``: ...lease_storage.memory), so a server
-restart forgets it and the running flow's next renewal (every 225 s: 0.75 of 300 s,
-prefect/concurrency/_leases.py) fails and ends the run Crashed ("Concurrency lease renewal
-failed"); and a run paused (Running -> Paused) loses its slot the same way (Prefect's
-ReleaseFlowConcurrencySlots; PrefectHQ/prefect#20251). Deploying again sends ``concurrency_limit:
+No deployment has a Prefect concurrency limit: the configuration's lock (tenantsync/store/locks.py)
+keeps cycles apart on every path. A limit's slot is a lease that Prefect's server keeps in memory by
+default (server.concurrency.lease_storage), so a server restart, or a pause (Running -> Paused:
+ReleaseFlowConcurrencySlots; PrefectHQ/prefect#20251), made the running flow's next renewal (every
+225 s, prefect/concurrency/_leases.py) fail and end it Crashed. Deploying sends ``concurrency_limit:
 null``, which removes a limit an earlier version created.
 
 Flows are deployed by module path (``flows.sync.sync_cycle``): a process worker imports them from the

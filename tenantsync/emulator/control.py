@@ -21,7 +21,11 @@ POST  /_emulator/expire-delta-tokens                   every delta link and delt
                                                        with a Location), as an expired one does
 GET   /_emulator/tenants/{tid}/dump                    tenant, users (every property, extension and
                                                        fixture fields included), deletedItems,
-                                                       groups with members, invitations, departures
+                                                       groups with members, invitations, departures,
+                                                       the provisioning service's state (service
+                                                       principals, appRoleAssignments, secret keys
+                                                       without values, synchronization jobs with
+                                                       schedule and status, provisioningLogCount)
 PATCH /_emulator/tenants/{tid}/users/{uid}             set fields without Graph validation:
                                                        fixture fields (smsSignInState, phoneNumber)
                                                        and any user property (recorded for delta)
@@ -40,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tenantsync.emulator import sync_state
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.fixture import FixtureError
 from tenantsync.emulator.protocol import dumps, loads, now_iso
@@ -94,6 +99,9 @@ async def reset(request: Request) -> Response:
         _emulator(request).load(body)
     except FixtureError as exc:
         return _error(400, "InvalidFixture", str(exc))
+    from tenantsync.emulator.sync_runner import drop_jobs
+
+    drop_jobs(_emulator(request))        # the old tenants' synchronization jobs stop now
     return _Json({"tenants": [t.id for t in _emulator(request).directory.tenants.values()]})
 
 
@@ -236,6 +244,7 @@ async def dump(request: Request) -> Response:
                    for g in tenant.groups.values()],
         "invitations": tenant.invitations,
         "departures": tenant.departures,
+        **sync_state.dump(tenant),           # the provisioning service's state (secret keys only)
     })
 
 

@@ -42,6 +42,11 @@ from tenantsync.syncschema import config_parts_from_schema
 DEFAULT_THRESHOLD = 500
 CHECK_FAILURE = "AzureDirectoryB2BManagementPolicyCheckFailure"   # cross-tenant-synchronization-configure
 TOKEN_LIFETIME_S = 10 * 365 * 24 * 3600
+# Target attributes of the default Azure2Azure mappings that Microsoft's service writes inside Entra,
+# not through Graph (the user resource page: showInAddressList "Do not use in Microsoft Graph"). The
+# engine would drop them and log an AttributeNotWritableInGraph warning row per cycle, which the
+# service never shows for its own mappings: emulator decision, the job's engine does not map them.
+SERVICE_WRITES = frozenset({"showInAddressList"})
 
 
 def secrets_of(tenant: Tenant, sp_id: str) -> dict[str, str]:
@@ -106,6 +111,7 @@ def job_config(directory: Any, tenant: Tenant, job: Any, base: str, tokens: dict
     if target is None:
         raise ValueError(f"The target tenant '{secrets.get('CompanyId') or ''}' was not found.")
     mappings, filters = config_parts_from_schema(job.schema)
+    mappings = [m for m in mappings if m.target not in SERVICE_WRITES]
     if (secrets.get("SyncAll") or "false").lower() == "true":
         scope: dict[str, Any] = {"mode": "all"}
     else:

@@ -19,7 +19,13 @@ lastSuccessfulExecution as synchronizationTaskExecution, quarantine) and appends
 log (provisioning_logs.py) to the source tenant. A target that refuses synchronization quarantines
 the job with EncounteredQuarantineException (application-provisioning-quarantine-status); deletions
 over the threshold quarantine it with TooManyDeletes, staged until a ForceDeletes restart.
-The threads stop with the server (server.py calls stop_runner).
+Quarantine (application-provisioning-quarantine-status) runs on the emulator's clock: the retries
+at +6 h, +12 h, +24 h after the series began, then every 24 h, and the 4 weeks after which the job
+is disabled, are divided by the time scale like the schedule (at 1200, the first retry comes after
+18 s). While quarantined the job runs at those retries only, not on its interval; a retry that
+succeeds lifts the quarantine. status.quarantine.nextAttempt says when the next retry runs.
+The threads stop with the server (server.py calls stop_runner) and when the control API replaces the
+directory (control.py's reset calls drop_directory): the jobs of the old tenants are gone.
 """
 
 from __future__ import annotations
@@ -31,8 +37,8 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +46,8 @@ from tenantsync.cycle import CycleOptions, CycleReport
 from tenantsync.emulator import provisioning_logs, sync_engine
 from tenantsync.emulator.directory import Tenant
 from tenantsync.emulator.server import SELF_BASE
-from tenantsync.errors import QuarantinedError
 from tenantsync.quarantine import JobKeeper
+from tenantsync.stages.guard import QUARANTINE_BACKOFF, QUARANTINE_MAX_AGE
 from tenantsync.store import Store
 
 log = logging.getLogger("tenantsync.emulator.sync")
@@ -64,6 +70,15 @@ def interval_seconds(interval: str | None) -> float:
     return int(d or 0) * 86400 + int(h or 0) * 3600 + int(m or 0) * 60 + float(s or 0)
 
 
+def scaled_next_attempt(series_began: datetime, series_count: int, now: datetime, scale: float) -> datetime:
+    """The quarantine's next retry: +6 h, +12 h, +24 h after the series began, then every 24 h
+    (application-provisioning-quarantine-status), divided by the time scale; never in the past."""
+    total = sum((QUARANTINE_BACKOFF[min(i, len(QUARANTINE_BACKOFF) - 1)] for i in range(series_count)),
+                timedelta(0))
+    due = series_began + total / scale
+    return due if due > now else now + QUARANTINE_BACKOFF[0] / scale
+
+
 def _iso(when: datetime | None) -> str | None:
     return None if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -82,6 +97,8 @@ class JobRun:
     wake: threading.Event = field(default_factory=threading.Event)
     reset: set[str] = field(default_factory=set)
     cycle_lock: threading.Lock = field(default_factory=threading.Lock)
+    retry_at: datetime | None = None     # quarantined: the next retry instead of the interval
+    gone: bool = False                   # the directory was replaced: nothing more is recorded
 
 
 class SyncRunner:
@@ -143,6 +160,21 @@ class SyncRunner:
 
         return sync_ondemand.provision(self, self._run(tenant, job, base), rule_id, subjects)
 
+    def drop_directory(self) -> None:
+        """The control API replaced the directory (reset, fixture load): every job of the old
+        tenants stops now, without waiting (this runs on the server's event loop), and its store goes."""
+        with self.lock:
+            runs = [r for r in self.runs.values()
+                    if self.emulator.directory.tenant(r.tenant.id) is not r.tenant]
+            for run in runs:
+                del self.runs[run.job.id]
+                run.gone = True
+        for run in runs:
+            run.stop.set()
+            run.wake.set()
+            threading.Thread(target=self._close_run, args=(run,), kwargs={"forget": True}, daemon=True,
+                             name=f"tenantsync-sync-close-{run.job.id[-8:]}").start()
+
     def stop(self) -> None:
         """Stop every job's thread (the server is stopping) and remove the stores."""
         with self.lock:
@@ -193,7 +225,12 @@ class SyncRunner:
             while not stop.is_set():         # the interval read again each second: a PATCH takes effect
                 with run.job.lock:
                     wait = interval_seconds(run.job.schedule.get("interval")) / self.emulator.time_scale
-                left = ended + wait - time.monotonic()
+                    if run.job.schedule.get("state") == "Disabled":
+                        return               # 4 weeks in quarantine (scaled): only a restart runs it
+                if run.retry_at is not None:     # quarantined: the documented retries, not the interval
+                    left = (run.retry_at - datetime.now(UTC)).total_seconds()
+                else:
+                    left = ended + wait - time.monotonic()
                 if left <= 0 or run.wake.wait(timeout=min(left, 1.0)):
                     break
 
@@ -221,27 +258,63 @@ class SyncRunner:
                 return None
             options = self._apply_reset(cfg.name, run.store, scopes)
             keeper = JobKeeper(run.store, cfg)
-            try:
-                keeper.check_due(ignore=options.ignore_quarantine or options.allow_deletes)
-            except QuarantinedError:
-                self._status(run, began, None, keeper.store.job(cfg.name))
-                return None
+            before = run.store.job(cfg.name)
+            if not (options.ignore_quarantine or options.allow_deletes):
+                waiting = self._not_due(run, cfg.name, began)
+                if waiting is not None:
+                    self._status(run, began, None, waiting)
+                    return None
+            # Due (the scaled retry, or a restart): the engine must not wait for its real-time backoff.
+            options = replace(options, ignore_quarantine=True)
             secrets = sync_engine.secrets_of(run.tenant, run.job.sp_id)
             problem = sync_engine.policy_problem(self.emulator.directory.tenants, run.tenant, secrets)
             if problem:
-                job = keeper.enter_quarantine("EncounteredQuarantineException", problem)
+                keeper.enter_quarantine("EncounteredQuarantineException", problem)
+                job = self._scale_quarantine(run, cfg.name, before)
                 self._status(run, began, None, job, error={"code": sync_engine.CHECK_FAILURE, "message": problem})
                 return None
             try:
                 report = sync_engine.run_engine(cfg, run.store, options)
             except Exception as exc:                     # recorded by the engine; the job says why
+                if run.gone or self.emulator.directory.tenant(run.tenant.id) is not run.tenant:
+                    return None                          # the directory was replaced under the cycle
                 log.warning("synchronization job %s: cycle failed: %s", run.job.id, exc)
-                self._status(run, began, None, run.store.job(cfg.name),
+                self._status(run, began, None, self._scale_quarantine(run, cfg.name, before),
                              error={"code": type(exc).__name__, "message": str(exc)})
                 return None
+            if run.gone:
+                return None
             self.publish(run, cfg.name, report)
-            self._status(run, began, report, run.store.job(cfg.name))
+            self._status(run, began, report, self._scale_quarantine(run, cfg.name, before))
             return report
+
+    def _not_due(self, run: JobRun, name: str, now: datetime) -> Any:
+        """The stored job when it is quarantined and its scaled retry is not due (None: run now).
+        Four weeks in quarantine, scaled, disable it (application-provisioning-quarantine-status)."""
+        job = run.store.job(name)
+        if job.code == "Disabled":
+            return job
+        q = job.quarantine
+        if job.code != "Quarantine" or q is None:
+            return None
+        if now - q.series_began > QUARANTINE_MAX_AGE / self.emulator.time_scale:
+            job.code = "Disabled"
+            run.store.save_job(name, job)
+            with run.job.lock:
+                run.job.schedule["state"] = "Disabled"
+            return job
+        return job if now < q.next_attempt else None
+
+    def _scale_quarantine(self, run: JobRun, name: str, before: Any) -> Any:
+        """The stored job after a cycle; a quarantine entered or renewed by it gets its next retry on
+        the emulator's clock (the engine computed it in real time)."""
+        job = run.store.job(name)
+        q, prev = job.quarantine, before.quarantine
+        if job.code == "Quarantine" and q is not None and (prev is None or q.current_began != prev.current_began):
+            q.next_attempt = scaled_next_attempt(q.series_began, q.series_count, datetime.now(UTC),
+                                                 self.emulator.time_scale)
+            run.store.save_job(name, job)
+        return job
 
     @staticmethod
     def _apply_reset(name: str, store: Store, scopes: set[str]) -> CycleOptions:
@@ -284,26 +357,27 @@ class SyncRunner:
             "timeBegan": _iso(began), "timeEnded": _iso(ended),
             "error": None if not error else {**error, "tenantActionable": True}}
         q = job.quarantine
+        run.retry_at = q.next_attempt if job.code == "Quarantine" and q is not None else None
         quarantine = None if q is None else {
             "currentBegan": _iso(q.current_began), "nextAttempt": _iso(q.next_attempt), "reason": q.reason,
             "seriesBegan": _iso(q.series_began), "seriesCount": q.series_count, "error": q.error}
         with run.job.lock:
             status = run.job.status
             paused = run.job.schedule.get("state") == "Paused"
-            status["code"] = "Paused" if paused else ("Quarantine" if job.code == "Quarantine" else "Active")
+            status["code"] = "Paused" if paused else ("Quarantine" if job.code in ("Quarantine", "Disabled") else "Active")
             status["quarantine"] = quarantine
             status["countSuccessiveCompleteFailures"] = job.count_successive_complete_failures
-            status.setdefault("escrowsPruned", False)
+            status["escrowsPruned"] = False   # emulator decision: the engine quarantines, it never prunes escrows
             if report is not None or error is not None:
                 status["lastExecution"] = execution
                 if execution["state"] == "Succeeded":
                     status["lastSuccessfulExecution"] = execution
                     if execution["countExported"]:
                         status["lastSuccessfulExecutionWithExports"] = execution
-                    status.setdefault("steadyStateFirstAchievedTime", _iso(ended))
-                    if status.get("steadyStateFirstAchievedTime") in (None, "0001-01-01T00:00:00Z"):
-                        status["steadyStateFirstAchievedTime"] = _iso(ended)
-                    status["steadyStateLastAchievedTime"] = _iso(ended)
+                    if not execution["countExports"]:        # steady state: a cycle with nothing to change
+                        if status.get("steadyStateFirstAchievedTime") in (None, "0001-01-01T00:00:00Z"):
+                            status["steadyStateFirstAchievedTime"] = _iso(ended)
+                        status["steadyStateLastAchievedTime"] = _iso(ended)
             if report is not None:
                 linked = run.store.count_links(report.config, states=("active", "pending"))
                 status["synchronizedEntryCountByType"] = [{"key": "User", "value": linked}]
@@ -330,3 +404,11 @@ def stop_runner(emulator: Any) -> None:
         runner = getattr(emulator, "sync_runner", None)
     if runner is not None:
         runner.stop()
+
+
+def drop_jobs(emulator: Any) -> None:
+    """The directory was replaced (control API reset): stop the jobs of the old tenants now."""
+    with _runners_lock:
+        runner = getattr(emulator, "sync_runner", None)
+    if runner is not None and not runner.closed:
+        runner.drop_directory()

@@ -9,6 +9,7 @@ Quarantine, quarantine, lastExecution, ...), schema (synchronizationSchema), syn
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,3 +31,22 @@ class SyncJob:
         """The synchronizationJob JSON Graph returns (schema is read through its own route)."""
         return {"id": self.id, "templateId": self.template_id, "schedule": dict(self.schedule),
                 "status": dict(self.status), "synchronizationJobSettings": list(self.settings)}
+
+
+def dump(tenant: Any) -> dict[str, Any]:
+    """The provisioning service's state of a tenant for the control API's dump: its service
+    principals, their app role assignments, each one's secret keys (never a value), its jobs (the
+    synchronizationJob JSON with schedule and status, the owning servicePrincipalId) and how many
+    provisioning-log entries the tenant holds."""
+    jobs = []
+    for job in list(tenant.sync_jobs.values()):
+        with job.lock:                       # the runner's threads write status
+            jobs.append({**copy.deepcopy(job.as_json()), "servicePrincipalId": job.sp_id})
+    return {
+        "servicePrincipals": copy.deepcopy(list(tenant.service_principals.values())),
+        "appRoleAssignments": copy.deepcopy(list(tenant.app_role_assignments)),
+        "synchronizationSecretKeys": {sp_id: [str(s.get("key")) for s in secrets]
+                                      for sp_id, secrets in tenant.sync_secrets.items()},
+        "synchronizationJobs": jobs,
+        "provisioningLogCount": len(tenant.provisioning_logs),
+    }

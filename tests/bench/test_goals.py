@@ -82,3 +82,23 @@ def test_sizes_not_run_are_listed_as_not_run():
     assert any(t.startswith("N=100,000: initial cycle") and "not run" in t for t in unjudged)
     assert any(t.startswith("N=100,000: restart in step") and "not run" in t for t in unjudged)
     assert (True, "N=1,000: incremental cycle of 100 changes ≤ 10 + changes/20 = 15 requests: 12") in items
+
+
+def test_the_readme_block_shows_the_million_and_latency_runs_kept_in_the_results():
+    from bench.readme import render
+    results = {"machine": {"nproc": 2, "cpu": "test cpu", "mem_gb": 23.5, "python": "3.11", "loadavg_start": [7.2]},
+               "command": "python -m bench.run", "when": "20261130-080000", "commit": "abc1234", "total_s": 600.0,
+               "table": "| scenario / figure | N = 10,000 |", "goals": [{"met": False, "text": "a goal: 1.0"}],
+               "million": {"command": "python -m bench.million --seed 1", "when": "20261130-070415",
+                           "commit": "def5678", "total_s": 906.0, "machine": {"loadavg_start": [8.7]},
+                           "table": "| in step, no initial cycle | N = 1,000,000 |"},
+               "latency": {"command": "python -m bench.latency", "when": "20261129-120000", "commit": "0123abc",
+                           "machine": {"loadavg_start": [4.8]},
+                           "summary": {"changes": 20, "landed": 20, "p50_s": 28.07, "p95_s": 59.64, "max_s": 63.0},
+                           "runs_summary": {"runs": 7, "late_p50_s": 14.75, "run_p50_s": 6.58}}}
+    block = render(results)
+    assert "at commit `abc1234`" in block and "load average 7.2 at the start" in block and "2 cores" in block
+    assert "| in step, no initial cycle | N = 1,000,000 |" in block
+    assert "on 2026-11-30 at commit `def5678`, 15.1 minutes, load average 8.7" in block
+    assert "20 of 20 changes landed, p50 28.1 s, p95 59.6 s" in block and "commit `0123abc`" in block
+    assert block.rstrip().endswith("- ✘ a goal: 1.0")

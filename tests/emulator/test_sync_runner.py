@@ -73,7 +73,9 @@ class Job:
 
     def logs(self, **flt: str) -> list[dict[str, Any]]:
         text = " and ".join(f"{k.replace('__', '/')} eq '{v}'" for k, v in flt.items())
-        out, url, params = [], f"{self.srv.url}/auditLogs/provisioning", {"$filter": text, "$top": "500"}
+        out: list[dict[str, Any]] = []
+        url = f"{self.srv.url}/auditLogs/provisioning"
+        params: dict[str, str] | None = {"$filter": text, "$top": "500"}
         while url:
             body = self.ok(self.emea.get(url, params=params), 200)
             out += body["value"]
