@@ -19,7 +19,11 @@ Where they legitimately differ, and how the test checks it:
   so the service may report the change in one of several cycles (and when its schedule ran a cycle
   before the changes were made, a next run reports the cycle that has them): the rows of every
   cycle after the initial one are compared;
-- the log's activity times, ids, change ids and durations.
+- the log's activity times, ids, change ids and durations;
+- the engine logs, in every cycle, one warning row about no object (AttributeNotWritableInGraph:
+  the default showInAddressList mapping is not written through Graph, the user resource page says
+  "Do not use in Microsoft Graph"); Microsoft's service sets it inside Entra and logs no such row.
+  The rows and counts are compared without it, and the test asserts it.
 In the emulator both create the users through the same engine (an invitation with automatic
 redemption: creationType Invitation). Microsoft's service creates synchronized members instead; the
 README's "Choosing a provisioner" says so.
@@ -156,9 +160,27 @@ def compared(user: dict[str, Any]) -> dict[str, Any]:
 
 
 def actions(run: dict[str, Any], cycles: list[dict[str, str]]) -> Counter[tuple[str, str, str, str]]:
-    """(source, action, status, reason) of each log row of these cycles."""
+    """(source, action, status, reason) of each object's log row in these cycles."""
     return Counter((r["sourceIdentity.id"], r["provisioningAction"], r["status"], r["errorCode"])
-                   for c in cycles for r in run["logs"][c["cycleId"]][1])
+                   for c in cycles for r in run["logs"][c["cycleId"]][1] if r["sourceIdentity.id"])
+
+
+def not_written(run: dict[str, Any]) -> dict[str, list[tuple[str, str, str]]]:
+    """Per cycle, the rows about no object: the engine's AttributeNotWritableInGraph warning."""
+    return {c["cycleId"]: [(r["provisioningAction"], r["status"], r["errorCode"])
+                           for r in run["logs"][c["cycleId"]][1] if not r["sourceIdentity.id"]]
+            for c in run["cycles"]}
+
+
+def counted(cycle: dict[str, str], run: dict[str, Any]) -> dict[str, int]:
+    """A cycles.csv row's counts without the rows about no object."""
+    from tenantsync import reports
+
+    out = {k: int(cycle[k]) for k in (*reports.ACTIONS, *reports.STATUSES)}
+    for action, status, _ in not_written(run)[cycle["cycleId"]]:
+        out[action] -= 1
+        out[status] -= 1
+    return out
 
 
 def test_both_provisioners_leave_the_same_users_in_the_target(runs):
@@ -198,21 +220,23 @@ def test_both_provisioners_write_the_same_reports(runs):
         for cid, (_, rows) in run["logs"].items():        # one row per object per cycle
             objects = [r["sourceIdentity.id"] for r in rows if r["sourceIdentity.id"]]
             assert len(objects) == len(set(objects)), (run["name"], cid)
-    counted = [*reports.ACTIONS, *reports.STATUSES]
     # The initial cycle: the same rows (source, action, status, error code) and the same counts.
     first = actions(engine, engine["cycles"][:1])
-    assert first == actions(entra, entra["cycles"][:1]), [
-        (run["name"], c["cycleId"], c["kind"], c["warning"], [(r["provisioningAction"], r["errorCode"], r["activityDateTime"])
-                                                for r in run["logs"][c["cycleId"]][1] if not r["sourceIdentity.id"]])
-        for run in (engine, entra) for c in run["cycles"]]
+    assert first == actions(entra, entra["cycles"][:1])
     assert sum(1 for _, a, _, _ in first.elements() if a == "create") > 100
-    assert {k: engine["cycles"][0][k] for k in counted} == {k: entra["cycles"][0][k] for k in counted}
+    assert counted(engine["cycles"][0], engine) == counted(entra["cycles"][0], entra)
+    # The one legitimate difference in the logs: each engine cycle logs one warning row about no
+    # object, saying that the default showInAddressList mapping is not written through Graph (the
+    # user resource page: "Do not use in Microsoft Graph"); Microsoft's service sets it inside Entra
+    # and logs no such row (the emulated service leaves the mapping out).
+    assert set(map(tuple, not_written(engine).values())) == {(("other", "warning", "AttributeNotWritableInGraph"),)}
+    assert not any(not_written(entra).values())
     # The next cycle(s): the rename and the user leaving scope, the same actions for both.
     later = actions(engine, engine["cycles"][1:])
     assert later == actions(entra, entra["cycles"][1:])
     assert {(s, a) for s, a, _, _ in later} >= {(RENAMED, "update"), (engine["leaving"], "delete")}
-    assert {k: sum(int(c[k]) for c in engine["cycles"][1:]) for k in counted} == \
-        {k: sum(int(c[k]) for c in entra["cycles"][1:]) for k in counted}
+    assert sum((Counter(counted(c, engine)) for c in engine["cycles"][1:]), Counter()) == \
+        sum((Counter(counted(c, entra)) for c in entra["cycles"][1:]), Counter())
     for run in (engine, entra):
         rename = next(r for c in run["cycles"][1:] for r in run["logs"][c["cycleId"]][1]
                       if r["sourceIdentity.id"] == RENAMED)

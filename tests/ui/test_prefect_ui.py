@@ -59,7 +59,7 @@ ZOE = "2c61be39-a49f-4975-a086-bbe7b399a465"          # an EMEA user in scope (s
 SVC_PRINT = "d43b950b-b3b2-41f9-9aca-f42173d76cf0"    # in the group, rejected by the scoping filter
 US_GROUP = "5f811d21-c114-45ba-8808-91fd515f6989"      # data/configs/us-to-hq.yaml's assigned group
 SAMPLE_DEPLOYMENTS = {f"{flow}/{config}{suffix}"
-                      for config in ("emea-to-hq", "us-to-hq")
+                      for config in ("emea-to-hq", "emea-to-hq-entra", "us-to-hq")
                       for flow, suffix in [("sync-cycle", "-incremental"), ("sync-cycle", "-initial"),
                                            ("provision-on-demand", ""), ("repair-upn", ""), ("test-connection", ""),
                                            ("setup", ""), ("disable-sms", ""), ("delete-config", ""),
@@ -132,7 +132,7 @@ def _stage_deletions(stack: Stack) -> str:
 def deployments_page(browser: WebDriver, stack: Stack, shots: Path) -> None:
     """The Deployments page lists every deployment of the sample configurations, Ready."""
     # "Ready" once the worker has asked for work (it starts last, as in `make ui`)
-    seen = reload_until(browser, f"{stack.ui_url}/v2/deployments?limit=25", "every sample deployment, Ready",
+    seen = reload_until(browser, f"{stack.ui_url}/v2/deployments?limit=50", "every sample deployment, Ready",
                         lambda page: "Not Ready" not in page.text and all(
                             any(name in row.split("\n") and flow in row.split("\n") and "Ready" in row
                                 for row in page.rows)
@@ -146,7 +146,7 @@ def custom_run(browser: WebDriver, stack: Stack, on_demand_id: str) -> None:
     """Run → Custom run of emea-to-hq-initial with dry_run on: it completes, and its artifacts and
     those of the on-demand run render, their report links returning the CSV."""
     deployment = stack.deployment("sync-cycle/emea-to-hq-initial")
-    open_page(browser, f"{stack.ui_url}/v2/deployments?limit=25", "emea-to-hq-initial")
+    open_page(browser, f"{stack.ui_url}/v2/deployments?limit=50", "emea-to-hq-initial")
     click_link(browser, f"/deployments/deployment/{deployment['id']}")
     click_text(browser, "Run")
     click_text(browser, "Custom run", role="menuitem")
