@@ -116,6 +116,8 @@ ROUTES: list[Route] = [
     Route("GET", "/servicePrincipals", service_principals.list_service_principals),
     Route("GET", _SP_BY_APP_ID, service_principals.get_service_principal),
     Route("GET", _SP, service_principals.get_service_principal),
+    Route("DELETE", _SP_BY_APP_ID, service_principals.delete_service_principal),
+    Route("DELETE", _SP, service_principals.delete_service_principal),
     Route("GET", _ASSIGNED, service_principals.list_assignments),
     Route("POST", _ASSIGNED, service_principals.create_assignment),
     Route("DELETE", _ASSIGNED + "/{assignment_id}", service_principals.delete_assignment),

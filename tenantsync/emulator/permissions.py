@@ -188,6 +188,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/servicePrincipals"): Rule("serviceprincipal-list", _SP_READ),
     ("GET", "/servicePrincipals(appId='{app_id}')"): Rule("serviceprincipal-get", _SP_READ),
     ("GET", _SP): Rule("serviceprincipal-get", _SP_READ),
+    ("DELETE", _SP): Rule("serviceprincipal-delete", (OWNED_BY, "Application.ReadWrite.All")),
+    ("DELETE", "/servicePrincipals(appId='{app_id}')"):
+        Rule("serviceprincipal-delete", (OWNED_BY, "Application.ReadWrite.All")),
     ("GET", _SP + "/appRoleAssignedTo"):
         Rule("serviceprincipal-list-approleassignedto",
              ("Application.Read.All", "Application.ReadWrite.All", OWNED_BY, "Directory.Read.All",

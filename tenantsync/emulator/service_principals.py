@@ -199,6 +199,25 @@ def get_service_principal(req: GraphRequest, id: str | None = None,
                                **project(sp, select or SP_DEFAULT, SERVICE_PRINCIPALS)})
 
 
+def delete_service_principal(req: GraphRequest, id: str | None = None,
+                             app_id: str | None = None) -> GraphResponse:
+    """DELETE /servicePrincipals/{id} and /servicePrincipals(appId='{appId}'): 204
+    (serviceprincipal-delete). Its synchronization jobs stop and go with it, as do its secrets and
+    the app role assignments made to it; the application object stays (a separate object)."""
+    sp = sp_or_404(req, id, app_id)
+    tenant = req.home_tenant
+    from tenantsync.emulator.sync_runner import runner_for  # the runner imports this module
+
+    for job in [j for j in tenant.sync_jobs.values() if j.sp_id == sp["id"]]:
+        runner_for(req.emu).delete(tenant, job)
+        tenant.sync_jobs.pop(job.id, None)
+    tenant.sync_secrets.pop(sp["id"], None)
+    tenant.app_role_assignments[:] = [a for a in tenant.app_role_assignments
+                                      if a.get("resourceId") != sp["id"]]
+    tenant.service_principals.pop(sp["id"], None)
+    return GraphResponse(204)
+
+
 def _assigned_context(req: GraphRequest, sp: dict, entity: bool = False) -> str:
     return req.context(f"servicePrincipals('{sp['id']}')/appRoleAssignedTo"
                        + ("/$entity" if entity else ""))

@@ -32,11 +32,9 @@ pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("svc_harness")]
 
 
 @pytest.fixture(scope="session")
-def svc_harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+def svc_harness(prefect_harness):
+    """The folder's one temporary Prefect server (conftest.py)."""
+    yield
 
 
 @pytest.fixture(scope="module")

@@ -78,8 +78,6 @@ def test_delete_config_deletes_the_job_and_keeps_the_application(configured, wor
     assert store.deleted_mark(configured.name) is not None
 
 
-@pytest.mark.xfail(strict=True, raises=ServiceError,
-                   reason="the emulator serves no DELETE /servicePrincipals/{id} (serviceprincipal-delete) yet")
 def test_delete_config_can_remove_the_application_when_asked(configured, world, tmp_path):
     store = Store.for_url(configured.state_url)
     plan = plan_deletion(configured, archive_dir=tmp_path / "archive", reports_dir=tmp_path / "reports",
