@@ -62,7 +62,7 @@ def service_sync(cfg: SyncConfig, *, restart: bool | str = False, dry_run: bool 
     try:
         with service_jobs(cfg, dry_run=dry_run) as jobs, \
                 (nullcontext() if dry_run else cycle_lock(cfg.name, cfg.state_url)):
-            ids = resolve_ids(cfg, jobs, store)
+            ids = _ids_or_first_setup(cfg, jobs, store, dry_run=dry_run)
             ref = svc.JobRef(jobs, str(ids.sp_id), str(ids.job_id))
             job = ref.read()
             initial = bool(restart) or not svc.has_run(job)
@@ -216,6 +216,24 @@ def provision_by_service(cfg: SyncConfig, user_ids: Sequence[str], *, store: Sto
             raise SetupRequired(str(exc)) from None
         with on_demand_window(len(ids)):
             return svc_ondemand.provision(ref, cfg, ids, store=store, rule=rule)
+
+
+def _ids_or_first_setup(cfg: SyncConfig, jobs: Any, store: Store, *, dry_run: bool) -> Any:
+    """The configuration's service principal and job; the first cycle of a configuration runs
+    ``tenantsync setup`` itself when they do not exist yet, as the engine's first cycle registers
+    its anchor (a dry run does not: it says to run setup)."""
+    try:
+        return resolve_ids(cfg, jobs, store)
+    except ServiceError:
+        if dry_run:
+            raise
+    from tenantsync.entra_service.setup import run_service_setup
+
+    report = run_service_setup(cfg, store=store)
+    if not report.ok:
+        raise ServiceError(f"{cfg.name}: first cycle: tenantsync setup failed: {report.message}")
+    get_run_logger().info("first cycle of %s: tenantsync setup ran: %s", cfg.name, report.message)
+    return resolve_ids(cfg, jobs, store)
 
 
 def _job_ref(cfg: SyncConfig, jobs: Any, store: Store) -> svc.JobRef:

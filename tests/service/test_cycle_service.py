@@ -157,6 +157,15 @@ def test_initial_cycle_is_followed_to_its_end_with_counts_and_the_engines_csv(sv
         [(result["cycle_id"], "initial", str(created), "Active")]
 
 
+def test_the_first_cycle_before_setup_runs_setup_itself(svc_config, svc_emulator, tmp_path):
+    config = svc_config(setup=False)                         # no sync application, no job yet
+    state, result = run_sync(config, tmp_path / "reports")
+    assert state.is_completed(), state.message
+    assert result["kind"] == "initial" and result["counts"]["create"] > 50
+    job = job_of(config)                                     # found through the ids setup recorded
+    assert job["templateId"] == "Azure2Azure" and job["schedule"]["interval"] == "PT40M"
+
+
 def test_dry_run_starts_nothing_and_says_the_service_has_no_dry_run(svc_config, tmp_path):
     config = svc_config()
     state, result = run_sync(config, tmp_path / "reports", dry_run=True)
