@@ -88,10 +88,7 @@ def resolve_ids(cfg: SyncConfig, jobs: SyncJobs, store: Any) -> ServiceIds:
     """
     ids = recorded_ids(cfg, store)
     try:
-        sp_id = ids.sp_id
-        if sp_id is None:
-            found = jobs.find_service_principal(cfg.name)
-            sp_id = found["id"] if found else None
+        sp_id = find_sp_id(cfg, jobs, ids)
         if sp_id is None:
             raise not_configured(cfg, f"the source tenant has no application named {cfg.name!r}")
         job_id = ids.job_id
@@ -103,6 +100,14 @@ def resolve_ids(cfg: SyncConfig, jobs: SyncJobs, store: Any) -> ServiceIds:
     except GraphError as err:
         raise explain(err, "job", cfg, ids.sp_id, ids.job_id) from None
     return ServiceIds(sp_id, job_id)
+
+
+def find_sp_id(cfg: SyncConfig, jobs: Any, ids: ServiceIds) -> str | None:
+    """The configuration's or recorded service principal, else the one named ``cfg.name``."""
+    if ids.sp_id is not None:
+        return ids.sp_id
+    found = jobs.find_service_principal(cfg.name)
+    return found["id"] if found else None
 
 
 def not_configured(cfg: SyncConfig, why: str) -> ServiceError:

@@ -21,7 +21,7 @@ from ..config import SyncConfig
 from ..errors import DryRunViolation, GraphError
 from ..ops.connection_test import Check, ConnectionReport, credentials, policy_checks
 from ..service import read_only_apis
-from . import DOCS, PERMISSIONS, explain, recorded_ids, service_jobs
+from . import DOCS, PERMISSIONS, explain, find_sp_id, recorded_ids, service_jobs
 
 NAME = "Provisioning service credentials"
 PERMISSIONS_NAME = "Service permissions"
@@ -81,11 +81,9 @@ def _permissions(report: ConnectionReport, api: Any) -> None:
 
 def _validate(report: ConnectionReport, cfg: SyncConfig, jobs: Any, store: Any) -> None:
     ids = recorded_ids(cfg, store)
+    sp_id = ids.sp_id
     try:
-        sp_id = ids.sp_id
-        if sp_id is None:
-            found = jobs.find_service_principal(cfg.name)
-            sp_id = found["id"] if found else None
+        sp_id = find_sp_id(cfg, jobs, ids)
         if sp_id is None:
             report.checks.append(Check(
                 NAME, "failed", NOT_CONFIGURED,

@@ -64,6 +64,29 @@ def replace_process(cluster: Cluster, name: str, cmd: list[str], env: dict[str, 
     return proc.pid
 
 
+def restart_server(cluster: Cluster, *, down_s: float = 0.0, on_kill: Any = None) -> float:
+    """Kill the Prefect server (its whole tree) and start it again with the same command line and
+    environment, after ``down_s``; returns once its API answers /health, the seconds it was down.
+    ``on_kill()`` is called as soon as it is dead."""
+    server = cluster.pids()["prefect-server"]
+    cmd, env = snapshot_process(server)
+    kill_tree(server)
+    killed = time.monotonic()
+    if on_kill is not None:
+        on_kill()
+    time.sleep(down_s)
+    replace_process(cluster, "prefect-server", cmd, env)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if cluster.http.get(f"{cluster.api}/health", timeout=2).status_code == 200:
+                return time.monotonic() - killed
+        except Exception:
+            pass
+        assert time.monotonic() < deadline, "the Prefect server did not come back"
+        time.sleep(0.5)
+
+
 def worker_online(cluster: Cluster, name: str, since: float) -> bool:
     """The worker named `name` has sent a heartbeat since the epoch time `since`."""
     from datetime import datetime

@@ -15,7 +15,15 @@ import pytest
 
 from flows.cluster import running
 
-from ._procs import deploy_config, kill_tree, leave_group, replace_process, snapshot_process, worker_online
+from ._procs import (
+    deploy_config,
+    kill_tree,
+    leave_group,
+    replace_process,
+    restart_server,
+    snapshot_process,
+    worker_online,
+)
 from .conftest import CRASH_AFTER_S, Cluster
 
 pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.xdist_group("cluster"),
@@ -144,19 +152,7 @@ def test_a_server_restart_keeps_the_suspended_approval_and_only_the_list_shown_i
     assert run["state"]["name"] == "Suspended" and shown.startswith("deletion-approval-"), run["state"]
 
     # the Prefect server dies and comes back (same PostgreSQL database): the run still waits
-    server = cluster.pids()["prefect-server"]
-    cmd, env = snapshot_process(server)
-    kill_tree(server)
-    replace_process(cluster, "prefect-server", cmd, env)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if cluster.http.get(f"{cluster.api}/health", timeout=2).status_code == 200:
-                break
-        except Exception:
-            pass
-        assert time.monotonic() < deadline, "the Prefect server did not come back"
-        time.sleep(0.5)
+    restart_server(cluster)
     assert cluster.run(run_id)["state"]["name"] == "Suspended"
 
     # one more user leaves before the answer: the list approved is not the list planned now

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ._procs import deploy_config, kill_tree, replace_process, snapshot_process
+from ._procs import deploy_config, restart_server
 from .conftest import Cluster
 
 pytestmark = [pytest.mark.prefect, pytest.mark.postgres, pytest.mark.xdist_group("cluster"),
@@ -51,24 +51,10 @@ def test_the_server_restarted_mid_cycle_the_run_ends_clearly_and_the_next_run_co
         time.sleep(0.2)
 
     # the server dies and comes back on the same database
-    server = cluster.pids()["prefect-server"]
-    cmd, env = snapshot_process(server)
-    kill_tree(server)
-    killed = time.monotonic()
-    writes_while_down = cluster.writes()
-    time.sleep(3)
-    replace_process(cluster, "prefect-server", cmd, env)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if cluster.http.get(f"{cluster.api}/health", timeout=2).status_code == 200:
-                break
-        except Exception:
-            pass
-        assert time.monotonic() < deadline, "the Prefect server did not come back"
-        time.sleep(0.5)
+    at_kill: list[int] = []
+    down = restart_server(cluster, down_s=3, on_kill=lambda: at_kill.append(cluster.writes()))
     back = time.monotonic()
-    print(f"server down {back - killed:.1f} s; writes at the kill {writes_while_down}, now {cluster.writes()}")
+    print(f"server down {down:.1f} s; writes at the kill {at_kill[0]}, now {cluster.writes()}")
 
     # the run ends, saying how
     cluster.slow(0)
