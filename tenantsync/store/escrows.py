@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, select
+from sqlalchemy import Connection, delete, exists, func, select, update
 
 from .sql import Repository, bulk_write, id_in, unique
 from .tables import escrows as t
@@ -72,6 +72,14 @@ class EscrowsRepository(Repository):
         if ids:
             with self._write() as conn:
                 conn.execute(delete(t).where(t.c.config == config, id_in(conn, t.c.source_id, ids)))
+
+    def retry_escrows_at(self, config: str, when: datetime) -> int:
+        """Bring every escrow's next retry to ``when`` (no later than it): what the retry delay would
+        have let happen by then. Returns how many were due later."""
+        with self._write() as conn:
+            done = conn.execute(update(t).where(t.c.config == config, t.c.next_retry > when)
+                                .values(next_retry=when))
+            return int(done.rowcount or 0)
 
     def count_escrows(self, config: str) -> int:
         with self._read() as conn:
