@@ -81,7 +81,7 @@ def test_fixture_tokens_map_to_app_and_roles():
      r"tokens\[1\]: 'roles' contradict the token's 'roles' claim"),
     (app_token("22222222-2222-4222-8222-222222222222", READER_APP, []),
      r"tokens\[1\]: the token's 'tid' claim names another tenant"),
-])
+], ids=lambda v: "jwt" if isinstance(v, str) and len(v) > 80 else None)   # a token holds its iat: one id for xdist
 def test_malformed_token_entries_are_named(entry, message):
     with pytest.raises(FixtureError, match=message):
         load_directory(_with_tokens(entry))
