@@ -73,9 +73,26 @@ class Cluster:
         return run
 
     def logs(self, run_id: str) -> list[str]:
-        rows = self.http.post(f"{self.api}/logs/filter", json={
-            "logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC"}).json()
-        return [row["message"] for row in rows]
+        """Every log line of the run, oldest first (the API answers at most 200 per call: a run
+        resumed after a suspension has both executions' lines)."""
+        lines: list[str] = []
+        while True:
+            rows = self.http.post(f"{self.api}/logs/filter", json={
+                "logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC",
+                "limit": 200, "offset": len(lines)}).json()
+            lines += [row["message"] for row in rows]
+            if len(rows) < 200:
+                return lines
+
+    def said(self, run_id: str, *texts: str, timeout_s: float = 30) -> str:
+        """The run's log once it holds every text (a finished run's last lines may still be on
+        their way from the worker's process), or as it is after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            said = "\n".join(self.logs(run_id))
+            if all(t in said for t in texts) or time.monotonic() > deadline:
+                return said
+            time.sleep(1)
 
     # -- the emulator --
     def reset(self, latency_ms: int = 0) -> None:

@@ -76,7 +76,7 @@ def test_a_suspended_approval_survives_a_worker_killed_and_is_applied_once_appro
     with Store(cluster.state_url(CONFIG)) as store:
         assert holder(store.writer, CONFIG) is None                         # the lock is free while it waits
     assert targets <= {u["id"] for u in cluster.target_users()}             # nothing deleted yet
-    said = "\n".join(cluster.logs(run_id))
+    said = cluster.said(run_id, "5 deletions staged above the threshold of 3", "suspended")
     assert "5 deletions staged above the threshold of 3" in said and "suspended" in said
 
     # the worker that ran it dies (SIGKILL, its machine); a new worker starts under its name
@@ -101,8 +101,8 @@ def test_a_suspended_approval_survives_a_worker_killed_and_is_applied_once_appro
     print(f"resumed run: {time.monotonic() - t1:.1f} s")
     assert done["state"]["type"] == "COMPLETED", f"{done['state']}\n" + "\n".join(cluster.logs(run_id)[-30:])
     assert "delete 5" in done["state"]["message"], done["state"]
-    assert f"5 staged deletions approved in the Resume form (cycle {cycle_id}'s list)" in "\n".join(
-        cluster.logs(run_id))
+    approved = f"5 staged deletions approved in the Resume form (cycle {cycle_id}'s list)"
+    assert approved in cluster.said(run_id, approved)
     assert not targets & {u["id"] for u in cluster.target_users()}          # soft-deleted in HQ
 
     # the provisioning log: one successful delete per approved user, in the resumed run's cycle
@@ -161,7 +161,8 @@ def test_a_server_restart_keeps_the_suspended_approval_and_only_the_list_shown_i
     assert answer.json()["status"] == "ACCEPT", answer.text
     again = _suspended(cluster, run_id, not_key=shown)
     assert again["state"]["name"] == "Suspended", again["state"]
-    said = "\n".join(cluster.logs(run_id))
+    said = cluster.said(run_id, "the deletions planned now are not the list approved",
+                        "6 deletions staged above the threshold of 3")
     assert "the deletions planned now are not the list approved" in said
     assert "6 deletions staged above the threshold of 3" in said
     assert targets <= {u["id"] for u in cluster.target_users()}             # nothing deleted
